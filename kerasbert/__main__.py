@@ -1,0 +1,3 @@
+from kerasbert.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,201 @@
+"""`TrainConfig`: every training setting in one place, with its default and the reason for it.
+
+The CLI, `scripts/train.py` and JSON/YAML config files all build this one dataclass; the run
+directory stores it as `config.json`, so a run can always be repeated exactly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kerasbert.errors import InputError
+
+PADDING_MODES = ("bucket", "longest", "fixed")
+STRATEGIES = ("auto", "cpu", "gpu", "mirrored", "tpu", "multiworker")
+PRECISIONS = ("auto", "fp32", "mixed_float16", "mixed_bfloat16")
+
+
+def _field(default: Any, help: str, **kwargs: Any) -> Any:
+    return field(default=default, metadata={"help": help, **kwargs})
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """All settings of one fine-tuning run.
+
+    Args are the fields below; each carries its help text in `metadata["help"]`.
+
+    Example:
+    >>> config = TrainConfig(data="bbc-headlines", epochs=3)
+    >>> config.batch_size
+    16
+    """
+
+    # Data.
+    data: str = _field(
+        "bbc-news",
+        "Built-in data set (bbc-news, bbc-headlines) or a CSV/TSV/JSONL/Parquet file or a folder "
+        "with one sub-folder of .txt files per class.",
+    )
+    validation_data: str | None = _field(
+        None, "Validation file; without it a stratified split of --data is used."
+    )
+    test_data: str | None = _field(None, "Test file; without it a stratified split of --data is used.")
+    text_column: str | None = _field(None, "Text column; auto-detected from common names if unset.")
+    label_column: str | None = _field(None, "Label column; auto-detected from common names if unset.")
+    validation_fraction: float = _field(0.1, "Share of --data held out for validation when no file.")
+    test_fraction: float = _field(0.2, "Share of --data held out for testing when no file.")
+    max_train_samples: int | None = _field(
+        None, "Use at most this many training examples (stratified), for quick runs."
+    )
+    max_eval_samples: int | None = _field(
+        None, "Use at most this many validation and test examples each (stratified)."
+    )
+
+    # Model.
+    model: str = _field(
+        "minilm",
+        "'minilm' (the packaged all-MiniLM-L6-v2, offline), a local Hugging Face BERT-family "
+        "directory, or a hub id (needs network).",
+    )
+    # 128 tokens holds the headline and lead paragraphs of a BBC article, which carry the topic;
+    # longer sequences cost quadratically more attention compute for < 0.5 point of accuracy.
+    max_length: int = _field(128, "Truncate texts to this many tokens (including [CLS]/[SEP]).")
+
+    # Optimisation. These are the usual BERT fine-tuning values (Devlin et al., 2019).
+    batch_size: int = _field(16, "Examples per replica per step; the global batch is this × replicas.")
+    epochs: int = _field(3, "Maximum epochs; early stopping may end sooner.")
+    learning_rate: float = _field(5e-5, "Peak AdamW learning rate after warm-up.")
+    weight_decay: float = _field(0.01, "AdamW decoupled weight decay (not applied to LayerNorm/bias).")
+    warmup_ratio: float = _field(0.1, "Share of the training steps spent warming up linearly.")
+    early_stopping_patience: int = _field(
+        2, "Stop after this many epochs without a lower validation loss; 0 disables."
+    )
+    seed: int = _field(42, "Seed for the split, shuffling and weight initialisation.")
+
+    # Input pipeline.
+    padding: str = _field(
+        "bucket",
+        "bucket: batches of similar lengths, padded to their own longest (fastest on CPU/GPU); "
+        "longest: random batches padded to their longest; fixed: pad all to --max-length (TPU).",
+    )
+
+    # Hardware.
+    strategy: str = _field("auto", "Distribution strategy: " + ", ".join(STRATEGIES) + ".")
+    precision: str = _field(
+        "auto", "fp32, mixed_float16 or mixed_bfloat16; auto: bf16 on TPU, fp16 on GPU, fp32 on CPU."
+    )
+    jit_compile: bool = _field(False, "Compile the train step with XLA.")
+    tpu: str | None = _field(None, "TPU name or grpc:// address for --strategy tpu (Colab: unset).")
+
+    # Outputs.
+    output_dir: str | None = _field(
+        None, "Run directory; default runs/<data>-<timestamp>. Local path or gs://bucket/path."
+    )
+    export_dir: str | None = _field(
+        None, "Where the ONNX export goes; default exported/<run-name>."
+    )
+    export: bool = _field(True, "Export to ONNX (fp32 + int8) and verify parity after training.")
+    plots: bool = _field(True, "Write the plots and report.md after evaluation.")
+    overwrite: bool = _field(False, "Replace an existing run/export directory instead of refusing.")
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise `ValueError` naming the first setting that cannot work, and how to fix it."""
+        positive_ints = ("max_length", "batch_size", "epochs")
+        for name in positive_ints:
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise InputError(f"--{_flag(name)} must be a positive integer, got {value!r}.")
+        if self.max_length < 8:
+            raise InputError(f"--max-length {self.max_length} is too short; use at least 8 tokens.")
+        for name in ("max_train_samples", "max_eval_samples"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or value <= 0):
+                raise InputError(f"--{_flag(name)} must be a positive integer, got {value!r}.")
+        if not (isinstance(self.learning_rate, (int, float)) and self.learning_rate > 0):
+            raise InputError(f"--learning-rate must be > 0, got {self.learning_rate!r}.")
+        if self.weight_decay < 0:
+            raise InputError(f"--weight-decay must be >= 0, got {self.weight_decay!r}.")
+        if not 0 <= self.warmup_ratio < 1:
+            raise InputError(f"--warmup-ratio must be in [0, 1), got {self.warmup_ratio!r}.")
+        if self.early_stopping_patience < 0:
+            raise InputError("--early-stopping-patience must be >= 0.")
+        for name in ("validation_fraction", "test_fraction"):
+            value = getattr(self, name)
+            if not 0 < value < 1:
+                raise InputError(f"--{_flag(name)} must be between 0 and 1, got {value!r}.")
+        if self.validation_fraction + self.test_fraction >= 0.9:
+            raise InputError(
+                "--validation-fraction + --test-fraction leave under 10% for training; lower them."
+            )
+        choices = {"padding": PADDING_MODES, "strategy": STRATEGIES, "precision": PRECISIONS}
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise InputError(
+                    f"--{_flag(name)} must be one of {', '.join(allowed)}; got {getattr(self, name)!r}."
+                )
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any], source: str = "config") -> TrainConfig:
+        """Build from a mapping, refusing unknown keys by name (a typo must not be ignored)."""
+        if not isinstance(values, dict):
+            raise InputError(f"{source} must hold a mapping of setting names to values.")
+        known = {f.name for f in dataclasses.fields(cls)}
+        normalised = {key.replace("-", "_"): value for key, value in values.items()}
+        unknown = sorted(set(normalised) - known)
+        if unknown:
+            raise InputError(
+                f"{source} has unknown setting(s): {', '.join(unknown)}. "
+                f"Known settings: {', '.join(sorted(known))}."
+            )
+        return cls(**normalised)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> TrainConfig:
+        """Read a `.json`, `.yaml` or `.yml` config file."""
+        return cls.from_dict(read_config_file(path), source=str(path))
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """Parse a JSON or YAML config file into a dict, with errors that name the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"Config file {path} does not exist (or is a directory).")
+    text = path.read_text(encoding="utf-8-sig")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".json":
+            values = json.loads(text)
+        elif suffix in (".yaml", ".yml"):
+            import yaml
+
+            values = yaml.safe_load(text)
+        else:
+            raise InputError(
+                f"Config file {path} must end in .json, .yaml or .yml, not {suffix or 'nothing'!r}."
+            )
+    except (json.JSONDecodeError, ImportError) as error:
+        raise InputError(f"Could not parse config file {path}: {error}") from error
+    except Exception as error:  # yaml.YAMLError has no stable import path without pyyaml
+        if type(error).__module__.startswith("yaml"):
+            raise InputError(f"Could not parse config file {path}: {error}") from error
+        raise
+    if values is None:
+        values = {}
+    if not isinstance(values, dict):
+        raise InputError(f"Config file {path} must hold a mapping of setting names to values.")
+    return values
+
+
+def _flag(name: str) -> str:
+    return name.replace("_", "-")

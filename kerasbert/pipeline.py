@@ -1,0 +1,189 @@
+"""Texts to `tf.data` batches: tokenize once, then batch so padding costs as little as possible.
+
+Padding modes:
+- `bucket` (default on CPU/GPU): each epoch, shuffle, cut into chunks of many batches, sort each
+  chunk by length, cut it into batches and shuffle the batches. Each batch is padded only to its own
+  longest text, and similar lengths share a batch, so almost every processed token is real.
+- `longest`: random batches padded to their own longest text (the transformers-examples way).
+- `fixed`: every batch padded to `max_length` with `drop_remainder`: fully static shapes with no
+  Python in the input path, which TPUs need.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+# Sorting within chunks of 50 batches keeps batches of near-equal length while the batches still
+# differ from epoch to epoch (sorting the whole set would fix the batch contents forever).
+CHUNK_BATCHES = 50
+INPUT_NAMES = ("input_ids", "attention_mask")
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """Token ids of each text, unpadded (built once per split)."""
+
+    ids: list[np.ndarray]
+    pad_id: int
+    max_length: int
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.array([len(ids) for ids in self.ids], dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def encode(tokenizer, texts: list[str], max_length: int) -> Encoded:
+    """Tokenize with truncation (no padding yet): the one place texts become token ids."""
+    batch = tokenizer(
+        list(texts),
+        truncation=True,
+        max_length=max_length,
+        padding=False,
+        return_attention_mask=False,
+        return_token_type_ids=False,
+    )
+    ids = [np.asarray(row, dtype=np.int32) for row in batch["input_ids"]]
+    return Encoded(ids=ids, pad_id=int(tokenizer.pad_token_id or 0), max_length=max_length)
+
+
+def token_length_stats(tokenizer, texts: list[str], max_length: int) -> dict[str, float]:
+    """Untruncated token-length percentiles and how many texts `max_length` truncates."""
+    lengths = np.array(
+        [len(ids) for ids in tokenizer(list(texts), truncation=False, verbose=False)["input_ids"]]
+    )
+    stats = {f"p{q}": float(np.percentile(lengths, q)) for q in (5, 25, 50, 75, 95, 99)}
+    stats.update(
+        mean=float(lengths.mean()),
+        max=int(lengths.max()),
+        truncated=int((lengths > max_length).sum()),
+        truncated_fraction=float((lengths > max_length).mean()),
+        max_length=max_length,
+    )
+    return stats
+
+
+def plan_batches(
+    lengths: np.ndarray, batch_size: int, padding: str, rng: np.random.Generator | None = None
+) -> list[np.ndarray]:
+    """Split example indices into batches for one epoch (`rng=None`: keep order, no shuffling)."""
+    order = np.arange(len(lengths)) if rng is None else rng.permutation(len(lengths))
+    if padding != "bucket":
+        return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    chunk = batch_size * CHUNK_BATCHES
+    batches = []
+    for start in range(0, len(order), chunk):
+        part = order[start : start + chunk]
+        part = part[np.argsort(lengths[part], kind="stable")]
+        batches += [part[i : i + batch_size] for i in range(0, len(part), batch_size)]
+    if rng is not None:
+        batches = [batches[i] for i in rng.permutation(len(batches))]
+    return batches
+
+
+def padding_efficiency(
+    lengths: np.ndarray, batches: list[np.ndarray], fixed_length: int | None = None
+) -> float:
+    """Real tokens ÷ processed tokens (padding included) for a batch plan."""
+    real = sum(int(lengths[batch].sum()) for batch in batches)
+    processed = sum(
+        len(batch) * (fixed_length or int(lengths[batch].max())) for batch in batches
+    )
+    return real / processed if processed else 1.0
+
+
+def pad_batch(encoded: Encoded, batch: np.ndarray, length: int | None = None) -> dict:
+    """Pad a batch of examples to `length` (default: its longest) as int32 arrays."""
+    length = length or max(len(encoded.ids[i]) for i in batch)
+    input_ids = np.full((len(batch), length), encoded.pad_id, dtype=np.int32)
+    attention_mask = np.zeros((len(batch), length), dtype=np.int32)
+    for row, index in enumerate(batch):
+        ids = encoded.ids[index]
+        input_ids[row, : len(ids)] = ids
+        attention_mask[row, : len(ids)] = 1
+    return {"input_ids": input_ids, "attention_mask": attention_mask}
+
+
+def make_dataset(
+    encoded: Encoded,
+    labels: np.ndarray | None,
+    batch_size: int,
+    *,
+    padding: str = "bucket",
+    shuffle: bool = False,
+    seed: int = 0,
+    drop_remainder: bool = False,
+):
+    """Build the `tf.data.Dataset` of `(features, labels)` (or features only) batches.
+
+    `padding="fixed"` builds the dataset from padded tensors with static shapes (TPU-safe);
+    the other modes generate each epoch's batches anew (reshuffled with `seed` and the epoch).
+    """
+    import tensorflow as tf
+
+    if padding == "fixed":
+        features = pad_batch(encoded, np.arange(len(encoded)), encoded.max_length)
+        elements = (features, labels.astype(np.int32)) if labels is not None else features
+        dataset = tf.data.Dataset.from_tensor_slices(elements)
+        if shuffle:
+            dataset = dataset.shuffle(len(encoded), seed=seed, reshuffle_each_iteration=True)
+        return dataset.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
+
+    lengths = encoded.lengths
+    epoch_counter = iter(range(1 << 30))
+
+    def generate():
+        rng = np.random.default_rng([seed, next(epoch_counter)]) if shuffle else None
+        for batch in plan_batches(lengths, batch_size, padding, rng):
+            if drop_remainder and len(batch) < batch_size:
+                continue
+            features = pad_batch(encoded, batch)
+            yield (features, labels[batch].astype(np.int32)) if labels is not None else features
+
+    feature_spec = {name: tf.TensorSpec((None, None), tf.int32) for name in INPUT_NAMES}
+    signature = (
+        (feature_spec, tf.TensorSpec((None,), tf.int32)) if labels is not None else feature_spec
+    )
+    dataset = tf.data.Dataset.from_generator(generate, output_signature=signature)
+    steps = (
+        len(encoded) // batch_size if drop_remainder else -(-len(encoded) // batch_size)
+    )
+    dataset = dataset.apply(tf.data.experimental.assert_cardinality(steps))
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def predict_logits(model, encoded: Encoded, batch_size: int = 64) -> np.ndarray:
+    """Logits for every example, in input order; batches are length-sorted to skip padding."""
+    import tensorflow as tf
+
+    order = np.argsort(encoded.lengths, kind="stable")
+    outputs = np.zeros((len(encoded), model.config.num_labels), dtype=np.float32)
+
+    @tf.function(
+        input_signature=[{name: tf.TensorSpec((None, None), tf.int32) for name in INPUT_NAMES}],
+        reduce_retracing=True,
+    )
+    def forward(features):
+        return model(features, training=False).logits
+
+    for start in range(0, len(order), batch_size):
+        batch = order[start : start + batch_size]
+        outputs[batch] = forward(pad_batch(encoded, batch)).numpy()
+    return outputs
+
+
+def predict_probabilities(
+    model, tokenizer, texts: list[str], max_length: int, batch_size: int = 64
+) -> np.ndarray:
+    """Softmax probabilities for raw texts, in input order."""
+    logits = predict_logits(model, encode(tokenizer, texts, max_length), batch_size)
+    return softmax(logits)
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)

@@ -1,0 +1,295 @@
+"""The training job: `TrainConfig` in, a complete run directory out.
+
+`run(config)` is the whole job users start with `python scripts/train.py` or `kerasbert train`:
+load and split the data, fine-tune with Keras `fit` and callbacks inside the strategy's scope,
+evaluate on the test split against a TF-IDF baseline, write plots and `report.md`, export to ONNX
+and check the exported predictor. `fit_run` stops after the fine-tuned model is saved.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kerasbert import data as data_module
+from kerasbert.config import TrainConfig
+from kerasbert.errors import InputError
+
+logger = logging.getLogger(__name__)
+
+# Settings that may differ when a killed run is restarted into the same directory.
+RESUMABLE_DIFFERENCES = {"output_dir", "export_dir", "overwrite", "plots", "export"}
+
+
+@dataclass
+class RunResult:
+    """What a finished job produced."""
+
+    run_dir: Path
+    metrics: dict[str, Any]
+    seconds: float
+    export_dir: Path | None = None
+    samples: list[dict[str, Any]] = field(default_factory=list)
+
+
+def run(config: TrainConfig, strategy=None) -> RunResult:
+    """Train, evaluate, report and export: the default job."""
+    start = time.perf_counter()
+    run_dir = fit_run(config, strategy)
+    metrics = evaluate_test_split(run_dir, config)
+    if config.plots:
+        from kerasbert.plots import write_plots
+        from kerasbert.report import write_report
+
+        write_plots(run_dir)
+        write_report(run_dir)
+    export_dir, samples = None, []
+    if config.export:
+        export_dir, samples = export_and_check(run_dir, config)
+    return RunResult(run_dir, metrics, time.perf_counter() - start, export_dir, samples)
+
+
+def fit_run(config: TrainConfig, strategy=None) -> Path:
+    """Fine-tune and save the model; returns the run directory.
+
+    Every input is checked before the run directory is created, so a failed start leaves nothing
+    behind. A directory holding an unfinished run with the same settings is resumed from its last
+    completed epoch (`BackupAndRestore`).
+    """
+    from kerasbert import checkpoint, pipeline
+    from kerasbert.strategy import apply_precision, create_strategy, resolve_precision
+
+    splits = data_module.load_splits(
+        config.data,
+        validation_data=config.validation_data,
+        test_data=config.test_data,
+        text_column=config.text_column,
+        label_column=config.label_column,
+        validation_fraction=config.validation_fraction,
+        test_fraction=config.test_fraction,
+        max_train_samples=config.max_train_samples,
+        max_eval_samples=config.max_eval_samples,
+        seed=config.seed,
+    )
+    model_path = checkpoint.resolve_checkpoint(config.model)
+    max_positions = checkpoint.max_positions(model_path)
+    if config.max_length > max_positions:
+        raise InputError(
+            f"--max-length {config.max_length} exceeds the {max_positions} positions of "
+            f"--model {config.model}; use --max-length {max_positions} or less."
+        )
+    tokenizer = checkpoint.load_tokenizer(model_path)
+    run_dir = prepare_run_dir(config)
+
+    from kerasbert.callbacks import make_callbacks
+    from kerasbert.model import build_classifier, compile_classifier, keras
+
+    keras.utils.set_random_seed(config.seed)
+    strategy = strategy or create_strategy(config.strategy, config.tpu)
+    precision = resolve_precision(config.precision, strategy)
+    apply_precision(precision)
+    replicas = strategy.num_replicas_in_sync
+    global_batch = config.batch_size * replicas
+    # Fixed shapes with dropped remainders are what TPUs compile; CPU/GPU skip padding instead.
+    padding = "fixed" if type(strategy).__name__.startswith("TPU") else config.padding
+    drop_remainder = padding == "fixed"
+
+    encoded = {
+        name: pipeline.encode(tokenizer, getattr(splits, name).texts, config.max_length)
+        for name in ("train", "validation", "test")
+    }
+    label_ids = {name: getattr(splits, name).label_ids(splits.labels) for name in encoded}
+    train_batches = pipeline.plan_batches(
+        encoded["train"].lengths, global_batch, padding, np.random.default_rng(config.seed)
+    )
+    summary = splits.summary()
+    summary["token_lengths"] = {
+        name: pipeline.token_length_stats(tokenizer, getattr(splits, name).texts, config.max_length)
+        for name in ("train", "test")
+    }
+    summary["padding"] = {
+        "mode": padding,
+        "train_padding_efficiency": pipeline.padding_efficiency(
+            encoded["train"].lengths,
+            train_batches,
+            config.max_length if padding == "fixed" else None,
+        ),
+    }
+    summary["strategy"] = {
+        "name": type(strategy).__name__,
+        "replicas": replicas,
+        "global_batch_size": global_batch,
+        "precision": precision,
+    }
+    summary["checkpoint"] = checkpoint.checkpoint_info(model_path)
+    _write_json(run_dir / "data_summary.json", summary)
+    _write_json(run_dir / "labels.json", splits.labels)
+    for name in encoded:
+        data_module.write_jsonl(getattr(splits, name), run_dir / "data" / f"{name}.jsonl")
+
+    datasets = {
+        name: pipeline.make_dataset(
+            encoded[name],
+            label_ids[name],
+            global_batch,
+            padding=padding,
+            shuffle=name == "train",
+            seed=config.seed,
+            drop_remainder=drop_remainder and name == "train",
+        )
+        for name in ("train", "validation")
+    }
+    steps_per_epoch = (
+        len(encoded["train"]) // global_batch
+        if drop_remainder
+        else -(-len(encoded["train"]) // global_batch)
+    )
+    total_steps = steps_per_epoch * config.epochs
+    with strategy.scope():
+        model = build_classifier(model_path, splits.labels)
+        compile_classifier(
+            model,
+            learning_rate=config.learning_rate,
+            total_steps=total_steps,
+            warmup_steps=int(config.warmup_ratio * total_steps),
+            weight_decay=config.weight_decay,
+            jit_compile=config.jit_compile,
+        )
+
+    logger.info(
+        "Training %s on %d examples (%d steps/epoch, global batch %d, %s padding at %.0f%% "
+        "efficiency).",
+        config.model,
+        len(encoded["train"]),
+        steps_per_epoch,
+        global_batch,
+        padding,
+        100 * summary["padding"]["train_padding_efficiency"],
+    )
+    model.fit(
+        datasets["train"],
+        validation_data=datasets["validation"],
+        epochs=config.epochs,
+        callbacks=make_callbacks(run_dir, config.early_stopping_patience),
+        verbose=1 if sys.stdout.isatty() else 2,
+    )
+    best = run_dir / "checkpoints" / "best.weights.h5"
+    if best.exists():
+        model.load_weights(str(best))
+    model.save_pretrained(str(run_dir / "model"))
+    tokenizer.save_pretrained(str(run_dir / "model"))
+    shutil.rmtree(run_dir / "backup", ignore_errors=True)
+    return run_dir
+
+
+def prepare_run_dir(config: TrainConfig) -> Path:
+    """Create the run directory, resume an unfinished one, or refuse to overwrite a finished one."""
+    run_dir = Path(config.output_dir or default_run_dir(config.data))
+    if run_dir.exists() and any(run_dir.iterdir()):
+        if config.overwrite:
+            logger.warning("Removing existing run directory %s (--overwrite).", run_dir)
+            shutil.rmtree(run_dir)
+        elif (run_dir / "backup").exists() and (run_dir / "config.json").exists():
+            previous = json.loads((run_dir / "config.json").read_text())
+            differences = sorted(
+                key
+                for key, value in config.to_dict().items()
+                if key not in RESUMABLE_DIFFERENCES and previous.get(key) != value
+            )
+            if differences:
+                raise InputError(
+                    f"{run_dir} holds an unfinished run with different settings ({differences}); "
+                    "pass the same settings to resume it, or --overwrite to start again."
+                )
+            logger.warning("Resuming the unfinished run in %s from its last epoch.", run_dir)
+            return run_dir
+        else:
+            raise InputError(
+                f"Run directory {run_dir} already exists. Choose another --output-dir, or pass "
+                "--overwrite to replace it."
+            )
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        probe = run_dir / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as error:
+        raise InputError(
+            f"Cannot write the run directory {run_dir}: {error.strerror}. Choose a writable "
+            "--output-dir."
+        ) from error
+    _write_json(run_dir / "config.json", config.to_dict())
+    return run_dir
+
+
+def default_run_dir(data: str) -> Path:
+    name = Path(data).stem if data not in data_module.BUILTIN_DATASETS else data
+    return Path("runs") / f"{name}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+
+
+def evaluate_test_split(run_dir: Path, config: TrainConfig) -> dict[str, Any]:
+    """Score the saved model on the run's test split; write `metrics.json` with the baseline."""
+    from kerasbert import baseline, checkpoint, pipeline
+    from kerasbert.evaluate import compute_metrics
+
+    labels = json.loads((run_dir / "labels.json").read_text())
+    test = data_module.read_jsonl(run_dir / "data" / "test.jsonl")
+    train = data_module.read_jsonl(run_dir / "data" / "train.jsonl")
+    model, tokenizer = checkpoint.load_trained_model(run_dir / "model")
+    probabilities = pipeline.predict_probabilities(model, tokenizer, test.texts, config.max_length)
+    metrics = compute_metrics(test.label_ids(labels), probabilities, labels)
+    summary = json.loads((run_dir / "data_summary.json").read_text())
+    metrics["split_sizes"] = summary["split_sizes"]
+    metrics["duplicates_dropped"] = summary["duplicates_dropped"]
+    metrics["baseline"] = baseline.tfidf_baseline(
+        train.texts,
+        train.label_ids(labels),
+        test.texts,
+        test.label_ids(labels),
+        labels,
+        seed=config.seed,
+    )
+    metrics["lift"] = {
+        key: metrics[key] - metrics["baseline"][key] for key in ("accuracy", "macro_f1")
+    }
+    _write_json(run_dir / "metrics.json", metrics)
+    _write_json(run_dir / "test_probabilities.json", probabilities.round(6).tolist())
+    return metrics
+
+
+def export_and_check(run_dir: Path, config: TrainConfig) -> tuple[Path, list[dict[str, Any]]]:
+    """Export to ONNX and predict three test texts with the exported predictor."""
+    from kerasbert.export import export_run
+    from kerasbert.predictor import OnnxClassifier
+
+    export_dir = export_run(run_dir, config.export_dir, overwrite=config.overwrite)
+    classifier = OnnxClassifier(export_dir)
+    test = data_module.read_jsonl(run_dir / "data" / "test.jsonl")
+    texts = test.texts[:3]
+    probabilities = classifier.predict_proba(texts)
+    samples = [
+        {
+            "text": text,
+            "true": true,
+            "predicted": classifier.labels[int(row.argmax())],
+            "probability": float(row.max()),
+        }
+        for text, true, row in zip(texts, test.labels[:3], probabilities)
+    ]
+    return export_dir, samples
+
+
+def _write_json(path: Path, value: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(path.suffix + ".tmp")
+    temporary.write_text(json.dumps(value, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    temporary.replace(path)
