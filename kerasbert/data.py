@@ -133,13 +133,15 @@ def load_splits(
     splits = {**held_out, **given}
 
     overlap = {}
-    train_texts = set(train.texts)
+    # Texts of --data (whatever split they landed in) and of the other given file are off limits.
+    taken = set(examples.texts)
     for name in given:
-        kept = [i for i, text in enumerate(splits[name].texts) if text not in train_texts]
+        kept = [i for i, text in enumerate(splits[name].texts) if text not in taken]
+        taken |= set(splits[name].texts)
         overlap[name] = len(splits[name]) - len(kept)
         if overlap[name]:
             logger.warning(
-                "Removed %d %s texts that also occur in the training data %s (they would inflate "
+                "Removed %d %s texts that also occur in %s or another split (they would inflate "
                 "the scores).",
                 overlap[name],
                 name,
@@ -147,7 +149,7 @@ def load_splits(
             )
             splits[name] = _subset(splits[name], kept)
         if not len(splits[name]):
-            raise InputError(f"{given_path(name, validation_data, test_data)} has no usable rows.")
+            raise InputError(f"The {name} file has no rows whose text is not also in {data}.")
 
     if max_train_samples is not None and max_train_samples < len(train):
         train = _stratified_sample(train, max_train_samples, seed)
@@ -175,10 +177,6 @@ def load_splits(
         conflicting_duplicates_dropped=conflicts,
         overlap_dropped=overlap,
     )
-
-
-def given_path(name: str, validation_data: str | None, test_data: str | None) -> str | None:
-    return validation_data if name == "validation" else test_data
 
 
 def read_source(

@@ -1,0 +1,90 @@
+"""Shared fixtures: a tiny random BERT checkpoint and a small learnable labelled corpus.
+
+The checkpoint is a 1-layer BERT with hidden size 16 over a 40-word vocabulary: it fine-tunes in
+seconds, so the tests exercise the real code paths (tokenizer, tf.data, Keras fit, save/load)
+without downloads.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import random
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+CLASS_WORDS = {
+    "business": ["market", "bank", "shares", "profit"],
+    "sport": ["game", "team", "win", "match"],
+    "tech": ["phone", "software", "chip", "web"],
+}
+FILLER = ["the", "a", "of", "to", "and", "in", "is", "new", "said", "on", "for", "with"]
+VOCAB = SPECIAL + FILLER + [word for words in CLASS_WORDS.values() for word in words] + [
+    ".",
+    ",",
+    "!",
+    "##s",
+    "##ing",
+]
+
+
+def tiny_texts(count_per_class: int, seed: int = 0) -> list[tuple[str, str]]:
+    """Sentences of 3–30 words where one or two class keywords decide the label."""
+    rng = random.Random(seed)
+    rows = []
+    for label, words in CLASS_WORDS.items():
+        for _ in range(count_per_class):
+            length = rng.randint(3, 30)
+            tokens = [rng.choice(FILLER) for _ in range(length)]
+            for _ in range(rng.randint(1, 2)):
+                tokens.insert(rng.randrange(len(tokens) + 1), rng.choice(words))
+            rows.append((" ".join(tokens) + " .", label))
+    rng.shuffle(rows)
+    return rows
+
+
+def write_csv(path: Path, rows: list[tuple[str, str]], columns=("text", "label")) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as file:
+        writer = csv.writer(file)
+        writer.writerow(columns)
+        writer.writerows(rows)
+    return path
+
+
+def make_tiny_checkpoint(directory: Path) -> Path:
+    """Save a random tiny `TFBertModel` + fast tokenizer as a Hugging Face checkpoint folder."""
+    from transformers import BertConfig, BertTokenizerFast, TFBertModel
+
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "vocab.txt").write_text("\n".join(VOCAB) + "\n", encoding="utf-8")
+    tokenizer = BertTokenizerFast(vocab_file=str(directory / "vocab.txt"), do_lower_case=True)
+    tokenizer.save_pretrained(str(directory))
+    config = BertConfig(
+        vocab_size=len(VOCAB),
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=64,
+    )
+    model = TFBertModel(config)
+    model(model.dummy_inputs)
+    model.save_pretrained(str(directory))
+    return directory
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_tiny_checkpoint(tmp_path_factory.mktemp("tiny-checkpoint"))
+
+
+@pytest.fixture(scope="session")
+def tiny_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_csv(tmp_path_factory.mktemp("tiny-data") / "tiny.csv", tiny_texts(40))

@@ -1,0 +1,75 @@
+"""Tests for `kerasbert.config` and the CLI's flag/config-file merging."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from kerasbert.cli import build_parser, config_from_args
+from kerasbert.config import TrainConfig
+from kerasbert.errors import InputError
+
+
+def parse(*argv: str) -> TrainConfig:
+    return config_from_args(build_parser().parse_args(["train", *argv]))
+
+
+def test_defaults_are_the_documented_job() -> None:
+    config = parse()
+    assert config == TrainConfig()
+    assert (config.data, config.model, config.max_length) == ("bbc-news", "minilm", 128)
+
+
+def test_every_issue_flag_exists() -> None:
+    config = parse(
+        "--data", "f.csv", "--validation-data", "v.csv", "--test-data", "t.csv",
+        "--text-column", "body", "--label-column", "y", "--model", "minilm",
+        "--max-length", "64", "--batch-size", "8", "--epochs", "2", "--learning-rate", "3e-5",
+        "--seed", "7", "--max-train-samples", "100", "--max-eval-samples", "50",
+        "--output-dir", "runs/x", "--no-plots", "--no-export",
+    )  # fmt: skip
+    assert config.text_column == "body" and config.label_column == "y"
+    assert config.max_length == 64 and config.learning_rate == 3e-5
+    assert config.max_train_samples == 100 and config.output_dir == "runs/x"
+    assert config.plots is False and config.export is False
+
+
+def test_config_file_then_flags_override(tmp_path) -> None:
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps({"data": "bbc-headlines", "epochs": 5, "batch-size": 4}))
+    config = parse("--config", str(path), "--epochs", "1")
+    assert (config.data, config.epochs, config.batch_size) == ("bbc-headlines", 1, 4)
+
+
+def test_yaml_config(tmp_path) -> None:
+    path = tmp_path / "run.yaml"
+    path.write_text("data: bbc-headlines\nmax_length: 32\n")
+    assert TrainConfig.from_file(path).max_length == 32
+
+
+def test_unknown_keys_are_named(tmp_path) -> None:
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps({"epoch": 3, "lerning_rate": 1e-4}))
+    with pytest.raises(InputError, match="epoch, lerning_rate"):
+        TrainConfig.from_file(path)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("epochs", 0, "--epochs must be a positive integer"),
+        ("batch_size", -4, "--batch-size must be a positive integer"),
+        ("learning_rate", 0.0, "--learning-rate must be > 0"),
+        ("padding", "dynamic", "--padding must be one of bucket, longest, fixed"),
+        ("test_fraction", 1.5, "--test-fraction must be between 0 and 1"),
+    ],
+)
+def test_bad_values_are_refused(field: str, value, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        TrainConfig(**{field: value})
+
+
+def test_config_round_trips_through_json() -> None:
+    config = TrainConfig(data="bbc-headlines", epochs=2)
+    assert TrainConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config

@@ -1,0 +1,133 @@
+"""Tests for `kerasbert.train`: the job on a tiny checkpoint, and end to end on the real one."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.metrics import accuracy_score, f1_score
+
+from kerasbert.config import TrainConfig
+from kerasbert.data import read_jsonl
+from kerasbert.errors import InputError
+from kerasbert.train import evaluate_test_split, fit_run
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def tiny_config(tiny_checkpoint, tiny_csv, output_dir, **overrides) -> TrainConfig:
+    settings = dict(
+        data=str(tiny_csv),
+        model=str(tiny_checkpoint),
+        max_length=40,
+        batch_size=8,
+        epochs=6,
+        learning_rate=1e-2,
+        warmup_ratio=0.0,
+        early_stopping_patience=0,
+        output_dir=str(output_dir),
+        export=False,
+        plots=False,
+    )
+    return TrainConfig(**{**settings, **overrides})
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tiny_checkpoint, tiny_csv, tmp_path_factory) -> tuple[Path, TrainConfig]:
+    config = tiny_config(tiny_checkpoint, tiny_csv, tmp_path_factory.mktemp("runs") / "tiny")
+    run_dir = fit_run(config)
+    evaluate_test_split(run_dir, config)
+    return run_dir, config
+
+
+def test_run_directory_layout(tiny_run) -> None:
+    run_dir, config = tiny_run
+    for name in ("config.json", "labels.json", "history.json", "metrics.json",
+                 "data_summary.json", "data/test.jsonl", "model/config.json",
+                 "model/tf_model.h5", "model/tokenizer.json", "checkpoints/best.weights.h5"):
+        assert (run_dir / name).is_file(), name  # fmt: skip
+    assert json.loads((run_dir / "config.json").read_text()) == config.to_dict()
+    assert json.loads((run_dir / "labels.json").read_text()) == ["business", "sport", "tech"]
+    assert not (run_dir / "backup").exists()  # removed once training completed
+    assert any((run_dir / "logs").rglob("events.out.tfevents.*"))
+    model_config = json.loads((run_dir / "model" / "config.json").read_text())
+    assert model_config["id2label"] == {"0": "business", "1": "sport", "2": "tech"}
+
+
+def test_history_has_every_epoch(tiny_run) -> None:
+    history = json.loads((tiny_run[0] / "history.json").read_text())
+    assert history["epoch"] == [1, 2, 3, 4, 5, 6]
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "epoch_seconds"):
+        assert len(history[key]) == 6 and all(np.isfinite(history[key]))
+    assert history["loss"][-1] < history["loss"][0]
+
+
+def test_metrics_agree_with_scikit_learn(tiny_run) -> None:
+    run_dir, _ = tiny_run
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    labels = metrics["labels"]
+    test = read_jsonl(run_dir / "data" / "test.jsonl")
+    truth = test.label_ids(labels)
+    predicted = np.array(json.loads((run_dir / "test_probabilities.json").read_text())).argmax(1)
+    assert metrics["accuracy"] == pytest.approx(accuracy_score(truth, predicted))
+    assert metrics["macro_f1"] == pytest.approx(f1_score(truth, predicted, average="macro"))
+    assert np.array(metrics["confusion_matrix"]).sum() == len(test) == metrics["split_sizes"]["test"]
+    assert set(metrics["per_class"]) == set(labels)
+    assert metrics["accuracy"] > 0.5  # keywords decide the class; chance is 1/3
+    assert {"accuracy", "macro_f1"} <= set(metrics["baseline"])
+
+
+def test_summary_records_padding_and_lengths(tiny_run) -> None:
+    summary = json.loads((tiny_run[0] / "data_summary.json").read_text())
+    assert summary["padding"]["mode"] == "bucket"
+    assert 0.9 < summary["padding"]["train_padding_efficiency"] <= 1.0
+    assert summary["token_lengths"]["train"]["p50"] > 5
+    assert sum(summary["split_sizes"].values()) == 120
+
+
+def test_existing_run_directory_is_refused(tiny_checkpoint, tiny_csv, tiny_run) -> None:
+    config = tiny_config(tiny_checkpoint, tiny_csv, tiny_run[0])
+    with pytest.raises(InputError, match="already exists.*--overwrite"):
+        fit_run(config)
+
+
+def test_max_length_beyond_positions_leaves_no_run_dir(tiny_checkpoint, tiny_csv, tmp_path) -> None:
+    config = tiny_config(tiny_checkpoint, tiny_csv, tmp_path / "run", max_length=100)
+    with pytest.raises(InputError, match="exceeds the 64 positions"):
+        fit_run(config)
+    assert not (tmp_path / "run").exists()
+
+
+def test_cli_user_error_exits_2_without_traceback(tmp_path) -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "train.py"), "--data", str(tmp_path / "no.csv")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert "no.csv" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_train_script_end_to_end_on_real_checkpoint(tmp_path) -> None:
+    """The user's command on the real MiniLM and real BBC headlines (a small subset)."""
+    run_dir = tmp_path / "run"
+    command = [
+        sys.executable, str(ROOT / "scripts" / "train.py"), "--data", "bbc-headlines",
+        "--max-train-samples", "400", "--max-eval-samples", "100", "--epochs", "2",
+        "--max-length", "32", "--batch-size", "16", "--learning-rate", "1e-4",
+        "--output-dir", str(run_dir), "--export-dir", str(tmp_path / "export"),
+    ]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=900, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["split_sizes"] == {"train": 400, "validation": 100, "test": 100}
+    assert metrics["accuracy"] > 0.75  # 5 balanced classes: chance is 0.2
+    assert "Test accuracy" in result.stdout and str(run_dir) in result.stdout
+    assert (tmp_path / "export" / "model.int8.onnx").is_file()
+    assert (run_dir / "report.md").is_file()
