@@ -72,11 +72,17 @@ def load_tokenizer(checkpoint: str):
     from transformers import AutoTokenizer
 
     try:
-        tokenizer = AutoTokenizer.from_pretrained(checkpoint, use_fast=True, trust_remote_code=False)
+        tokenizer = AutoTokenizer.from_pretrained(
+            checkpoint, use_fast=True, trust_remote_code=False
+        )
     except (OSError, ValueError) as error:
-        raise InputError(f"Could not load a tokenizer from --model {checkpoint}: {error}") from error
+        raise InputError(
+            f"Could not load a tokenizer from --model {checkpoint}: {error}"
+        ) from error
     if not tokenizer.is_fast:
-        raise InputError(f"--model {checkpoint} has no fast tokenizer (tokenizer.json / vocab.txt).")
+        raise InputError(
+            f"--model {checkpoint} has no fast tokenizer (tokenizer.json / vocab.txt)."
+        )
     return tokenizer
 
 

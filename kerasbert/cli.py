@@ -23,7 +23,14 @@ from pathlib import Path
 from kerasbert.config import TrainConfig
 from kerasbert.errors import InputError
 
-USER_ERRORS = (InputError, FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
+USER_ERRORS = (
+    InputError,
+    FileNotFoundError,
+    FileExistsError,
+    PermissionError,
+    IsADirectoryError,
+    NotADirectoryError,
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -86,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--input", help="A .csv, .jsonl or .txt file of texts.")
     predict.add_argument("--output", help="Where to write predictions as CSV (with --input).")
     predict.add_argument("--text-column", help="Text column of --input (csv/jsonl).")
-    predict.add_argument("--variant", default="int8", choices=("int8", "fp32"))
+    predict.add_argument("--variant", default="int8", choices=("int8", "fp32", "optimized"))
     predict.set_defaults(handler=_predict)
 
     benchmark = commands.add_parser(
@@ -223,7 +230,9 @@ def _predict(args: argparse.Namespace) -> int:
         print(f"Wrote {count} predictions to {args.output}")
         return 0
     if not args.texts:
-        raise InputError('Give texts to classify, e.g. kerasbert predict DIR "some text", or --input.')
+        raise InputError(
+            'Give texts to classify, e.g. kerasbert predict DIR "some text", or --input.'
+        )
     classifier = OnnxClassifier(args.model_dir, variant=args.variant)
     for text, row in zip(args.texts, classifier.predict_proba(args.texts)):
         best = int(row.argmax())

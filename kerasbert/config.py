@@ -44,10 +44,16 @@ class TrainConfig:
     validation_data: str | None = _field(
         None, "Validation file; without it a stratified split of --data is used."
     )
-    test_data: str | None = _field(None, "Test file; without it a stratified split of --data is used.")
+    test_data: str | None = _field(
+        None, "Test file; without it a stratified split of --data is used."
+    )
     text_column: str | None = _field(None, "Text column; auto-detected from common names if unset.")
-    label_column: str | None = _field(None, "Label column; auto-detected from common names if unset.")
-    validation_fraction: float = _field(0.1, "Share of --data held out for validation when no file.")
+    label_column: str | None = _field(
+        None, "Label column; auto-detected from common names if unset."
+    )
+    validation_fraction: float = _field(
+        0.1, "Share of --data held out for validation when no file."
+    )
     test_fraction: float = _field(0.2, "Share of --data held out for testing when no file.")
     max_train_samples: int | None = _field(
         None, "Use at most this many training examples (stratified), for quick runs."
@@ -67,10 +73,14 @@ class TrainConfig:
     max_length: int = _field(128, "Truncate texts to this many tokens (including [CLS]/[SEP]).")
 
     # Optimisation. These are the usual BERT fine-tuning values (Devlin et al., 2019).
-    batch_size: int = _field(16, "Examples per replica per step; the global batch is this × replicas.")
+    batch_size: int = _field(
+        16, "Examples per replica per step; the global batch is this × replicas."
+    )
     epochs: int = _field(3, "Maximum epochs; early stopping may end sooner.")
     learning_rate: float = _field(5e-5, "Peak AdamW learning rate after warm-up.")
-    weight_decay: float = _field(0.01, "AdamW decoupled weight decay (not applied to LayerNorm/bias).")
+    weight_decay: float = _field(
+        0.01, "AdamW decoupled weight decay (not applied to LayerNorm/bias)."
+    )
     warmup_ratio: float = _field(0.1, "Share of the training steps spent warming up linearly.")
     early_stopping_patience: int = _field(
         2, "Stop after this many epochs without a lower validation loss; 0 disables."
@@ -87,7 +97,8 @@ class TrainConfig:
     # Hardware.
     strategy: str = _field("auto", "Distribution strategy: " + ", ".join(STRATEGIES) + ".")
     precision: str = _field(
-        "auto", "fp32, mixed_float16 or mixed_bfloat16; auto: bf16 on TPU, fp16 on GPU, fp32 on CPU."
+        "auto",
+        "fp32, mixed_float16 or mixed_bfloat16; auto: bf16 on TPU, fp16 on GPU, fp32 on CPU.",
     )
     jit_compile: bool = _field(False, "Compile the train step with XLA.")
     tpu: str | None = _field(None, "TPU name or grpc:// address for --strategy tpu (Colab: unset).")

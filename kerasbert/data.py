@@ -393,9 +393,7 @@ def _pick_column(
             f"Could not find a {kind} column in {path}. Columns found: {columns}. "
             f"Name it with {flag}."
         )
-    raise InputError(
-        f"{path} has several possible {kind} columns {found}; choose one with {flag}."
-    )
+    raise InputError(f"{path} has several possible {kind} columns {found}; choose one with {flag}.")
 
 
 def _clean_column(
@@ -481,7 +479,9 @@ def _deduplicate(examples: Examples, source: str) -> tuple[Examples, int, int]:
     conflicts = sum(1 for text in examples.texts if text in conflicting)
     duplicates = len(examples) - len(keep) - conflicts
     if duplicates:
-        logger.info("%s: dropped %d exact-duplicate texts (kept one copy of each).", source, duplicates)
+        logger.info(
+            "%s: dropped %d exact-duplicate texts (kept one copy of each).", source, duplicates
+        )
     if conflicts:
         logger.warning(
             "%s: dropped %d rows whose text occurs with different labels (%d distinct texts).",

@@ -68,8 +68,15 @@ class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
 
 
 def build_classifier(checkpoint: str, labels: list[str], **config_overrides):
-    """Pretrained encoder + new head for `labels`; call inside the strategy's scope."""
-    return load_classifier(checkpoint, labels, **config_overrides)
+    """Pretrained encoder + new head for `labels`; call inside the strategy's scope.
+
+    Under a mixed-precision policy the head computes in float32, so logits, softmax and the loss
+    keep float32's range (float16 logits overflow and lose the small differences the loss needs).
+    """
+    model = load_classifier(checkpoint, labels, **config_overrides)
+    # The head's variables are float32 under every policy; only its compute dtype changes here.
+    model.classifier._set_dtype_policy("float32")
+    return model
 
 
 def compile_classifier(

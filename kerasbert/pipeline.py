@@ -90,9 +90,7 @@ def padding_efficiency(
 ) -> float:
     """Real tokens ÷ processed tokens (padding included) for a batch plan."""
     real = sum(int(lengths[batch].sum()) for batch in batches)
-    processed = sum(
-        len(batch) * (fixed_length or int(lengths[batch].max())) for batch in batches
-    )
+    processed = sum(len(batch) * (fixed_length or int(lengths[batch].max())) for batch in batches)
     return real / processed if processed else 1.0
 
 
@@ -149,9 +147,7 @@ def make_dataset(
         (feature_spec, tf.TensorSpec((None,), tf.int32)) if labels is not None else feature_spec
     )
     dataset = tf.data.Dataset.from_generator(generate, output_signature=signature)
-    steps = (
-        len(encoded) // batch_size if drop_remainder else -(-len(encoded) // batch_size)
-    )
+    steps = len(encoded) // batch_size if drop_remainder else -(-len(encoded) // batch_size)
     dataset = dataset.apply(tf.data.experimental.assert_cardinality(steps))
     return dataset.prefetch(tf.data.AUTOTUNE)
 

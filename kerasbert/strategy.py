@@ -1,89 +1,228 @@
 """Choose the `tf.distribute` strategy and the mixed-precision policy for a run.
 
-The strategy is created once by the caller and passed in; nothing here is global state.
+The strategy is created once by the caller and passed in; nothing here is global state except
+the tf-keras dtype policy, which tf-keras itself keeps globally (`apply_precision` sets it and
+training resets it to float32 before evaluation and export).
+
+| `--strategy`  | what it builds                                                             |
+|---------------|----------------------------------------------------------------------------|
+| `auto`        | a TPU if one is attached or named, `multiworker` if `TF_CONFIG` lists      |
+|               | several workers, `mirrored` with several GPUs, else TensorFlow's default   |
+| `cpu`, `gpu`  | `OneDeviceStrategy` on the first CPU or GPU                                |
+| `mirrored`    | `MirroredStrategy` over every local GPU (or every logical CPU without one) |
+| `tpu`         | `TPUStrategy`; fails at once with `InputError` when no TPU can be reached  |
+| `multiworker` | `MultiWorkerMirroredStrategy`; the cluster comes from `TF_CONFIG`          |
 """
 
 from __future__ import annotations
 
+import glob
+import importlib
 import json
 import logging
 import os
+import socket
+from urllib.parse import urlparse
 
 from kerasbert.errors import InputError
 
 logger = logging.getLogger(__name__)
 
+# Environment variables through which Colab, Cloud TPU and GKE announce a TPU.
+TPU_ENVIRONMENT = ("TPU_NAME", "TPU_CONFIG", "KUBE_GOOGLE_CLOUD_TPU_ENDPOINTS")
+# A TPU VM's chips: /dev/accel* on v2/v3 (Colab's TPU runtime), /dev/vfio/<n> on v4 and later.
+TPU_DEVICE_FILES = ("/dev/accel[0-9]*", "/dev/vfio/[0-9]*")
+# Seconds to wait for a grpc:// TPU address to answer; TensorFlow itself waits forever.
+TPU_CONNECT_TIMEOUT_S = 10.0
+PRECISION_POLICIES = {
+    "fp32": "float32",
+    "mixed_float16": "mixed_float16",
+    "mixed_bfloat16": "mixed_bfloat16",
+}
+
 
 def create_strategy(name: str = "auto", tpu: str | None = None):
-    """Return the `tf.distribute.Strategy` for `name` (see `TrainConfig.strategy`)."""
-    import tensorflow as tf
+    """Return the `tf.distribute.Strategy` for `name` (see `TrainConfig.strategy`).
 
-    if name == "auto":
-        name = _detect(tpu)
-    if name == "tpu":
+    Call it before any other TensorFlow work: connecting to a TPU resets TensorFlow's context.
+
+    Example:
+    >>> strategy = create_strategy("cpu")
+    >>> strategy.num_replicas_in_sync
+    1
+    """
+    tf = _tensorflow()
+
+    chosen = detect_strategy(tpu) if name == "auto" else name
+    if chosen == "tpu":
         strategy = _tpu_strategy(tpu)
-    elif name == "multiworker":
+    elif chosen == "multiworker":
+        _check_tf_config()
         strategy = tf.distribute.MultiWorkerMirroredStrategy()
-    elif name == "mirrored":
-        strategy = tf.distribute.MirroredStrategy()
-    elif name == "gpu":
+    elif chosen == "mirrored":
+        strategy = tf.distribute.MirroredStrategy(devices=_mirrored_devices())
+    elif chosen == "gpu":
         gpus = tf.config.list_logical_devices("GPU")
         if not gpus:
             raise InputError("--strategy gpu: TensorFlow sees no GPU. Use --strategy cpu or auto.")
         strategy = tf.distribute.OneDeviceStrategy(gpus[0].name)
-    elif name == "cpu":
+    elif chosen == "cpu":
         strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
-    else:
+    elif chosen == "default":
         strategy = tf.distribute.get_strategy()
+    else:
+        raise InputError(f"Unknown --strategy {name!r}.")
     logger.info(
-        "Strategy: %s with %d replica(s).", type(strategy).__name__, strategy.num_replicas_in_sync
+        "Strategy: %s (--strategy %s) with %d replica(s).",
+        type(strategy).__name__,
+        name,
+        strategy.num_replicas_in_sync,
     )
     return strategy
 
 
-def _detect(tpu: str | None) -> str:
-    import tensorflow as tf
+def detect_strategy(tpu: str | None = None) -> str:
+    """What `--strategy auto` picks here: `tpu`, `multiworker`, `mirrored` or `default`.
 
-    if tpu or os.environ.get("COLAB_TPU_ADDR") or os.environ.get("TPU_NAME"):
+    Only the environment and device files are inspected, so this never waits on the network.
+    """
+    tf = _tensorflow()
+
+    if tpu_address(tpu) is not None:
         return "tpu"
-    workers = json.loads(os.environ.get("TF_CONFIG", "{}")).get("cluster", {}).get("worker", [])
-    if len(workers) > 1:
+    if len(_tf_config().get("cluster", {}).get("worker", [])) > 1:
         return "multiworker"
     if len(tf.config.list_physical_devices("GPU")) > 1:
         return "mirrored"
     return "default"
 
 
-def _tpu_strategy(tpu: str | None):
-    import tensorflow as tf
+def tpu_address(tpu: str | None = None) -> str | None:
+    """The `tpu` argument for `TPUClusterResolver`, or None when no TPU is announced here.
 
+    `--tpu` wins; a legacy Colab TPU node gives `COLAB_TPU_ADDR`; Cloud TPU variables are read
+    by the resolver itself (""); a TPU VM (today's Colab TPU runtime) is "local".
+    """
+    if tpu:
+        return tpu
+    if os.environ.get("COLAB_TPU_ADDR"):
+        return "grpc://" + os.environ["COLAB_TPU_ADDR"]
+    if any(os.environ.get(variable) for variable in TPU_ENVIRONMENT):
+        return ""
+    if any(glob.glob(pattern) for pattern in TPU_DEVICE_FILES):
+        return "local"
+    return None
+
+
+def _tpu_strategy(tpu: str | None):
+    tf = _tensorflow()
+
+    address = tpu_address(tpu)
+    if address is None:
+        raise InputError(
+            "--strategy tpu: no TPU is attached to this machine (no TPU device files, no TPU_NAME "
+            "or COLAB_TPU_ADDR). On Colab choose Runtime > Change runtime type > TPU; elsewhere "
+            "pass --tpu NAME or --tpu grpc://HOST:8470, or use --strategy auto."
+        )
+    if address.startswith("grpc://"):
+        _check_reachable(address)
     try:
-        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu or "")
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=address)
         tf.config.experimental_connect_to_cluster(resolver)
         tf.tpu.experimental.initialize_tpu_system(resolver)
-    except (ValueError, RuntimeError, tf.errors.OpError) as error:
+    except (ValueError, RuntimeError, OSError, tf.errors.OpError) as error:
         raise InputError(
-            f"--strategy tpu: no TPU found ({error}). On Colab choose Runtime > Change runtime "
-            "type > TPU; elsewhere pass --tpu NAME, or use --strategy auto."
+            f"--strategy tpu: could not start the TPU {address or '(from the environment)'!r}: "
+            f"{str(error).splitlines()[0]}. On Colab choose Runtime > Change runtime type > TPU; "
+            "elsewhere check --tpu, or use --strategy auto."
         ) from error
     return tf.distribute.TPUStrategy(resolver)
 
 
+def _check_reachable(address: str) -> None:
+    """Fail in seconds when a grpc:// TPU address does not answer (TensorFlow would hang)."""
+    parsed = urlparse(address)
+    try:
+        with socket.create_connection(
+            (parsed.hostname, parsed.port or 8470), timeout=TPU_CONNECT_TIMEOUT_S
+        ):
+            pass
+    except OSError as error:
+        raise InputError(
+            f"--strategy tpu: nothing answers at {address} ({error}). Check --tpu or "
+            "COLAB_TPU_ADDR, or use --strategy auto."
+        ) from error
+
+
+def _tf_config() -> dict:
+    try:
+        return json.loads(os.environ.get("TF_CONFIG") or "{}")
+    except json.JSONDecodeError as error:
+        raise InputError(f"TF_CONFIG is not valid JSON: {error}.") from error
+
+
+def _check_tf_config() -> None:
+    config = _tf_config()
+    workers = config.get("cluster", {}).get("worker", [])
+    if not workers or "task" not in config:
+        raise InputError(
+            "--strategy multiworker needs TF_CONFIG with the cluster and this worker's task, "
+            'e.g. TF_CONFIG=\'{"cluster": {"worker": ["host1:12345", "host2:12345"]}, '
+            '"task": {"type": "worker", "index": 0}}\' on the first machine (index 1 on the '
+            "second)."
+        )
+
+
+def _mirrored_devices() -> list[str]:
+    """Every local GPU; without GPUs every logical CPU (several only when split for testing)."""
+    tf = _tensorflow()
+
+    devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
+    return [device.name for device in devices]
+
+
+def accelerator(strategy) -> str:
+    """`tpu`, `gpu` or `cpu`: what the strategy's replicas run on."""
+    tf = _tensorflow()
+
+    if isinstance(strategy, tf.distribute.TPUStrategy):
+        return "tpu"
+    try:
+        devices = strategy.extended.worker_devices
+    except RuntimeError:  # the default strategy places ops wherever TensorFlow would
+        return "gpu" if tf.config.list_logical_devices("GPU") else "cpu"
+    return "gpu" if any("GPU" in device.upper() for device in devices) else "cpu"
+
+
 def resolve_precision(precision: str, strategy) -> str:
     """`auto` → bf16 on TPU, fp16 on GPU, fp32 on CPU; other values pass through."""
-    import tensorflow as tf
-
     if precision != "auto":
         return precision
-    if type(strategy).__name__.startswith("TPU"):
-        return "mixed_bfloat16"
-    if tf.config.list_logical_devices("GPU"):
-        return "mixed_float16"
-    return "fp32"
+    return {"tpu": "mixed_bfloat16", "gpu": "mixed_float16", "cpu": "fp32"}[accelerator(strategy)]
 
 
 def apply_precision(precision: str) -> None:
-    """Set the global tf-keras mixed-precision policy (fp32 → `float32`)."""
+    """Set the global tf-keras mixed-precision policy (`fp32` → `float32`).
+
+    Build the model after this call: layers take the policy when they are created. The classifier
+    head stays float32 (`kerasbert.model.build_classifier`), and `compile_classifier` adds loss
+    scaling for float16.
+    """
     from kerasbert.model import keras
 
-    keras.mixed_precision.set_global_policy("float32" if precision == "fp32" else precision)
+    if precision not in PRECISION_POLICIES:
+        raise InputError(
+            f"--precision must be one of {', '.join(PRECISION_POLICIES)} (or auto), got "
+            f"{precision!r}."
+        )
+    keras.mixed_precision.set_global_policy(PRECISION_POLICIES[precision])
+    logger.info("Precision: %s.", precision)
+
+
+def _tensorflow():
+    """TensorFlow, imported after `kerasbert.model` has made transformers pick tf-keras."""
+    # kerasbert.model sets TF_USE_LEGACY_KERAS, which must precede TensorFlow's import.
+    importlib.import_module("kerasbert.model")
+    import tensorflow as tf
+
+    return tf

@@ -14,7 +14,7 @@ import shutil
 import sys
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +68,9 @@ def fit_run(config: TrainConfig, strategy=None) -> Path:
     from kerasbert import checkpoint, pipeline
     from kerasbert.strategy import apply_precision, create_strategy, resolve_precision
 
+    # First: a missing TPU fails in seconds, before any data is read, and connecting to a TPU
+    # resets TensorFlow's context, which must happen before other TensorFlow work.
+    strategy = strategy or create_strategy(config.strategy, config.tpu)
     splits = data_module.load_splits(
         config.data,
         validation_data=config.validation_data,
@@ -94,7 +97,6 @@ def fit_run(config: TrainConfig, strategy=None) -> Path:
     from kerasbert.model import build_classifier, compile_classifier, keras
 
     keras.utils.set_random_seed(config.seed)
-    strategy = strategy or create_strategy(config.strategy, config.tpu)
     precision = resolve_precision(config.precision, strategy)
     apply_precision(precision)
     replicas = strategy.num_replicas_in_sync
@@ -188,6 +190,8 @@ def fit_run(config: TrainConfig, strategy=None) -> Path:
     model.save_pretrained(str(run_dir / "model"))
     tokenizer.save_pretrained(str(run_dir / "model"))
     shutil.rmtree(run_dir / "backup", ignore_errors=True)
+    # Evaluation and the ONNX export load the saved model afresh; they must build it in float32.
+    apply_precision("fp32")
     return run_dir
 
 

@@ -26,13 +26,18 @@ CLASS_WORDS = {
     "tech": ["phone", "software", "chip", "web"],
 }
 FILLER = ["the", "a", "of", "to", "and", "in", "is", "new", "said", "on", "for", "with"]
-VOCAB = SPECIAL + FILLER + [word for words in CLASS_WORDS.values() for word in words] + [
-    ".",
-    ",",
-    "!",
-    "##s",
-    "##ing",
-]
+VOCAB = (
+    SPECIAL
+    + FILLER
+    + [word for words in CLASS_WORDS.values() for word in words]
+    + [
+        ".",
+        ",",
+        "!",
+        "##s",
+        "##ing",
+    ]
+)
 
 
 def tiny_texts(count_per_class: int, seed: int = 0) -> list[tuple[str, str]]:

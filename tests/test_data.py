@@ -117,7 +117,11 @@ def test_max_samples_subsample_stratified() -> None:
     [
         ("", {}, "is empty"),
         ("text,label\n", {}, "header but no data rows"),
-        ("body,y\nhello,a\n", {}, r"Could not find a text column .* Columns found: \['body', 'y'\]"),
+        (
+            "body,y\nhello,a\n",
+            {},
+            r"Could not find a text column .* Columns found: \['body', 'y'\]",
+        ),
         ("text,review,label\nx,y,a\n", {}, "several possible text columns"),
         ("text,label\nhello,a\n", {"text_column": "body"}, "no column 'body'"),
         ("text,label\nhello,a\n,b\n  ,a\n", {}, r"empty text .*\(data rows 2, 3\)"),
@@ -135,8 +139,11 @@ def test_bad_files_name_the_problem(tmp_path, content: str, arguments: dict, mes
 
 def test_non_string_text_in_jsonl(tmp_path) -> None:
     path = tmp_path / "bad.jsonl"
-    path.write_text("\n".join(json.dumps(row) for row in [{"text": "ok", "label": "a"},
-                                                          {"text": 42, "label": "b"}]))
+    path.write_text(
+        "\n".join(
+            json.dumps(row) for row in [{"text": "ok", "label": "a"}, {"text": 42, "label": "b"}]
+        )
+    )
     with pytest.raises(InputError, match=r"non-text text .*\(data rows 2\)"):
         read_labelled_file(path)
 

@@ -41,7 +41,9 @@ def test_bucketing_wastes_less_than_random_batches(encoded) -> None:
     lengths = encoded.lengths
     rng = np.random.default_rng(0)
     bucket = pipeline.padding_efficiency(lengths, pipeline.plan_batches(lengths, 8, "bucket", rng))
-    longest = pipeline.padding_efficiency(lengths, pipeline.plan_batches(lengths, 8, "longest", rng))
+    longest = pipeline.padding_efficiency(
+        lengths, pipeline.plan_batches(lengths, 8, "longest", rng)
+    )
     fixed = pipeline.padding_efficiency(
         lengths, pipeline.plan_batches(lengths, 8, "longest", rng), fixed_length=40
     )

