@@ -23,6 +23,7 @@ import numpy as np
 from kerasbert import data as data_module
 from kerasbert.config import TrainConfig
 from kerasbert.errors import InputError
+from kerasbert.evaluate import evaluate_run
 
 logger = logging.getLogger(__name__)
 
@@ -45,13 +46,7 @@ def run(config: TrainConfig, strategy=None) -> RunResult:
     """Train, evaluate, report and export: the default job."""
     start = time.perf_counter()
     run_dir = fit_run(config, strategy)
-    metrics = evaluate_test_split(run_dir, config)
-    if config.plots:
-        from kerasbert.plots import write_plots
-        from kerasbert.report import write_report
-
-        write_plots(run_dir)
-        write_report(run_dir)
+    metrics = evaluate_run(run_dir, plots=config.plots)
     export_dir, samples = None, []
     if config.export:
         export_dir, samples = export_and_check(run_dir, config)
@@ -91,7 +86,7 @@ def fit_run(config: TrainConfig, strategy=None) -> Path:
             f"--model {config.model}; use --max-length {max_positions} or less."
         )
     tokenizer = checkpoint.load_tokenizer(model_path)
-    run_dir = prepare_run_dir(config)
+    run_dir = check_run_dir(config)
 
     from kerasbert.callbacks import make_callbacks
     from kerasbert.model import build_classifier, compile_classifier, keras
@@ -133,10 +128,6 @@ def fit_run(config: TrainConfig, strategy=None) -> Path:
         "precision": precision,
     }
     summary["checkpoint"] = checkpoint.checkpoint_info(model_path)
-    _write_json(run_dir / "data_summary.json", summary)
-    _write_json(run_dir / "labels.json", splits.labels)
-    for name in encoded:
-        data_module.write_jsonl(getattr(splits, name), run_dir / "data" / f"{name}.jsonl")
 
     datasets = {
         name: pipeline.make_dataset(
@@ -167,6 +158,14 @@ def fit_run(config: TrainConfig, strategy=None) -> Path:
             jit_compile=config.jit_compile,
         )
 
+    # Only now, with the weights loaded, is every input known to work: a failed start above
+    # leaves no directory behind.
+    run_dir = prepare_run_dir(config, run_dir)
+    _write_json(run_dir / "data_summary.json", summary)
+    _write_json(run_dir / "labels.json", splits.labels)
+    for name in encoded:
+        data_module.write_jsonl(getattr(splits, name), run_dir / "data" / f"{name}.jsonl")
+
     logger.info(
         "Training %s on %d examples (%d steps/epoch, global batch %d, %s padding at %.0f%% "
         "efficiency).",
@@ -184,43 +183,77 @@ def fit_run(config: TrainConfig, strategy=None) -> Path:
         callbacks=make_callbacks(run_dir, config.early_stopping_patience),
         verbose=1 if sys.stdout.isatty() else 2,
     )
+    # Evaluation and the ONNX export build models afresh; they must build them in float32.
+    apply_precision("fp32")
     best = run_dir / "checkpoints" / "best.weights.h5"
     if best.exists():
+        # Into a fresh model outside the strategy: tf-keras cannot load a .weights.h5 file into a
+        # distributed model (its metrics' sync-on-read variables reject the h5 datasets).
+        model = build_classifier(model_path, splits.labels)
         model.load_weights(str(best))
     model.save_pretrained(str(run_dir / "model"))
     tokenizer.save_pretrained(str(run_dir / "model"))
     shutil.rmtree(run_dir / "backup", ignore_errors=True)
-    # Evaluation and the ONNX export load the saved model afresh; they must build it in float32.
-    apply_precision("fp32")
     return run_dir
 
 
-def prepare_run_dir(config: TrainConfig) -> Path:
-    """Create the run directory, resume an unfinished one, or refuse to overwrite a finished one."""
-    run_dir = Path(config.output_dir or default_run_dir(config.data))
-    if run_dir.exists() and any(run_dir.iterdir()):
-        if config.overwrite:
-            logger.warning("Removing existing run directory %s (--overwrite).", run_dir)
-            shutil.rmtree(run_dir)
-        elif (run_dir / "backup").exists() and (run_dir / "config.json").exists():
-            previous = json.loads((run_dir / "config.json").read_text())
-            differences = sorted(
-                key
-                for key, value in config.to_dict().items()
-                if key not in RESUMABLE_DIFFERENCES and previous.get(key) != value
+def check_run_dir(config: TrainConfig, run_dir: Path | None = None) -> Path:
+    """Refuse a run directory that cannot be used, without touching anything; return its path.
+
+    An existing non-empty directory is refused unless it holds an unfinished run with the same
+    settings (it is resumed) or `--overwrite` is given, which deletes only a kerasbert run
+    directory: never the working directory, an ancestor of it, or a folder of other files.
+    """
+    run_dir = Path(run_dir or config.output_dir or default_run_dir(config.data))
+    existing = next(path for path in (run_dir, *run_dir.parents) if path.exists())
+    if not existing.is_dir():
+        raise InputError(
+            f"Cannot create the run directory {run_dir}: {existing} is a file. Choose another "
+            "--output-dir."
+        )
+    if not (run_dir.exists() and any(run_dir.iterdir())):
+        return run_dir
+    if config.overwrite:
+        resolved = run_dir.resolve()
+        working = Path.cwd().resolve()
+        protected = (working, *working.parents, Path.home().resolve())
+        if resolved in protected or not (run_dir / "config.json").is_file():
+            raise InputError(
+                f"--overwrite would delete {run_dir}, which is not a kerasbert run directory "
+                "(no config.json, or it holds the working directory). Choose another --output-dir."
             )
-            if differences:
-                raise InputError(
-                    f"{run_dir} holds an unfinished run with different settings ({differences}); "
-                    "pass the same settings to resume it, or --overwrite to start again."
-                )
+        return run_dir
+    if (run_dir / "backup").exists() and (run_dir / "config.json").exists():
+        try:
+            previous = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            previous = {}
+        differences = sorted(
+            key
+            for key, value in config.to_dict().items()
+            if key not in RESUMABLE_DIFFERENCES and previous.get(key) != value
+        )
+        if differences:
+            raise InputError(
+                f"{run_dir} holds an unfinished run with different settings ({differences}); "
+                "pass the same settings to resume it, or --overwrite to start again."
+            )
+        return run_dir
+    raise InputError(
+        f"Run directory {run_dir} already exists. Choose another --output-dir, or pass "
+        "--overwrite to replace it."
+    )
+
+
+def prepare_run_dir(config: TrainConfig, run_dir: Path | None = None) -> Path:
+    """Create the run directory, resume an unfinished one, or replace one with `--overwrite`."""
+    run_dir = check_run_dir(config, run_dir)
+    if run_dir.exists() and any(run_dir.iterdir()):
+        if not config.overwrite:
             logger.warning("Resuming the unfinished run in %s from its last epoch.", run_dir)
             return run_dir
-        else:
-            raise InputError(
-                f"Run directory {run_dir} already exists. Choose another --output-dir, or pass "
-                "--overwrite to replace it."
-            )
+        logger.warning("Removing existing run directory %s (--overwrite).", run_dir)
+        shutil.rmtree(run_dir)
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
         probe = run_dir / ".write-test"
@@ -238,36 +271,6 @@ def prepare_run_dir(config: TrainConfig) -> Path:
 def default_run_dir(data: str) -> Path:
     name = Path(data).stem if data not in data_module.BUILTIN_DATASETS else data
     return Path("runs") / f"{name}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
-
-
-def evaluate_test_split(run_dir: Path, config: TrainConfig) -> dict[str, Any]:
-    """Score the saved model on the run's test split; write `metrics.json` with the baseline."""
-    from kerasbert import baseline, checkpoint, pipeline
-    from kerasbert.evaluate import compute_metrics
-
-    labels = json.loads((run_dir / "labels.json").read_text())
-    test = data_module.read_jsonl(run_dir / "data" / "test.jsonl")
-    train = data_module.read_jsonl(run_dir / "data" / "train.jsonl")
-    model, tokenizer = checkpoint.load_trained_model(run_dir / "model")
-    probabilities = pipeline.predict_probabilities(model, tokenizer, test.texts, config.max_length)
-    metrics = compute_metrics(test.label_ids(labels), probabilities, labels)
-    summary = json.loads((run_dir / "data_summary.json").read_text())
-    metrics["split_sizes"] = summary["split_sizes"]
-    metrics["duplicates_dropped"] = summary["duplicates_dropped"]
-    metrics["baseline"] = baseline.tfidf_baseline(
-        train.texts,
-        train.label_ids(labels),
-        test.texts,
-        test.label_ids(labels),
-        labels,
-        seed=config.seed,
-    )
-    metrics["lift"] = {
-        key: metrics[key] - metrics["baseline"][key] for key in ("accuracy", "macro_f1")
-    }
-    _write_json(run_dir / "metrics.json", metrics)
-    _write_json(run_dir / "test_probabilities.json", probabilities.round(6).tolist())
-    return metrics
 
 
 def export_and_check(run_dir: Path, config: TrainConfig) -> tuple[Path, list[dict[str, Any]]]:

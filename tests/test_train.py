@@ -14,7 +14,8 @@ from sklearn.metrics import accuracy_score, f1_score
 from kerasbert.config import TrainConfig
 from kerasbert.data import read_jsonl
 from kerasbert.errors import InputError
-from kerasbert.train import evaluate_test_split, fit_run
+from kerasbert.evaluate import evaluate_run
+from kerasbert.train import fit_run
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -40,7 +41,7 @@ def tiny_config(tiny_checkpoint, tiny_csv, output_dir, **overrides) -> TrainConf
 def tiny_run(tiny_checkpoint, tiny_csv, tmp_path_factory) -> tuple[Path, TrainConfig]:
     config = tiny_config(tiny_checkpoint, tiny_csv, tmp_path_factory.mktemp("runs") / "tiny")
     run_dir = fit_run(config)
-    evaluate_test_split(run_dir, config)
+    evaluate_run(run_dir, plots=False)
     return run_dir, config
 
 

@@ -1,0 +1,141 @@
+"""TF-IDF + logistic regression baseline on the same splits, and BERT's lift over it.
+
+A linear model on word and bigram counts is the bar BERT has to clear: on topic-labelled news it is
+often within a point or two, and it trains in seconds on a CPU. The report shows both side by side.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+
+from kerasbert.evaluate import compute_metrics, labels_to_ids
+
+logger = logging.getLogger(__name__)
+
+# Metrics the lift is reported for: the headline numbers of the report's comparison table.
+LIFT_METRICS = (
+    "accuracy",
+    "macro_precision",
+    "macro_recall",
+    "macro_f1",
+    "weighted_f1",
+    "log_loss",
+    "expected_calibration_error",
+)
+
+
+def build_baseline(seed: int = 42) -> Pipeline:
+    """The unfitted scikit-learn pipeline: word 1-2 gram TF-IDF into logistic regression."""
+    return Pipeline(
+        [
+            (
+                "tfidf",
+                TfidfVectorizer(
+                    ngram_range=(1, 2),
+                    # log(1 + tf): a word said ten times is not ten times the evidence.
+                    sublinear_tf=True,
+                    strip_accents="unicode",
+                ),
+            ),
+            (
+                "classifier",
+                LogisticRegression(
+                    # TF-IDF rows have unit norm, so weights need room: 5-fold CV macro-F1 on the
+                    # BBC headline training split is 0.73 at C=1, 0.77 at 10, 0.78 at 30 and 100;
+                    # on full articles 0.969 at C=1 and 0.973 from 10 up.
+                    C=30.0,
+                    max_iter=2000,
+                    random_state=seed,
+                ),
+            ),
+        ]
+    )
+
+
+def tfidf_baseline(
+    train_texts: Sequence[str],
+    train_labels: Sequence[str] | Sequence[int],
+    test_texts: Sequence[str],
+    test_labels: Sequence[str] | Sequence[int],
+    labels: Sequence[str],
+    seed: int = 42,
+) -> dict[str, Any]:
+    """Fit the TF-IDF baseline on the training split and score it on the test split.
+
+    Args:
+        train_texts: training texts.
+        train_labels: their label names (or class ids).
+        test_texts: test texts.
+        test_labels: their label names (or class ids).
+        labels: all class names; index i names class id i.
+        seed: seed of the classifier, so reruns give identical numbers.
+
+    Returns:
+        The `evaluate.compute_metrics` dict for the test split, plus `model` (a description) and
+        `fit_seconds`.
+
+    Example:
+    >>> texts = ["cheap stocks rally", "shares fall", "team wins cup", "striker scores"]
+    >>> names = ["business", "business", "sport", "sport"]
+    >>> result = tfidf_baseline(texts, names, ["stocks fall"], ["business"], ["business", "sport"])
+    >>> sorted(result["per_class"])
+    ['business', 'sport']
+    """
+    labels = list(labels)
+    if len(train_texts) != len(train_labels) or len(test_texts) != len(test_labels):
+        raise ValueError("Each split needs exactly one label per text.")
+    if not train_texts:
+        raise ValueError("The baseline needs at least one training text.")
+    train_ids = _as_ids(train_labels, labels, "training split")
+    test_ids = _as_ids(test_labels, labels, "test split")
+    if len(np.unique(train_ids)) < 2:
+        raise ValueError("The baseline needs at least two classes in the training split.")
+
+    pipeline = build_baseline(seed)
+    start = time.perf_counter()
+    pipeline.fit(list(train_texts), train_ids)
+    fit_seconds = time.perf_counter() - start
+
+    # Classes missing from the training split get probability 0, keeping columns aligned.
+    probabilities = np.zeros((len(test_texts), len(labels)))
+    seen = pipeline.named_steps["classifier"].classes_
+    probabilities[:, seen] = pipeline.predict_proba(list(test_texts))
+    result = compute_metrics(test_ids, probabilities, labels)
+    vocabulary = len(pipeline.named_steps["tfidf"].vocabulary_)
+    result["model"] = (
+        f"TF-IDF (word 1-2 grams, sublinear tf, {vocabulary} terms) + LogisticRegression"
+    )
+    result["fit_seconds"] = round(fit_seconds, 3)
+    logger.info(
+        "Baseline: accuracy %.4f, macro-F1 %.4f (fit in %.1f s)",
+        result["accuracy"],
+        result["macro_f1"],
+        fit_seconds,
+    )
+    return result
+
+
+def lift(model_metrics: dict[str, Any], baseline_metrics: dict[str, Any]) -> dict[str, float]:
+    """Model minus baseline for each of `LIFT_METRICS` in both (log loss: negative is better)."""
+    return {
+        key: float(model_metrics[key]) - float(baseline_metrics[key])
+        for key in LIFT_METRICS
+        if model_metrics.get(key) is not None and baseline_metrics.get(key) is not None
+    }
+
+
+def _as_ids(values: Sequence[str] | Sequence[int], labels: list[str], source: str) -> np.ndarray:
+    array = np.asarray(values)
+    if np.issubdtype(array.dtype, np.integer):
+        if len(array) and (array.min() < 0 or array.max() >= len(labels)):
+            raise ValueError(f"The {source} has class ids outside [0, {len(labels)}).")
+        return array.astype(np.int64)
+    return labels_to_ids([str(value) for value in values], labels, source=f"The {source}")

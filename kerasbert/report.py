@@ -1,0 +1,391 @@
+"""`report.md`: one page a reader opens first, written from the files of a run directory.
+
+It states the configuration, the data, BERT against the TF-IDF baseline, the per-class scores,
+the plots and the mistakes the model was surest of, as GitHub-flavoured Markdown with relative image
+links, so it renders on a code hosting site and in any Markdown viewer next to `plots/`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kerasbert.baseline import lift
+from kerasbert.data import read_jsonl
+from kerasbert.evaluate import confident_mistakes, read_json
+
+logger = logging.getLogger(__name__)
+
+# The settings a reader needs to judge the run; the rest are in a collapsed block.
+_KEY_SETTINGS = (
+    "data",
+    "model",
+    "max_length",
+    "batch_size",
+    "epochs",
+    "learning_rate",
+    "weight_decay",
+    "warmup_ratio",
+    "padding",
+    "strategy",
+    "precision",
+    "seed",
+)
+
+# (metrics.json key, row name); lower is better for the last two.
+_METRIC_ROWS = (
+    ("accuracy", "Accuracy"),
+    ("macro_precision", "Macro precision"),
+    ("macro_recall", "Macro recall"),
+    ("macro_f1", "Macro F1"),
+    ("weighted_f1", "Weighted F1"),
+    ("log_loss", "Log loss (lower is better)"),
+    ("expected_calibration_error", "Expected calibration error (lower is better)"),
+)
+
+_PLOT_TITLES = (
+    ("training_curves.png", "Training curves"),
+    ("confusion_matrix.png", "Confusion matrix"),
+    ("per_class_metrics.png", "Per-class precision, recall and F1"),
+    ("reliability.png", "Calibration"),
+    ("sample_predictions.png", "Sample predictions"),
+)
+
+_SNIPPET_CHARACTERS = 160
+
+
+def write_report(run_dir: str | Path) -> Path:
+    """Write `run_dir/report.md` from the run's JSON files and plots; return its path.
+
+    Needs `metrics.json` and `labels.json`; `config.json`, `data_summary.json`, `history.json`,
+    the test split, its probabilities and `plots/*.png` each add their section when present.
+    """
+    run_dir = Path(run_dir)
+    metrics = read_json(run_dir / "metrics.json")
+    config = _read_optional(run_dir / "config.json")
+    summary = _read_optional(run_dir / "data_summary.json")
+    history = _read_optional(run_dir / "history.json")
+
+    sections = [
+        _headline(run_dir, metrics, config),
+        _configuration(config),
+        _data(summary, metrics, config),
+        _results(metrics),
+        _training(history),
+        _plots(run_dir),
+        _mistakes(run_dir, metrics),
+    ]
+    path = run_dir / "report.md"
+    path.write_text(
+        "\n\n".join(section for section in sections if section) + "\n", encoding="utf-8"
+    )
+    logger.info("Wrote %s", path)
+    return path
+
+
+def _headline(run_dir: Path, metrics: dict[str, Any], config: dict[str, Any]) -> str:
+    lines = [f"# Run report: `{run_dir.name}`", ""]
+    facts = [f"{metrics['num_examples']} test texts"]
+    if "data" in config:
+        facts.append(f"data `{config['data']}`")
+    if "model" in config:
+        facts.append(f"model `{config['model']}`")
+    lines.append(
+        f"**Test accuracy {_number(metrics['accuracy'])}, "
+        f"macro F1 {_number(metrics['macro_f1'])}** "
+        f"({', '.join(facts)})."
+    )
+    baseline = metrics.get("baseline")
+    if baseline:
+        gains = lift(metrics, baseline)
+        verdict = "BERT beats" if gains.get("macro_f1", 0.0) > 0 else "BERT does not beat"
+        lines += [
+            "",
+            f"{verdict} the TF-IDF + logistic regression baseline: accuracy "
+            f"{_number(baseline['accuracy'])}, macro F1 {_number(baseline['macro_f1'])}; "
+            f"lift {_signed(gains.get('accuracy'))} accuracy, "
+            f"{_signed(gains.get('macro_f1'))} macro F1.",
+        ]
+    return "\n".join(lines)
+
+
+def _configuration(config: dict[str, Any]) -> str:
+    if not config:
+        return ""
+    rows = [(f"`{key}`", _code(config[key])) for key in _KEY_SETTINGS if key in config]
+    lines = ["## Configuration", "", *_table(("Setting", "Value"), rows)]
+    lines += [
+        "",
+        "<details><summary>All settings (<code>config.json</code>)</summary>",
+        "",
+        "```json",
+        json.dumps(config, indent=2, ensure_ascii=False),
+        "```",
+        "",
+        "</details>",
+    ]
+    return "\n".join(lines)
+
+
+def _data(summary: dict[str, Any], metrics: dict[str, Any], config: dict[str, Any]) -> str:
+    sizes = summary.get("split_sizes") or metrics.get("split_sizes") or {}
+    class_counts = summary.get("class_counts") or {}
+    if not (summary or sizes):
+        return ""
+    lines = ["## Data", ""]
+    if summary.get("source"):
+        lines += [f"Source: `{summary['source']}`.", ""]
+    labels = metrics.get("labels") or summary.get("labels") or []
+    splits = list(sizes) or list(class_counts)
+    if splits:
+        rows = []
+        for split in splits:
+            counts = class_counts.get(split) or {}
+            total = sizes.get(split, sum(counts.values()) if counts else None)
+            row = [split, _integer(total)]
+            for label in labels:
+                count = counts.get(label)
+                share = f" ({count / total:.0%})" if count is not None and total else ""
+                row.append(f"{_integer(count)}{share}")
+            rows.append(row)
+        if not class_counts:
+            labels = []
+        header = ("Split", "Texts", *(_escape(label) for label in labels))
+        lines += ["Texts per split and class:", "", *_table(header, rows), ""]
+
+    facts = []
+    duplicates = summary.get("duplicates_dropped", metrics.get("duplicates_dropped"))
+    if duplicates is not None:
+        facts.append(f"Exact-duplicate texts dropped: **{_flatten(duplicates)}**")
+    if summary.get("conflicting_duplicates_dropped"):
+        facts.append(
+            "Texts dropped because copies carried different labels: "
+            f"**{_flatten(summary['conflicting_duplicates_dropped'])}**"
+        )
+    if summary.get("overlap_dropped"):
+        facts.append(
+            "Texts dropped from evaluation files because they also occur in training: "
+            f"{_flatten(summary['overlap_dropped'])}"
+        )
+    padding = summary.get("padding") or {}
+    if padding.get("mode"):
+        efficiency = padding.get("train_padding_efficiency")
+        detail = f", {efficiency:.0%} of training tokens are real text" if efficiency else ""
+        facts.append(f"Padding: `{padding['mode']}`{detail}")
+    strategy = summary.get("strategy") or {}
+    if strategy.get("name"):
+        facts.append(
+            f"Hardware: `{strategy['name']}` with {strategy.get('replicas', '?')} replica(s), "
+            f"global batch {strategy.get('global_batch_size', '?')}, "
+            f"precision `{strategy.get('precision', '?')}`"
+        )
+    lines += [f"- {fact}" for fact in facts]
+
+    lengths = summary.get("token_lengths") or {}
+    if lengths:
+        lines += ["", *_token_lengths(lengths, config)]
+    return "\n".join(lines).rstrip()
+
+
+def _token_lengths(lengths: dict[str, Any], config: dict[str, Any]) -> list[str]:
+    """Per-split token-length percentiles and how many texts `max_length` cut short."""
+    per_split = {split: stats for split, stats in lengths.items() if isinstance(stats, dict)}
+    if not per_split:
+        return []
+    first = next(iter(per_split.values()))
+    percentiles = [key for key in first if key.startswith("p") and key[1:].isdigit()]
+    columns = [*percentiles, *(key for key in ("mean", "max") if key in first)]
+    rows = []
+    for split, stats in per_split.items():
+        row = [split, *(_flatten(stats.get(key)) for key in columns)]
+        truncated = stats.get("truncated")
+        fraction = stats.get("truncated_fraction")
+        share = f" ({fraction:.1%})" if fraction is not None else ""
+        row.append(f"{_integer(truncated)}{share}")
+        rows.append(row)
+    limit = first.get("max_length", config.get("max_length"))
+    truncated_header = f"Truncated at {limit}" if limit else "Truncated"
+    return [
+        "Tokens per text before truncation ([CLS] and [SEP] included):",
+        "",
+        *_table(("Split", *columns, truncated_header), rows),
+    ]
+
+
+def _results(metrics: dict[str, Any]) -> str:
+    baseline = metrics.get("baseline") or {}
+    gains = lift(metrics, baseline) if baseline else {}
+    header = ("Metric", "BERT", "TF-IDF baseline", "Lift") if baseline else ("Metric", "BERT")
+    rows = []
+    for key, name in _METRIC_ROWS:
+        if metrics.get(key) is None:
+            continue
+        row = [name, _number(metrics[key])]
+        if baseline:
+            row += [_number(baseline.get(key)), _signed(gains.get(key))]
+        rows.append(row)
+    lines = ["## Test results", "", *_table(header, rows)]
+    if baseline.get("model"):
+        lines += ["", f"Baseline: {_escape(baseline['model'])}."]
+
+    per_class_header = ["Class", "Precision", "Recall", "F1", "Support"]
+    if baseline.get("per_class"):
+        per_class_header.append("Baseline F1")
+    per_class_rows = []
+    for label, scores in metrics["per_class"].items():
+        row = [
+            _escape(label),
+            _number(scores["precision"]),
+            _number(scores["recall"]),
+            _number(scores["f1"]),
+            str(scores["support"]),
+        ]
+        if baseline.get("per_class"):
+            row.append(_number(baseline["per_class"].get(label, {}).get("f1")))
+        per_class_rows.append(row)
+    lines += ["", "### Per class", "", *_table(per_class_header, per_class_rows)]
+    lines += [
+        "",
+        "### Classification report",
+        "",
+        "```text",
+        metrics["classification_report"].rstrip(),
+        "```",
+    ]
+    return "\n".join(lines)
+
+
+def _training(history: dict[str, Any]) -> str:
+    if not history.get("loss"):
+        return ""
+    columns = [
+        ("loss", "Loss"),
+        ("accuracy", "Accuracy"),
+        ("val_loss", "Val. loss"),
+        ("val_accuracy", "Val. accuracy"),
+        ("epoch_seconds", "Seconds"),
+    ]
+    columns = [(key, name) for key, name in columns if history.get(key)]
+    rows = [
+        [str(epoch + 1), *(_number(_at(history[key], epoch)) for key, _ in columns)]
+        for epoch in range(len(history["loss"]))
+    ]
+    lines = ["## Training", "", *_table(("Epoch", *(name for _, name in columns)), rows)]
+    if history.get("val_loss"):
+        best = int(np.argmin(history["val_loss"])) + 1
+        lines += ["", f"Lowest validation loss after epoch {best}."]
+    return "\n".join(lines)
+
+
+def _plots(run_dir: Path) -> str:
+    lines = ["## Plots"]
+    for name, title in _PLOT_TITLES:
+        if (run_dir / "plots" / name).is_file():
+            lines += ["", f"### {title}", "", f"![{title}](plots/{name})"]
+    return "\n".join(lines) if len(lines) > 1 else ""
+
+
+def _mistakes(run_dir: Path, metrics: dict[str, Any], k: int = 10) -> str:
+    mistakes = metrics.get("confident_mistakes")
+    test_path, probabilities_path = (
+        run_dir / "data" / "test.jsonl",
+        run_dir / "test_probabilities.json",
+    )
+    if mistakes is None and test_path.is_file() and probabilities_path.is_file():
+        test = read_jsonl(test_path)
+        mistakes = confident_mistakes(
+            test.texts,
+            test.label_ids(metrics["labels"]),
+            np.asarray(read_json(probabilities_path)),
+            metrics["labels"],
+            k=k,
+        )
+    if mistakes is None:
+        return ""
+    if not mistakes:
+        return "## Most confident mistakes\n\nNone: every test text was classified correctly."
+    rows = [
+        [
+            str(position),
+            _escape(_snippet(item["text"])),
+            _escape(item["true_label"]),
+            _escape(item["predicted_label"]),
+            _number(item["confidence"], 3),
+        ]
+        for position, item in enumerate(mistakes[:k], start=1)
+    ]
+    lines = [
+        "## Most confident mistakes",
+        "",
+        "The wrong predictions the model was surest of; often mislabelled or ambiguous texts.",
+        "",
+        *_table(("#", "Text", "True", "Predicted", "Probability"), rows),
+    ]
+    return "\n".join(lines)
+
+
+def _table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return lines
+
+
+def _read_optional(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        logger.info("%s is missing; its report section is left out.", path)
+        return {}
+    value = read_json(path)
+    return value if isinstance(value, dict) else {}
+
+
+def _number(value: Any, digits: int = 4) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return str(value)
+    return f"{float(value):.{digits}f}"
+
+
+def _signed(value: float | None) -> str:
+    return "–" if value is None else f"{value:+.4f}"
+
+
+def _integer(value: Any) -> str:
+    return "–" if value is None else str(value)
+
+
+def _at(values: Sequence[Any], index: int) -> Any:
+    return values[index] if index < len(values) else None
+
+
+def _code(value: Any) -> str:
+    # Inside a code span only the table's pipe needs escaping; GFM honours it there too.
+    return "`" + json.dumps(value, ensure_ascii=False).replace("|", "\\|") + "`"
+
+
+def _flatten(value: Any) -> str:
+    """A scalar as is; a mapping as `key: value` pairs (e.g. truncated texts per split)."""
+    if isinstance(value, dict):
+        return ", ".join(f"{_escape(str(key))}: {_flatten(item)}" for key, item in value.items())
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return _escape(str(value))
+
+
+def _snippet(text: str) -> str:
+    flat = " ".join(text.split())
+    if len(flat) <= _SNIPPET_CHARACTERS:
+        return flat
+    return flat[: _SNIPPET_CHARACTERS - 1].rstrip() + "…"
+
+
+def _escape(text: str) -> str:
+    """Make text safe inside a Markdown table cell: no pipes, no HTML, no stray emphasis."""
+    for character in ("\\", "|", "*", "_", "`", "[", "]", "<", ">"):
+        text = text.replace(character, "\\" + character)
+    return " ".join(text.split())

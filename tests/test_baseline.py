@@ -1,0 +1,98 @@
+"""TF-IDF baseline: scikit-learn agrees, the numbers repeat with a seed, and BBC is easy for it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import tiny_texts
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score, f1_score
+from sklearn.model_selection import train_test_split
+
+from kerasbert.baseline import lift, tfidf_baseline
+from kerasbert.data import read_bbc
+from kerasbert.errors import InputError
+from kerasbert.evaluate import compute_metrics
+
+LABELS = ["business", "sport", "tech"]
+
+
+def tiny_splits() -> tuple[list[str], list[str], list[str], list[str]]:
+    train, test = tiny_texts(30, seed=1), tiny_texts(10, seed=2)
+    return (
+        [text for text, _ in train],
+        [label for _, label in train],
+        [text for text, _ in test],
+        [label for _, label in test],
+    )
+
+
+def test_baseline_matches_an_independent_scikit_learn_pipeline() -> None:
+    train_texts, train_labels, test_texts, test_labels = tiny_splits()
+    result = tfidf_baseline(train_texts, train_labels, test_texts, test_labels, LABELS, seed=3)
+
+    vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, strip_accents="unicode")
+    classifier = LogisticRegression(C=30.0, max_iter=2000, random_state=3)
+    classifier.fit(vectorizer.fit_transform(train_texts), train_labels)
+    predicted = classifier.predict(vectorizer.transform(test_texts))
+    assert result["accuracy"] == pytest.approx(accuracy_score(test_labels, predicted))
+    assert result["macro_f1"] == pytest.approx(f1_score(test_labels, predicted, average="macro"))
+    assert result["accuracy"] > 0.9, "keywords decide the tiny labels; the baseline must find them"
+
+
+def test_baseline_has_the_compute_metrics_keys_and_repeats_with_a_seed() -> None:
+    splits = tiny_splits()
+    first = tfidf_baseline(*splits, LABELS, seed=7)
+    second = tfidf_baseline(*splits, LABELS, seed=7)
+    reference = compute_metrics(np.array([0, 1]), np.eye(3)[[0, 1]], LABELS)
+    assert set(reference) <= set(first)
+    first.pop("fit_seconds"), second.pop("fit_seconds")
+    assert first == second
+    assert "TF-IDF" in first["model"]
+
+
+def test_baseline_accepts_class_ids_and_keeps_unseen_classes() -> None:
+    train_texts, train_labels, test_texts, test_labels = tiny_splits()
+    labels = [*LABELS, "weather"]  # never in training: probability 0, still a column
+    by_name = tfidf_baseline(train_texts, train_labels, test_texts, test_labels, labels)
+    by_id = tfidf_baseline(
+        train_texts,
+        [labels.index(label) for label in train_labels],
+        test_texts,
+        [labels.index(label) for label in test_labels],
+        labels,
+    )
+    assert by_name["accuracy"] == by_id["accuracy"]
+    assert np.asarray(by_name["confusion_matrix"]).shape == (4, 4)
+    assert by_name["per_class"]["weather"]["support"] == 0
+
+
+def test_baseline_refuses_unknown_labels() -> None:
+    with pytest.raises(InputError, match="'weather'"):
+        tfidf_baseline(["a b", "c d"], ["sport", "weather"], ["a"], ["sport"], LABELS)
+
+
+def test_lift_is_model_minus_baseline() -> None:
+    gains = lift(
+        {"accuracy": 0.9, "macro_f1": 0.8, "log_loss": 0.3},
+        {"accuracy": 0.85, "macro_f1": 0.7, "log_loss": 0.5},
+    )
+    assert gains == pytest.approx({"accuracy": 0.05, "macro_f1": 0.1, "log_loss": -0.2})
+
+
+def test_baseline_on_a_sample_of_bbc_headlines() -> None:
+    texts, labels = read_bbc(headlines=True)
+    # 400 stratified headlines keep the test fast; topic words make even headlines separable.
+    sample, _ = train_test_split(
+        np.arange(len(texts)), train_size=400, stratify=labels, random_state=0
+    )
+    texts = [texts[index] for index in sample]
+    labels = [labels[index] for index in sample]
+    train_texts, test_texts, train_labels, test_labels = train_test_split(
+        texts, labels, test_size=0.25, stratify=labels, random_state=42
+    )
+    names = sorted(set(labels))
+    result = tfidf_baseline(train_texts, train_labels, test_texts, test_labels, names, seed=42)
+    assert result["num_examples"] == 100
+    assert 0.45 < result["accuracy"] < 0.95  # far above the 0.23 of guessing the largest class
