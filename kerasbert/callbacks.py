@@ -59,7 +59,10 @@ class JsonHistory(keras.callbacks.Callback):
         record["epoch_seconds"] = time.perf_counter() - self.epoch_start
         optimizer = self.model.optimizer
         rate = optimizer.learning_rate
-        record["learning_rate"] = float(rate(optimizer.iterations) if callable(rate) else rate)
+        # get_value: under a distribution strategy the rate is a MirroredVariable, not a float.
+        record["learning_rate"] = float(
+            keras.backend.get_value(rate(optimizer.iterations) if callable(rate) else rate)
+        )
         history["epoch"].append(epoch + 1)
         for key, value in record.items():
             history.setdefault(key, [None] * (len(history["epoch"]) - 1)).append(value)

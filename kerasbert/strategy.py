@@ -8,7 +8,7 @@ training resets it to float32 before evaluation and export).
 |---------------|----------------------------------------------------------------------------|
 | `auto`        | a TPU if one is attached or named, `multiworker` if `TF_CONFIG` lists      |
 |               | several workers, `mirrored` with several GPUs, else TensorFlow's default   |
-| `cpu`, `gpu`  | `OneDeviceStrategy` on the first CPU or GPU                                |
+| `cpu`, `gpu`  | one replica on the first CPU or GPU                                        |
 | `mirrored`    | `MirroredStrategy` over every local GPU (or every logical CPU without one) |
 | `tpu`         | `TPUStrategy`; fails at once with `InputError` when no TPU can be reached  |
 | `multiworker` | `MultiWorkerMirroredStrategy`; the cluster comes from `TF_CONFIG`          |
@@ -65,9 +65,9 @@ def create_strategy(name: str = "auto", tpu: str | None = None):
         gpus = tf.config.list_logical_devices("GPU")
         if not gpus:
             raise InputError("--strategy gpu: TensorFlow sees no GPU. Use --strategy cpu or auto.")
-        strategy = tf.distribute.OneDeviceStrategy(gpus[0].name)
+        strategy = _one_device(gpus[0].name)
     elif chosen == "cpu":
-        strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
+        strategy = _one_device(tf.config.list_logical_devices("CPU")[0].name)
     elif chosen == "default":
         strategy = tf.distribute.get_strategy()
     else:
@@ -171,6 +171,16 @@ def _check_tf_config() -> None:
             '"task": {"type": "worker", "index": 0}}\' on the first machine (index 1 on the '
             "second)."
         )
+
+
+def _one_device(device: str):
+    """A one-replica strategy pinned to `device`.
+
+    A single-device `MirroredStrategy` rather than `OneDeviceStrategy`: tf-keras' BackupAndRestore
+    (the resume-after-kill callback of every run) refuses `OneDeviceStrategy`.
+    """
+    tf = _tensorflow()
+    return tf.distribute.MirroredStrategy(devices=[device])
 
 
 def _mirrored_devices() -> list[str]:

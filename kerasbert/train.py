@@ -202,7 +202,8 @@ def check_run_dir(config: TrainConfig, run_dir: Path | None = None) -> Path:
 
     An existing non-empty directory is refused unless it holds an unfinished run with the same
     settings (it is resumed) or `--overwrite` is given, which deletes only a kerasbert run
-    directory: never the working directory, an ancestor of it, or a folder of other files.
+    directory: never the working directory, an ancestor of it, or a folder of other files. The
+    export directory is checked the same way, so a clash does not surface after training.
     """
     run_dir = Path(run_dir or config.output_dir or default_run_dir(config.data))
     existing = next(path for path in (run_dir, *run_dir.parents) if path.exists())
@@ -211,17 +212,19 @@ def check_run_dir(config: TrainConfig, run_dir: Path | None = None) -> Path:
             f"Cannot create the run directory {run_dir}: {existing} is a file. Choose another "
             "--output-dir."
         )
+    if config.export:
+        export_dir = Path(config.export_dir or Path("exported") / run_dir.resolve().name)
+        if export_dir.exists() and not config.overwrite:
+            raise InputError(
+                f"Export directory {export_dir} already exists. Choose another --export-dir, or "
+                "pass --overwrite to replace it."
+            )
+        if export_dir.is_dir() and any(export_dir.iterdir()):
+            _check_replaceable(export_dir, "kerasbert.json", "export", "--export-dir")
     if not (run_dir.exists() and any(run_dir.iterdir())):
         return run_dir
     if config.overwrite:
-        resolved = run_dir.resolve()
-        working = Path.cwd().resolve()
-        protected = (working, *working.parents, Path.home().resolve())
-        if resolved in protected or not (run_dir / "config.json").is_file():
-            raise InputError(
-                f"--overwrite would delete {run_dir}, which is not a kerasbert run directory "
-                "(no config.json, or it holds the working directory). Choose another --output-dir."
-            )
+        _check_replaceable(run_dir, "config.json", "run", "--output-dir")
         return run_dir
     if (run_dir / "backup").exists() and (run_dir / "config.json").exists():
         try:
@@ -243,6 +246,17 @@ def check_run_dir(config: TrainConfig, run_dir: Path | None = None) -> Path:
         f"Run directory {run_dir} already exists. Choose another --output-dir, or pass "
         "--overwrite to replace it."
     )
+
+
+def _check_replaceable(directory: Path, marker: str, kind: str, flag: str) -> None:
+    """`--overwrite` deletes `directory`: only ever one kerasbert wrote, never e.g. `.` or `~`."""
+    working = Path.cwd().resolve()
+    protected = (working, *working.parents, Path.home().resolve())
+    if directory.resolve() in protected or not (directory / marker).is_file():
+        raise InputError(
+            f"--overwrite would delete {directory}, which is not a kerasbert {kind} directory "
+            f"(no {marker}, or it holds the working directory). Choose another {flag}."
+        )
 
 
 def prepare_run_dir(config: TrainConfig, run_dir: Path | None = None) -> Path:

@@ -1,0 +1,186 @@
+"""Tests for `kerasbert/strategy.py`: strategy choice, TPU failures, static TPU shapes and mixed
+precision on a tiny BERT (CPU only; the multi-device runs are in `test_distributed.py`)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from tiny_checkpoint import LABELS, MAX_LENGTH, examples, make_tiny_checkpoint, write_tiny_csv
+
+from kerasbert import strategy as strategy_module
+from kerasbert.errors import InputError
+
+REPO = Path(__file__).resolve().parent.parent
+TPU_VARIABLES = ("COLAB_TPU_ADDR", *strategy_module.TPU_ENVIRONMENT)
+
+
+@pytest.fixture
+def no_tpu(monkeypatch):
+    """This machine as one without a TPU, whatever the CI runner has."""
+    for variable in (*TPU_VARIABLES, "TF_CONFIG"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setattr(strategy_module, "TPU_DEVICE_FILES", ("/nonexistent/accel*",))
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory) -> Path:
+    return make_tiny_checkpoint(tmp_path_factory.mktemp("tiny-bert"))
+
+
+@pytest.fixture
+def float32_policy():
+    """Restore tf-keras' global policy after a test that changes it."""
+    yield
+    strategy_module.apply_precision("fp32")
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_auto_detection_reads_the_environment(no_tpu, monkeypatch):
+    assert strategy_module.detect_strategy() == "default"
+    cluster = {"cluster": {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}, "task": {"index": 0}}
+    monkeypatch.setenv("TF_CONFIG", json.dumps(cluster))
+    assert strategy_module.detect_strategy() == "multiworker"
+    monkeypatch.setenv("COLAB_TPU_ADDR", "10.0.0.2:8470")
+    assert strategy_module.detect_strategy() == "tpu"
+    assert strategy_module.tpu_address() == "grpc://10.0.0.2:8470"
+    assert strategy_module.tpu_address("my-tpu") == "my-tpu"
+
+
+def test_tpu_vm_device_files_mean_a_local_tpu(no_tpu, monkeypatch, tmp_path):
+    (tmp_path / "accel0").touch()
+    monkeypatch.setattr(strategy_module, "TPU_DEVICE_FILES", (str(tmp_path / "accel[0-9]*"),))
+    assert strategy_module.tpu_address() == "local"
+
+
+def test_cpu_strategy_and_auto_precision_on_cpu(no_tpu):
+    strategy = strategy_module.create_strategy("cpu")
+    assert strategy.num_replicas_in_sync == 1
+    assert strategy_module.accelerator(strategy) == "cpu"
+    assert strategy_module.resolve_precision("auto", strategy) == "fp32"
+    assert strategy_module.resolve_precision("mixed_bfloat16", strategy) == "mixed_bfloat16"
+    default = strategy_module.create_strategy("auto")
+    assert strategy_module.resolve_precision("auto", default) == "fp32"
+
+
+@pytest.mark.parametrize("kind, expected", [("tpu", "mixed_bfloat16"), ("gpu", "mixed_float16")])
+def test_auto_precision_follows_the_accelerator(monkeypatch, kind, expected):
+    monkeypatch.setattr(strategy_module, "accelerator", lambda strategy: kind)
+    assert strategy_module.resolve_precision("auto", object()) == expected
+
+
+def test_tpu_strategy_without_a_tpu_fails_at_once(no_tpu):
+    start = time.perf_counter()
+    with pytest.raises(InputError, match="no TPU is attached"):
+        strategy_module.create_strategy("tpu")
+    # A grpc:// address where nothing listens: TensorFlow alone would wait forever.
+    with pytest.raises(InputError, match="nothing answers"):
+        strategy_module.create_strategy("tpu", tpu=f"grpc://127.0.0.1:{closed_port()}")
+    assert time.perf_counter() - start < 15
+
+
+def test_multiworker_without_tf_config_is_an_input_error(no_tpu):
+    with pytest.raises(InputError, match="TF_CONFIG"):
+        strategy_module.create_strategy("multiworker")
+
+
+def test_cli_strategy_tpu_without_a_tpu_exits_2_quickly(tmp_path):
+    environment = {key: value for key, value in os.environ.items() if key not in TPU_VARIABLES}
+    data = write_tiny_csv(tmp_path / "data.csv")
+    start = time.perf_counter()
+    completed = subprocess.run(
+        [sys.executable, "-m", "kerasbert", "train", "--strategy", "tpu", "--data", str(data),
+         "--output-dir", str(tmp_path / "run")],
+        cwd=REPO, env=environment, capture_output=True, text=True, timeout=90,
+    )  # fmt: skip
+    assert completed.returncode == 2, completed.stderr[-2000:]
+    assert "--strategy tpu" in completed.stderr and "Runtime > Change runtime type" in (
+        completed.stderr
+    )
+    assert not (tmp_path / "run").exists()  # failed before anything was written
+    assert time.perf_counter() - start < 90
+
+
+def test_tpu_input_pipeline_has_fully_static_shapes(tiny_checkpoint):
+    """What `fit_run` builds for a TPU: fixed padding and dropped remainders."""
+    import tensorflow as tf
+
+    from kerasbert import checkpoint, pipeline
+
+    tokenizer = checkpoint.load_tokenizer(str(tiny_checkpoint))
+    rows = examples(21)
+    encoded = pipeline.encode(tokenizer, [row["text"] for row in rows], MAX_LENGTH)
+    labels = np.array([LABELS.index(row["label"]) for row in rows])
+    dataset = pipeline.make_dataset(
+        encoded, labels, 8, padding="fixed", shuffle=True, seed=1, drop_remainder=True
+    )
+    specs = tf.nest.flatten(dataset.element_spec)
+    assert all(None not in spec.shape.as_list() for spec in specs), dataset.element_spec
+    assert [spec.shape.as_list() for spec in specs] == [[8, MAX_LENGTH]] * 2 + [[8]]
+    assert all(spec.dtype == tf.int32 for spec in specs)
+    batches = list(dataset)
+    assert len(batches) == 2  # 21 examples: two full batches of 8, the remainder dropped
+    features, batch_labels = batches[0]
+    assert features["input_ids"].shape == (8, MAX_LENGTH)
+    assert set(np.unique(features["attention_mask"])) <= {0, 1}
+
+
+@pytest.mark.parametrize(
+    "precision, jit_compile",
+    [("mixed_float16", False), ("mixed_bfloat16", False), ("mixed_bfloat16", True)],
+)
+def test_mixed_precision_trains_with_float32_logits_and_loss(
+    tiny_checkpoint, float32_policy, precision, jit_compile
+):
+    import tensorflow as tf
+
+    from kerasbert import checkpoint, pipeline
+    from kerasbert.model import build_classifier, compile_classifier, keras
+
+    tokenizer = checkpoint.load_tokenizer(str(tiny_checkpoint))
+    rows = examples(48)
+    encoded = pipeline.encode(tokenizer, [row["text"] for row in rows], MAX_LENGTH)
+    labels = np.array([LABELS.index(row["label"]) for row in rows])
+    dataset = pipeline.make_dataset(encoded, labels, 8, padding="fixed", drop_remainder=True)
+
+    strategy_module.apply_precision(precision)
+    strategy = strategy_module.create_strategy("cpu")
+    with strategy.scope():
+        model = build_classifier(str(tiny_checkpoint), LABELS)
+        compile_classifier(
+            model, learning_rate=1e-2, total_steps=18, warmup_steps=1, jit_compile=jit_compile
+        )
+    before = [weight.numpy().copy() for weight in model.trainable_weights]
+    history = model.fit(dataset, epochs=3, verbose=0)
+
+    compute_dtype = precision.removeprefix("mixed_")
+    assert model.bert.encoder.layer[0].compute_dtype == compute_dtype
+    assert model.classifier.compute_dtype == "float32"
+    assert all(weight.dtype == tf.float32 for weight in model.trainable_weights)
+    assert isinstance(model.optimizer, keras.mixed_precision.LossScaleOptimizer) == (
+        precision == "mixed_float16"
+    )
+    features, batch_labels = next(iter(dataset))
+    logits = model(features, training=False).logits
+    assert logits.dtype == tf.float32
+    loss = model.loss(batch_labels, logits)  # the compiled loss object
+    assert loss.dtype == tf.float32
+    assert np.isfinite(history.history["loss"]).all()
+    assert np.isfinite(logits.numpy()).all()
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    changed = [
+        not np.allclose(old, new.numpy()) for old, new in zip(before, model.trainable_weights)
+    ]
+    assert all(changed[-2:])  # the float32 head learned
