@@ -64,6 +64,10 @@ def load_bert_config(checkpoint: str, **overrides: Any):
             f"--model {checkpoint} is a {config.model_type!r} model; kerasbert fine-tunes "
             f"BERT-architecture checkpoints ({', '.join(BERT_FAMILY)})."
         )
+    # `auto_map` points at custom code; saved with the fine-tuned model, it would invite whoever
+    # loads that model with trust_remote_code=True to run it. kerasbert uses the built-in classes.
+    if hasattr(config, "auto_map"):
+        del config.auto_map
     return config
 
 
@@ -83,6 +87,7 @@ def load_tokenizer(checkpoint: str):
         raise InputError(
             f"--model {checkpoint} has no fast tokenizer (tokenizer.json / vocab.txt)."
         )
+    tokenizer.init_kwargs.pop("auto_map", None)  # as for the config: never pass custom code on
     return tokenizer
 
 

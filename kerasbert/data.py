@@ -289,9 +289,27 @@ def read_labelled_file(
 
 
 def decode_text(raw: bytes, source: Path | str) -> str:
-    """Decode bytes from UTF-8 (with or without BOM) or UTF-16 (BOM), else cp1252 with a warning."""
+    """Decode bytes from UTF-8 (with or without BOM) or UTF-16, else cp1252 with a warning.
+
+    Text never holds NUL bytes: with them, the bytes are UTF-16 without a BOM (NULs in every
+    other byte) or not text at all, e.g. an Excel workbook renamed to `.csv`.
+    """
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         return raw.decode("utf-16").replace("\r\n", "\n")
+    if b"\x00" in raw:
+        head = raw[:4096]
+        # ASCII characters in UTF-16-LE have their NUL second, in UTF-16-BE first.
+        encoding = "utf-16-le" if head[1::2].count(0) > head[0::2].count(0) else "utf-16-be"
+        try:
+            text = raw.decode(encoding)
+        except UnicodeDecodeError:
+            text = ""
+        if not text or "\x00" in text:
+            raise InputError(
+                f"{source} is not a text file (it holds NUL bytes; an Excel workbook?). Save it "
+                "as CSV (UTF-8) and try again."
+            )
+        return text.replace("\r\n", "\n").replace("\r", "\n")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:

@@ -1,0 +1,162 @@
+"""A training run killed with SIGKILL after an epoch resumes from where it stopped.
+
+The test starts `python -m kerasbert train` as a user would, kills it as soon as `history.json`
+shows a finished epoch (as a preempted machine would: no clean-up runs), then starts the same
+command again into the same directory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import tiny_texts, write_csv
+
+from kerasbert.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+EPOCHS = 8
+PEAK_LEARNING_RATE = 1e-2
+
+
+def _command(data: Path, checkpoint: Path, run_dir: Path, *extra: str) -> list[str]:
+    return [
+        sys.executable, "-m", "kerasbert", "train", "--data", str(data),
+        "--model", str(checkpoint), "--output-dir", str(run_dir), "--epochs", str(EPOCHS),
+        "--batch-size", "4", "--max-length", "40", "--padding", "fixed", "--learning-rate", str(PEAK_LEARNING_RATE),
+        "--warmup-ratio", "0", "--early-stopping-patience", "0", "--no-export", "--no-plots",
+        *extra,
+    ]  # fmt: skip
+
+
+def _epochs_done(run_dir: Path) -> int:
+    try:
+        return len(json.loads((run_dir / "history.json").read_text())["epoch"])
+    except (FileNotFoundError, json.JSONDecodeError):
+        return 0
+
+
+def _start(command: list[str], log: Path) -> subprocess.Popen:
+    # Output goes to a file: an unread pipe could fill up and stall the child.
+    with log.open("w") as handle:
+        return subprocess.Popen(command, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT)
+
+
+@pytest.fixture(scope="module")
+def killed_and_resumed(tmp_path_factory, tiny_checkpoint) -> dict:
+    folder = tmp_path_factory.mktemp("resume")
+    data = write_csv(folder / "data.csv", tiny_texts(100, seed=5))
+    run_dir = folder / "run"
+    command = _command(data, tiny_checkpoint, run_dir)
+
+    first = _start(command, folder / "first.log")
+    deadline = time.monotonic() + 240
+    try:
+        while _epochs_done(run_dir) < 1:
+            assert first.poll() is None, (folder / "first.log").read_text()[-3000:]
+            assert time.monotonic() < deadline, "no epoch finished within 4 minutes"
+            time.sleep(0.02)
+        os.kill(first.pid, signal.SIGKILL)
+    finally:
+        if first.poll() is None:
+            os.kill(first.pid, signal.SIGKILL)
+        first.wait(timeout=60)
+
+    at_kill = {
+        "history": json.loads((run_dir / "history.json").read_text()),
+        "files": {
+            name: (run_dir / name).read_bytes()
+            for name in (
+                "config.json",
+                "labels.json",
+                "data_summary.json",
+                "data/train.jsonl",
+                "data/validation.jsonl",
+                "data/test.jsonl",
+            )
+        },  # fmt: skip
+        "backup": (run_dir / "backup").is_dir(),
+        "model": (run_dir / "model").exists(),
+    }
+
+    second = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    return {
+        "run_dir": run_dir,
+        "returncode": first.returncode,
+        "at_kill": at_kill,
+        "second": second,
+        "command": command,
+    }
+
+
+def test_kill_leaves_a_resumable_run(killed_and_resumed) -> None:
+    at_kill = killed_and_resumed["at_kill"]
+    assert killed_and_resumed["returncode"] == -signal.SIGKILL
+    assert 1 <= len(at_kill["history"]["epoch"]) < EPOCHS, "the kill must land mid-run"
+    assert at_kill["backup"] and not at_kill["model"]
+
+
+def test_restart_continues_from_the_last_finished_epoch(killed_and_resumed) -> None:
+    second = killed_and_resumed["second"]
+    assert second.returncode == 0, second.stderr[-3000:]
+    done = len(killed_and_resumed["at_kill"]["history"]["epoch"])
+    output = second.stdout + second.stderr
+    assert "Resuming the unfinished run" in output
+    # Keras prints "Epoch k/N" for each epoch it runs: only the missing ones ran again.
+    assert f"Epoch {done + 1}/{EPOCHS}" in output
+    assert f"Epoch {done}/{EPOCHS}" not in output
+
+
+def test_history_is_complete_and_consistent(killed_and_resumed) -> None:
+    run_dir = killed_and_resumed["run_dir"]
+    history = json.loads((run_dir / "history.json").read_text())
+    before = killed_and_resumed["at_kill"]["history"]
+    done = len(before["epoch"])
+    assert history["epoch"] == list(range(1, EPOCHS + 1))
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "epoch_seconds"):
+        assert len(history[key]) == EPOCHS and None not in history[key], key
+        assert history[key][:done] == before[key], f"{key} of the first run's epochs changed"
+    # The optimizer's step counter was restored too: the learning rate follows one linear decay
+    # over all epochs instead of starting over (no warm-up: it falls by peak / N each epoch).
+    rates = history["learning_rate"]
+    steps = [later - earlier for earlier, later in zip(rates, rates[1:])]
+    assert steps == pytest.approx([-PEAK_LEARNING_RATE / EPOCHS] * (EPOCHS - 1), abs=1e-7)
+    assert rates[0] == pytest.approx(PEAK_LEARNING_RATE * (1 - 1 / EPOCHS), rel=0.01)
+    assert history["loss"][-1] < history["loss"][0]
+
+
+def test_nothing_is_lost_and_the_run_is_finished(killed_and_resumed) -> None:
+    run_dir = killed_and_resumed["run_dir"]
+    for name, content in killed_and_resumed["at_kill"]["files"].items():
+        if name == "data_summary.json":  # rewritten on resume with the same content
+            assert json.loads((run_dir / name).read_bytes()) == json.loads(content)
+        else:
+            assert (run_dir / name).read_bytes() == content, name
+    assert (run_dir / "model" / "tf_model.h5").is_file()
+    assert (run_dir / "checkpoints" / "best.weights.h5").is_file()
+    assert not (run_dir / "backup").exists()
+
+
+def test_finished_run_is_refused_and_other_settings_cannot_resume(
+    killed_and_resumed, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    command = killed_and_resumed["command"][3:]  # drop "python -m kerasbert"
+    assert main(command) == 2
+    assert "already exists" in capsys.readouterr().err
+
+    # An unfinished run with other settings is not silently mixed with them.
+    run_dir = killed_and_resumed["run_dir"]
+    (run_dir / "backup").mkdir()
+    try:
+        assert main([*command, "--seed", "7"]) == 2
+        error = capsys.readouterr().err
+        assert "unfinished run with different settings (['seed'])" in error
+    finally:
+        (run_dir / "backup").rmdir()
+    assert (run_dir / "model" / "tf_model.h5").is_file()
