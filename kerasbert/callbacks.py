@@ -6,6 +6,7 @@ import json
 import time
 from pathlib import Path
 
+from kerasbert.files import write_json
 from kerasbert.model import keras
 
 
@@ -66,6 +67,4 @@ class JsonHistory(keras.callbacks.Callback):
         history["epoch"].append(epoch + 1)
         for key, value in record.items():
             history.setdefault(key, [None] * (len(history["epoch"]) - 1)).append(value)
-        temporary = self.path.with_suffix(".json.tmp")
-        temporary.write_text(json.dumps(history, indent=2) + "\n")
-        temporary.replace(self.path)
+        write_json(self.path, history)

@@ -8,7 +8,6 @@ model on the run's own test split or on any labelled file.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,6 +18,7 @@ from sklearn import metrics as sk_metrics
 
 from kerasbert.data import read_jsonl, read_labelled_file
 from kerasbert.errors import InputError
+from kerasbert.files import read_json, write_json
 
 logger = logging.getLogger(__name__)
 
@@ -193,23 +193,6 @@ def labels_to_ids(names: Sequence[str], labels: Sequence[str], source: str = "da
             f"The model knows: {', '.join(map(repr, labels))}. Rename or drop those rows."
         )
     return np.array([index[name] for name in names], dtype=np.int64)
-
-
-def read_json(path: str | Path) -> Any:
-    """Load one JSON file of a run directory, with an error that says which file is missing."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"{path} does not exist; is this a complete kerasbert run directory?"
-        )
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
-def write_json(path: Path, value: Any) -> None:
-    """Write `value` as indented JSON, atomically (a crash never leaves half a metrics file)."""
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(json.dumps(value, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    temporary.replace(path)
 
 
 def evaluate_run(

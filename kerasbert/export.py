@@ -29,6 +29,7 @@ import numpy as np
 import onnx
 
 from kerasbert.errors import InputError
+from kerasbert.files import check_replaceable, write_json
 from kerasbert.predictor import (
     METADATA_FILE,
     MODEL_FILES,
@@ -114,6 +115,7 @@ def export_run(
         raise InputError("parity_texts is empty; the parity check needs at least one text.")
 
     target.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_staging(target)
     staging = target.parent / f".{target.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     staging.mkdir()
     try:
@@ -186,7 +188,7 @@ def _write_export(
         "versions": _package_versions(),
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
-    _write_json(staging / METADATA_FILE, metadata)
+    write_json(staging / METADATA_FILE, metadata)
 
     # Score both variants with the predictor users will run, on the files about to ship.
     true_ids = _label_ids(run["test_labels"], labels, run_dir)
@@ -198,7 +200,7 @@ def _write_export(
     metadata["files"] = {
         path.name: path.stat().st_size for path in sorted(staging.iterdir()) if path.is_file()
     }
-    _write_json(staging / METADATA_FILE, metadata)
+    write_json(staging / METADATA_FILE, metadata)
 
 
 def convert_to_onnx(model: Any, path: str | Path, *, opset: int = DEFAULT_OPSET) -> list[str]:
@@ -538,8 +540,23 @@ def _package_versions() -> dict[str, str | None]:
     return versions
 
 
-def _write_json(path: Path, values: dict[str, Any]) -> None:
-    path.write_text(json.dumps(values, indent=2) + "\n", encoding="utf-8")
+def _remove_stale_staging(target: Path) -> None:
+    """Delete staging folders left by exports that were killed (their process is gone)."""
+    for staging in target.parent.glob(f".{target.name}.partial-*-*"):
+        pid = staging.name.rsplit("-", 2)[-2]
+        if pid.isdigit() and not _process_alive(int(pid)):
+            logger.info("Removing %s, left by an interrupted export.", staging)
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _refuse_existing(target: Path, overwrite: bool) -> None:
@@ -548,6 +565,8 @@ def _refuse_existing(target: Path, overwrite: bool) -> None:
             f"Export directory {target} already exists; pass --overwrite (overwrite=True) to "
             "replace it, or choose another with --output."
         )
+    if target.exists():
+        check_replaceable(target, METADATA_FILE, "export", "--output")
 
 
 def _publish(staging: Path, target: Path, overwrite: bool) -> None:

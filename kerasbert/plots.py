@@ -28,8 +28,8 @@ from kerasbert.evaluate import (  # noqa: E402
     CALIBRATION_BINS,
     calibration_bins,
     expected_calibration_error,
-    read_json,
 )
+from kerasbert.files import read_json  # noqa: E402
 
 logger = logging.getLogger(__name__)
 

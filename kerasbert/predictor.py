@@ -358,6 +358,15 @@ def read_texts(input_path: str | Path, text_column: str | None = None) -> list[s
     path = Path(input_path)
     if not path.is_file():
         raise FileNotFoundError(f"Input file {path} does not exist.")
+    try:
+        return _read_texts(path, text_column)
+    except UnicodeDecodeError as error:
+        raise InputError(
+            f"Input file {path} is not UTF-8 text (byte {error.start}); save it as UTF-8."
+        ) from error
+
+
+def _read_texts(path: Path, text_column: str | None) -> list[str]:
     suffix = path.suffix.lower()
     if suffix == ".txt":
         with path.open(encoding="utf-8-sig") as lines:

@@ -17,7 +17,8 @@ import numpy as np
 
 from kerasbert.baseline import lift
 from kerasbert.data import read_jsonl
-from kerasbert.evaluate import confident_mistakes, read_json
+from kerasbert.evaluate import confident_mistakes
+from kerasbert.files import read_json
 
 logger = logging.getLogger(__name__)
 

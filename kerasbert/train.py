@@ -24,6 +24,7 @@ from kerasbert import data as data_module
 from kerasbert.config import TrainConfig
 from kerasbert.errors import InputError
 from kerasbert.evaluate import evaluate_run
+from kerasbert.files import check_replaceable, write_json
 
 logger = logging.getLogger(__name__)
 
@@ -161,8 +162,8 @@ def fit_run(config: TrainConfig, strategy=None) -> Path:
     # Only now, with the weights loaded, is every input known to work: a failed start above
     # leaves no directory behind.
     run_dir = prepare_run_dir(config, run_dir)
-    _write_json(run_dir / "data_summary.json", summary)
-    _write_json(run_dir / "labels.json", splits.labels)
+    write_json(run_dir / "data_summary.json", summary)
+    write_json(run_dir / "labels.json", splits.labels)
     for name in encoded:
         data_module.write_jsonl(getattr(splits, name), run_dir / "data" / f"{name}.jsonl")
 
@@ -220,11 +221,11 @@ def check_run_dir(config: TrainConfig, run_dir: Path | None = None) -> Path:
                 "pass --overwrite to replace it."
             )
         if export_dir.is_dir() and any(export_dir.iterdir()):
-            _check_replaceable(export_dir, "kerasbert.json", "export", "--export-dir")
+            check_replaceable(export_dir, "kerasbert.json", "export", "--export-dir")
     if not (run_dir.exists() and any(run_dir.iterdir())):
         return run_dir
     if config.overwrite:
-        _check_replaceable(run_dir, "config.json", "run", "--output-dir")
+        check_replaceable(run_dir, "config.json", "run", "--output-dir")
         return run_dir
     if (run_dir / "backup").exists() and (run_dir / "config.json").exists():
         try:
@@ -248,17 +249,6 @@ def check_run_dir(config: TrainConfig, run_dir: Path | None = None) -> Path:
     )
 
 
-def _check_replaceable(directory: Path, marker: str, kind: str, flag: str) -> None:
-    """`--overwrite` deletes `directory`: only ever one kerasbert wrote, never e.g. `.` or `~`."""
-    working = Path.cwd().resolve()
-    protected = (working, *working.parents, Path.home().resolve())
-    if directory.resolve() in protected or not (directory / marker).is_file():
-        raise InputError(
-            f"--overwrite would delete {directory}, which is not a kerasbert {kind} directory "
-            f"(no {marker}, or it holds the working directory). Choose another {flag}."
-        )
-
-
 def prepare_run_dir(config: TrainConfig, run_dir: Path | None = None) -> Path:
     """Create the run directory, resume an unfinished one, or replace one with `--overwrite`."""
     run_dir = check_run_dir(config, run_dir)
@@ -278,7 +268,7 @@ def prepare_run_dir(config: TrainConfig, run_dir: Path | None = None) -> Path:
             f"Cannot write the run directory {run_dir}: {error.strerror}. Choose a writable "
             "--output-dir."
         ) from error
-    _write_json(run_dir / "config.json", config.to_dict())
+    write_json(run_dir / "config.json", config.to_dict())
     return run_dir
 
 
@@ -307,10 +297,3 @@ def export_and_check(run_dir: Path, config: TrainConfig) -> tuple[Path, list[dic
         for text, true, row in zip(texts, test.labels[:3], probabilities)
     ]
     return export_dir, samples
-
-
-def _write_json(path: Path, value: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(path.suffix + ".tmp")
-    temporary.write_text(json.dumps(value, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    temporary.replace(path)

@@ -14,6 +14,7 @@ import pytest
 from tiny_export_fixtures import LABELS, MAX_LENGTH, tiny_run_and_export
 
 from kerasbert import export
+from kerasbert.errors import InputError
 from kerasbert.export import ParityError, check_parity, compare_int8, export_run
 from kerasbert.predictor import ONNX_LABELS_KEY, OnnxClassifier
 
@@ -199,6 +200,9 @@ def test_interrupted_export_leaves_no_partial_directory(
     # With --overwrite, a failure keeps the previous export intact...
     target.mkdir()
     (target / "previous.txt").write_text("old export", encoding="utf-8")
+    with pytest.raises(InputError, match="not a kerasbert export directory"):
+        export_run(run_dir, target, overwrite=True)  # --overwrite never deletes foreign folders
+    (target / "kerasbert.json").write_text("{}", encoding="utf-8")
     with pytest.raises(RuntimeError, match="simulated crash"):
         export_run(run_dir, target, overwrite=True)
     assert [path.name for path in tmp_path.iterdir()] == ["out"]

@@ -22,6 +22,7 @@ from tiny_export_fixtures import (
     tiny_run_and_export,
 )
 
+from kerasbert.errors import InputError
 from kerasbert.predictor import OnnxClassifier, TextEncoder, predict_file
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -326,3 +327,12 @@ def test_predict_file_reads_csv_jsonl_and_txt(
     parquet.write_bytes(b"PAR1")
     with pytest.raises(ValueError, match="must end in .csv, .jsonl or .txt"):
         predict_file(tiny[1], parquet, tmp_path / "x.csv")
+
+
+def test_non_utf8_input_file_is_a_clear_error(tmp_path) -> None:
+    from kerasbert.predictor import read_texts
+
+    path = tmp_path / "texts.txt"
+    path.write_bytes("caf\xe9 prices\n".encode("cp1252"))
+    with pytest.raises(InputError, match="not UTF-8 text .* save it as UTF-8"):
+        read_texts(path)

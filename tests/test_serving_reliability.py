@@ -112,3 +112,9 @@ def test_export_killed_midway_leaves_no_partial_directory(
         OnnxClassifier(target).predict(["the previous export still serves"])
     else:
         assert visible == [], "a killed export must not leave a model directory"
+        # The next export removes the killed one's hidden staging folder and publishes whole.
+        assert any(target.parent.glob(".run.partial-*"))
+        from kerasbert.export import export_run
+
+        export_run(run_dir, target)
+        assert sorted(path.name for path in target.parent.iterdir()) == ["run"]
