@@ -6,12 +6,13 @@ import json
 import time
 from pathlib import Path
 
-from kerasbert.files import write_json
+from kerasbert.files import sync_to_remote, write_json
 from kerasbert.model import keras
 
 
-def make_callbacks(run_dir: Path, early_stopping_patience: int) -> list:
-    """Early stopping, best checkpoint, resume backup, TensorBoard, JSON history, NaN guard."""
+def make_callbacks(run_dir: Path, early_stopping_patience: int, remote: str | None = None) -> list:
+    """Early stopping, best checkpoint, resume backup, TensorBoard, JSON history, NaN guard, and
+    with `remote` (e.g. gs://bucket/run) a copy of the run directory kept there every epoch."""
     callbacks = [
         keras.callbacks.TerminateOnNaN(),
         # Saves the whole training state each epoch; a killed run restarted into the same
@@ -26,6 +27,8 @@ def make_callbacks(run_dir: Path, early_stopping_patience: int) -> list:
         keras.callbacks.TensorBoard(str(run_dir / "logs"), write_graph=False),
         JsonHistory(run_dir / "history.json"),
     ]
+    if remote:
+        callbacks.append(RemoteSync(run_dir, remote))
     if early_stopping_patience:
         callbacks.append(
             keras.callbacks.EarlyStopping(
@@ -68,3 +71,17 @@ class JsonHistory(keras.callbacks.Callback):
         for key, value in record.items():
             history.setdefault(key, [None] * (len(history["epoch"]) - 1)).append(value)
         write_json(self.path, history)
+
+
+class RemoteSync(keras.callbacks.Callback):
+    """Upload what changed in the local run directory to its remote copy after every epoch, so a
+    preempted machine loses at most one epoch (the backup, checkpoints and logs are all there)."""
+
+    def __init__(self, run_dir: Path, remote: str):
+        super().__init__()
+        self.run_dir = run_dir
+        self.remote = remote
+        self.uploaded: dict[str, tuple] = {}
+
+    def on_epoch_end(self, epoch, logs=None):
+        sync_to_remote(self.run_dir, self.remote, self.uploaded)

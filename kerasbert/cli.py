@@ -169,7 +169,7 @@ def _train(args: argparse.Namespace) -> int:
 def print_summary(result) -> None:
     metrics = result.metrics
     print()
-    print(f"Run directory:   {result.run_dir}")
+    print(f"Run directory:   {result.location}")
     print(
         f"Test accuracy:   {metrics['accuracy']:.4f}   macro-F1: {metrics['macro_f1']:.4f}   "
         f"(n={metrics.get('num_examples', '?')})"

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from kerasbert.errors import InputError
+from kerasbert.files import fetch_remote, is_remote
 
 logger = logging.getLogger(__name__)
 
@@ -185,6 +186,12 @@ def read_source(
     """Read a built-in data set name, a labelled file or a class-per-folder directory."""
     if source in BUILTIN_DATASETS:
         return read_bbc(headlines=source == "bbc-headlines")
+    if is_remote(source):
+        # gs:// (Colab TPU, Cloud Storage): copy to local scratch, then read like a local file.
+        import tempfile
+
+        scratch = Path(tempfile.mkdtemp(prefix="kerasbert-data-"))
+        source = str(fetch_remote(source, scratch / source.rstrip("/").rsplit("/", 1)[-1]))
     path = Path(source)
     if not path.exists():
         hint = f" Built-in data sets: {', '.join(BUILTIN_DATASETS)}." if "/" not in source else ""

@@ -24,7 +24,14 @@ from kerasbert import data as data_module
 from kerasbert.config import TrainConfig
 from kerasbert.errors import InputError
 from kerasbert.evaluate import evaluate_run
-from kerasbert.files import check_replaceable, write_json
+from kerasbert.files import (
+    check_replaceable,
+    fetch_remote,
+    is_remote,
+    local_mirror,
+    sync_to_remote,
+    write_json,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +48,12 @@ class RunResult:
     seconds: float
     export_dir: Path | None = None
     samples: list[dict[str, Any]] = field(default_factory=list)
+    output_dir: str | None = None
+
+    @property
+    def location(self) -> str:
+        """Where the run lives for the user: the remote URL, else the local directory."""
+        return self.output_dir if is_remote(self.output_dir) else str(self.run_dir)
 
 
 def run(config: TrainConfig, strategy=None) -> RunResult:
@@ -48,10 +61,14 @@ def run(config: TrainConfig, strategy=None) -> RunResult:
     start = time.perf_counter()
     run_dir = fit_run(config, strategy)
     metrics = evaluate_run(run_dir, plots=config.plots)
+    if is_remote(config.output_dir):
+        sync_to_remote(run_dir, config.output_dir)
     export_dir, samples = None, []
     if config.export:
         export_dir, samples = export_and_check(run_dir, config)
-    return RunResult(run_dir, metrics, time.perf_counter() - start, export_dir, samples)
+    return RunResult(
+        run_dir, metrics, time.perf_counter() - start, export_dir, samples, config.output_dir
+    )
 
 
 def fit_run(config: TrainConfig, strategy=None) -> Path:
@@ -87,7 +104,8 @@ def fit_run(config: TrainConfig, strategy=None) -> Path:
             f"--model {config.model}; use --max-length {max_positions} or less."
         )
     tokenizer = checkpoint.load_tokenizer(model_path)
-    run_dir = check_run_dir(config)
+    remote = config.output_dir if is_remote(config.output_dir) else None
+    run_dir = check_run_dir(config, prepare_remote_mirror(config) if remote else None)
 
     from kerasbert.callbacks import make_callbacks
     from kerasbert.model import build_classifier, compile_classifier, keras
@@ -181,7 +199,7 @@ def fit_run(config: TrainConfig, strategy=None) -> Path:
         datasets["train"],
         validation_data=datasets["validation"],
         epochs=config.epochs,
-        callbacks=make_callbacks(run_dir, config.early_stopping_patience),
+        callbacks=make_callbacks(run_dir, config.early_stopping_patience, remote),
         verbose=1 if sys.stdout.isatty() else 2,
     )
     # Evaluation and the ONNX export build models afresh; they must build them in float32.
@@ -195,7 +213,34 @@ def fit_run(config: TrainConfig, strategy=None) -> Path:
     model.save_pretrained(str(run_dir / "model"))
     tokenizer.save_pretrained(str(run_dir / "model"))
     shutil.rmtree(run_dir / "backup", ignore_errors=True)
+    if remote:
+        sync_to_remote(run_dir, remote)
     return run_dir
+
+
+def prepare_remote_mirror(config: TrainConfig) -> Path:
+    """For a remote `--output-dir`: a fresh local mirror, holding the remote run if it is an
+    unfinished one to resume. A finished remote run is refused unless `--overwrite`."""
+    from tensorflow.io import gfile
+
+    remote = config.output_dir.rstrip("/")
+    local = local_mirror(remote)
+    shutil.rmtree(local, ignore_errors=True)
+    if gfile.exists(f"{remote}/config.json") and not config.overwrite:
+        if not gfile.exists(f"{remote}/backup"):
+            raise InputError(
+                f"Run directory {remote} already exists. Choose another --output-dir, or pass "
+                "--overwrite to replace it."
+            )
+        logger.info("Fetching the unfinished run %s to resume it.", remote)
+        fetch_remote(remote, local)
+    elif (
+        gfile.exists(remote) and gfile.listdir(remote) and not gfile.exists(f"{remote}/config.json")
+    ):
+        raise InputError(
+            f"{remote} holds other files; choose an empty or new --output-dir for the run."
+        )
+    return local
 
 
 def check_run_dir(config: TrainConfig, run_dir: Path | None = None) -> Path:
@@ -214,7 +259,7 @@ def check_run_dir(config: TrainConfig, run_dir: Path | None = None) -> Path:
             "--output-dir."
         )
     if config.export:
-        export_dir = Path(config.export_dir or Path("exported") / run_dir.resolve().name)
+        export_dir = default_export_dir(config, run_dir)
         if export_dir.exists() and not config.overwrite:
             raise InputError(
                 f"Export directory {export_dir} already exists. Choose another --export-dir, or "
@@ -277,12 +322,24 @@ def default_run_dir(data: str) -> Path:
     return Path("runs") / f"{name}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
 
 
+def default_export_dir(config: TrainConfig, run_dir: Path) -> Path:
+    """`--export-dir`, else `exported/<run name>` (a remote run's name, not its local mirror's)."""
+    if config.export_dir:
+        return Path(config.export_dir)
+    name = (
+        config.output_dir.rstrip("/").rsplit("/", 1)[-1] if is_remote(config.output_dir) else None
+    )
+    return Path("exported") / (name or run_dir.resolve().name)
+
+
 def export_and_check(run_dir: Path, config: TrainConfig) -> tuple[Path, list[dict[str, Any]]]:
     """Export to ONNX and predict three test texts with the exported predictor."""
     from kerasbert.export import export_run
     from kerasbert.predictor import OnnxClassifier
 
-    export_dir = export_run(run_dir, config.export_dir, overwrite=config.overwrite)
+    export_dir = export_run(
+        run_dir, default_export_dir(config, run_dir), overwrite=config.overwrite
+    )
     classifier = OnnxClassifier(export_dir)
     test = data_module.read_jsonl(run_dir / "data" / "test.jsonl")
     texts = test.texts[:3]
