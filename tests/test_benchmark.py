@@ -1,0 +1,147 @@
+"""Tests for `kerasbert.benchmark`: the figures' arithmetic, and `--quick` end to end on a tiny
+checkpoint (it proves the run works and writes every key; timings are never asserted)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kerasbert.benchmark import (
+    BenchmarkConfig,
+    bert_training_flops,
+    evaluate_targets,
+    speed_summary,
+)
+from kerasbert.errors import InputError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_training_flops_match_six_times_parameters_per_token():
+    # Without attention (length term) and head, training is 6 FLOPs per matmul weight per token.
+    flops = bert_training_flops(2, 1, layers=1, hidden=4, intermediate=8, labels=2)
+    weights = 4 * 4 * 4 + 2 * 4 * 8
+    attention = 2 * 1 * 4
+    head = 4 * 4 + 4 * 2
+    assert flops == 3 * 2 * (2 * (weights + attention) + 2 * head)
+
+
+def test_speed_summary_leaves_out_warmup_batches():
+    records = [
+        {"seconds": 10.0, "examples": 4, "real": 8, "processed": 16, "flops": 1.0},
+        {"seconds": 1.0, "examples": 4, "real": 12, "processed": 16, "flops": 2.0},
+        {"seconds": 1.0, "examples": 2, "real": 6, "processed": 8, "flops": 2.0},
+    ]
+    summary = speed_summary(records, skip=1)
+    assert summary["examples_per_s"] == pytest.approx(3.0)
+    assert summary["tokens_per_s"] == pytest.approx(9.0)
+    assert summary["flop_rate"] == pytest.approx(2.0)
+    # Padding efficiency counts every batch, warm-up included.
+    assert summary["padding_efficiency"] == pytest.approx(26 / 40)
+    assert summary["warmup_seconds"] == pytest.approx(10.0)
+
+
+def test_targets_are_judged_on_the_figures():
+    def mode(speed: float, efficiency: float, accuracy: float) -> dict:
+        return {"examples_per_s": speed, "padding_efficiency": efficiency, "accuracy": accuracy}
+
+    results = {
+        "train": {
+            "bbc-headlines": {
+                "fixed": mode(1.0, 0.07, 0.900),
+                "longest": mode(4.0, 0.70, 0.902),
+                "bucketed": mode(6.0, 0.98, 0.899),
+            },
+            "flop_fraction_of_matmul_ceiling": 0.5,
+        },
+        "predictor": {"cold_start_s": 0.4, "peak_rss_mb": 350.0},
+    }
+    targets = evaluate_targets(results)
+    assert targets["bbc-headlines.bucketed_vs_longest"] == {
+        "value": 1.5,
+        "target": ">= 1.3",
+        "met": True,
+    }
+    assert targets["bbc-headlines.bucketed_vs_fixed"]["met"]
+    assert targets["bbc-headlines.bucketed_speedup_over_efficiency_gain"]["value"] == pytest.approx(
+        1.5 / 1.4, abs=1e-4
+    )
+    assert targets["bbc-headlines.accuracy_spread_points"]["value"] == pytest.approx(0.3)
+    assert targets["predictor_cold_start_s"]["met"]
+    assert not targets["predictor_peak_rss_mb"]["met"]
+    assert not targets["train_flop_fraction_of_matmul_ceiling"]["met"]
+
+
+def test_quick_keeps_only_headlines_unless_data_is_given():
+    assert BenchmarkConfig(quick=True).resolved().data == ("bbc-headlines",)
+    assert BenchmarkConfig(quick=True, data=("x.csv",)).resolved().data == ("x.csv",)
+    assert BenchmarkConfig().resolved().epochs == 2
+
+
+def test_bad_settings_raise_input_error():
+    with pytest.raises(InputError, match="--batch-size"):
+        BenchmarkConfig(batch_size=0).resolved().validate()
+    with pytest.raises(InputError, match="--precision"):
+        BenchmarkConfig(precision="fp8").resolved().validate()
+
+
+def test_quick_run_writes_every_required_key(tiny_checkpoint, tiny_csv, tmp_path):
+    output = tmp_path / "benchmark.json"
+    completed = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "benchmark.py"),
+            "--quick",
+            "--data",
+            str(tiny_csv),
+            "--text-column",
+            "text",
+            "--label-column",
+            "label",
+            "--model",
+            str(tiny_checkpoint),
+            "--batch-size",
+            "8",
+            "--max-train-samples",
+            "40",
+            "--max-eval-samples",
+            "16",
+            "--inference-texts",
+            "16",
+            "--latency-texts",
+            "4",
+            "--cold-start-runs",
+            "1",
+            "--output",
+            str(output),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    results = json.loads(output.read_text())
+    for mode in ("fixed", "longest", "bucketed"):
+        figures = results["train"]["tiny"][mode]
+        for key in ("examples_per_s", "tokens_per_s", "padding_efficiency", "accuracy"):
+            assert figures[key] >= 0, (mode, key)
+        assert 0 < figures["padding_efficiency"] <= 1
+    # Fixed padding to 64 tokens processes far more padding than per-batch padding does.
+    tiny = results["train"]["tiny"]
+    assert tiny["fixed"]["padding_efficiency"] < tiny["longest"]["padding_efficiency"]
+    assert tiny["longest"]["padding_efficiency"] <= tiny["bucketed"]["padding_efficiency"]
+    assert 0 < results["train"]["flop_fraction_of_matmul_ceiling"]
+    for engine in ("tf", "ort_fp32", "ort_optimized", "ort_int8"):
+        for key in ("batch1_p50_ms", "batch1_p95_ms", "batch32_seq_per_s"):
+            assert results["inference"][engine][key] > 0, (engine, key)
+    for process in ("predictor", "tf_predict"):
+        assert results[process]["cold_start_s"] > 0
+        assert results[process]["peak_rss_mb"] > 0
+    assert {"machine", "versions", "date", "targets"} <= set(results)
+    assert results["versions"]["tensorflow"]
+    assert "tiny fixed" in completed.stdout
