@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime
-import importlib.metadata
 import json
 import logging
 import os
@@ -41,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from kerasbert.errors import InputError
+from kerasbert.export import package_versions
 
 logger = logging.getLogger(__name__)
 
@@ -61,17 +61,6 @@ TRAIN_TOKENS_PER_EPOCH = 32768
 # separately and left out of the throughput. One trace covers every batch shape: the datasets'
 # shapes are (None, None) and tf-keras traces the train function with `reduce_retracing`.
 WARMUP_BATCHES = 1
-VERSIONED_PACKAGES = (
-    "kerasbert",
-    "tensorflow",
-    "tf-keras",
-    "transformers",
-    "tokenizers",
-    "onnxruntime",
-    "onnx",
-    "tf2onnx",
-    "numpy",
-)
 CPU_FLAGS_OF_INTEREST = ("avx2", "avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16", "amx_int8")
 
 # The child processes of the cold-start measurement. Each prints one JSON line: the wall-clock
@@ -334,16 +323,6 @@ def machine_info() -> dict[str, Any]:
             if line.startswith("MemTotal"):
                 info["memory_gb"] = round(int(line.split()[1]) / 1024**2, 1)
     return info
-
-
-def package_versions() -> dict[str, str | None]:
-    versions: dict[str, str | None] = {"python": platform.python_version()}
-    for package in VERSIONED_PACKAGES:
-        try:
-            versions[package] = importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            versions[package] = None
-    return versions
 
 
 # ---------------------------------------------------------------------------------------------
@@ -717,7 +696,7 @@ def run_benchmark(config: BenchmarkConfig) -> dict[str, Any]:
     results: dict[str, Any] = {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": machine_info(),
-        "versions": package_versions(),
+        "versions": {"python": platform.python_version(), **package_versions()},
         "settings": {key: value for key, value in dataclasses.asdict(config).items()},
     }
     started = time.perf_counter()

@@ -51,6 +51,9 @@ PARITY_TOLERANCE = 1e-4
 # short, median and longest texts without slowing the export.
 PARITY_SINGLE_EXAMPLES = 8
 PARITY_BATCH_SIZE = 32
+# TF logits are computed for this many test texts (4 batches of 32, spread over the length range);
+# the fp32 predictor is then compared with the run's TF predictions on the whole test split.
+PARITY_MAX_TEXTS = 128
 # Dynamic int8 usually costs BERT classifiers well under one point; more means a problem.
 DEFAULT_INT8_THRESHOLD = 1.0
 # Inputs in the order the ONNX model takes them; a model uses the ones its signature names.
@@ -91,7 +94,10 @@ def export_run(
         opset: ONNX opset to convert to.
         int8_threshold: largest accepted int8 drop, in accuracy or macro-F1 points, before the
             export warns and marks `int8.drop_exceeds_threshold` in `kerasbert.json`.
-        parity_texts: texts for the TF/onnxruntime parity check; default the test split.
+        parity_texts: texts for the TF/onnxruntime parity check; default up to
+            `PARITY_MAX_TEXTS` test texts spread over the length range. Whatever they are, the
+            exported predictor must also agree with the run's own TF predictions on every test
+            text (`test_probabilities.json`), or the export fails.
 
     Raises:
         FileNotFoundError: a file of the run directory is missing.
@@ -109,7 +115,7 @@ def export_run(
     )
     _refuse_existing(target, overwrite)
     if parity_texts is None:
-        parity_texts = run["test_texts"]
+        parity_texts = spread_by_length(run["test_texts"], PARITY_MAX_TEXTS)
     parity_texts = list(parity_texts)
     if not parity_texts:
         raise InputError("parity_texts is empty; the parity check needs at least one text.")
@@ -185,7 +191,7 @@ def _write_export(
         "optimization": optimization,
         "int8": None,
         "files": {},
-        "versions": _package_versions(),
+        "versions": package_versions(),
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
     write_json(staging / METADATA_FILE, metadata)
@@ -197,6 +203,7 @@ def _write_export(
     metadata["int8"] = compare_int8(
         true_ids, fp32_probabilities, int8_probabilities, int8_threshold
     )
+    metadata["predictor_vs_tensorflow"] = _agreement_with_run(run_dir, fp32_probabilities)
     metadata["files"] = {
         path.name: path.stat().st_size for path in sorted(staging.iterdir()) if path.is_file()
     }
@@ -489,6 +496,38 @@ def _read_run(run_dir: Path) -> dict[str, Any]:
     }
 
 
+def spread_by_length(texts: Sequence[str], count: int) -> list[str]:
+    """At most `count` texts evenly spread from shortest to longest, in their original order."""
+    if len(texts) <= count:
+        return list(texts)
+    by_length = np.argsort([len(text) for text in texts], kind="stable")
+    picks = by_length[np.linspace(0, len(texts) - 1, count).round().astype(int)]
+    return [texts[index] for index in sorted(set(picks.tolist()))]
+
+
+def _agreement_with_run(run_dir: Path, fp32_probabilities: np.ndarray) -> dict[str, Any] | None:
+    """Compare the exported fp32 predictor's test predictions with training's TF predictions."""
+    path = run_dir / "test_probabilities.json"
+    if not path.is_file():
+        return None
+    tensorflow = np.asarray(json.loads(path.read_text(encoding="utf-8")), dtype=np.float32)
+    if tensorflow.shape != fp32_probabilities.shape:
+        raise InputError(f"{path} does not match the run's test split; re-run `kerasbert evaluate`.")
+    different = int((tensorflow.argmax(1) != fp32_probabilities.argmax(1)).sum())
+    result = {
+        "examples": len(tensorflow),
+        "different_predictions": different,
+        # test_probabilities.json is rounded to 6 decimals.
+        "max_abs_probability_diff": float(np.abs(tensorflow - fp32_probabilities).max()),
+    }
+    if different:
+        raise ParityError(
+            f"The exported fp32 predictor disagrees with TensorFlow on {different} of "
+            f"{len(tensorflow)} test texts: {result}."
+        )
+    return result
+
+
 def _label_ids(names: Sequence[str], labels: Sequence[str], run_dir: Path) -> np.ndarray:
     index = {label: position for position, label in enumerate(labels)}
     unknown = sorted(set(names) - set(index))
@@ -530,7 +569,8 @@ def _write_onnx_metadata(path: Path, labels: Sequence[str], max_length: int) -> 
     onnx.save(model, str(path))
 
 
-def _package_versions() -> dict[str, str | None]:
+def package_versions() -> dict[str, str | None]:
+    """Installed versions of the packages an export depends on (None when absent)."""
     versions: dict[str, str | None] = {}
     for package in VERSIONED_PACKAGES:
         try:

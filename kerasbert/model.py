@@ -67,13 +67,18 @@ class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
         }
 
 
-def build_classifier(checkpoint: str, labels: list[str], **config_overrides):
+def build_classifier(
+    checkpoint: str, labels: list[str], freeze_embeddings: bool = False, **config_overrides
+):
     """Pretrained encoder + new head for `labels`; call inside the strategy's scope.
 
     Under a mixed-precision policy the head computes in float32, so logits, softmax and the loss
     keep float32's range (float16 logits overflow and lose the small differences the loss needs).
+    `freeze_embeddings` keeps the embedding layer fixed (see `TrainConfig.freeze_embeddings`).
     """
     model = load_classifier(checkpoint, labels, **config_overrides)
+    if freeze_embeddings:
+        model.bert.embeddings.trainable = False
     # The head's variables are float32 under every policy; only its compute dtype changes here.
     model.classifier._set_dtype_policy("float32")
     return model

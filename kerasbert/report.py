@@ -273,7 +273,15 @@ def _training(history: dict[str, Any]) -> str:
     ]
     columns = [(key, name) for key, name in columns if history.get(key)]
     rows = [
-        [str(epoch + 1), *(_number(_at(history[key], epoch)) for key, _ in columns)]
+        [
+            str(epoch + 1),
+            *(
+                f"{_at(history[key], epoch):.0f}"
+                if key == "epoch_seconds" and _at(history[key], epoch) is not None
+                else _number(_at(history[key], epoch))
+                for key, _ in columns
+            ),
+        ]
         for epoch in range(len(history["loss"]))
     ]
     lines = ["## Training", "", *_table(("Epoch", *(name for _, name in columns)), rows)]

@@ -167,7 +167,7 @@ def fit_run(config: TrainConfig, strategy=None) -> Path:
     )
     total_steps = steps_per_epoch * config.epochs
     with strategy.scope():
-        model = build_classifier(model_path, splits.labels)
+        model = build_classifier(model_path, splits.labels, config.freeze_embeddings)
         compile_classifier(
             model,
             learning_rate=config.learning_rate,
@@ -208,7 +208,7 @@ def fit_run(config: TrainConfig, strategy=None) -> Path:
     if best.exists():
         # Into a fresh model outside the strategy: tf-keras cannot load a .weights.h5 file into a
         # distributed model (its metrics' sync-on-read variables reject the h5 datasets).
-        model = build_classifier(model_path, splits.labels)
+        model = build_classifier(model_path, splits.labels, config.freeze_embeddings)
         model.load_weights(str(best))
     model.save_pretrained(str(run_dir / "model"))
     tokenizer.save_pretrained(str(run_dir / "model"))
@@ -342,15 +342,17 @@ def export_and_check(run_dir: Path, config: TrainConfig) -> tuple[Path, list[dic
     )
     classifier = OnnxClassifier(export_dir)
     test = data_module.read_jsonl(run_dir / "data" / "test.jsonl")
-    texts = test.texts[:3]
-    probabilities = classifier.predict_proba(texts)
+    # The first test text of three different classes: a sample that shows more than one label.
+    first_of_class = {label: index for index, label in reversed(list(enumerate(test.labels)))}
+    picks = sorted(first_of_class.values())[:3]
+    probabilities = classifier.predict_proba([test.texts[index] for index in picks])
     samples = [
         {
-            "text": text,
-            "true": true,
+            "text": test.texts[index],
+            "true": test.labels[index],
             "predicted": classifier.labels[int(row.argmax())],
             "probability": float(row.max()),
         }
-        for text, true, row in zip(texts, test.labels[:3], probabilities)
+        for index, row in zip(picks, probabilities)
     ]
     return export_dir, samples

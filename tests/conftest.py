@@ -63,26 +63,58 @@ def write_csv(path: Path, rows: list[tuple[str, str]], columns=("text", "label")
     return path
 
 
-def make_tiny_checkpoint(directory: Path) -> Path:
-    """Save a random tiny `TFBertModel` + fast tokenizer as a Hugging Face checkpoint folder."""
-    from transformers import BertConfig, BertTokenizerFast, TFBertModel
+def save_tiny_bert(
+    directory: Path,
+    vocabulary: list[str],
+    labels: list[str] | None = None,
+    seed: int | None = None,
+    **config_overrides,
+) -> Path:
+    """Save a random tiny BERT (hidden 16) and its fast tokenizer as a Hugging Face folder.
+
+    With `labels` it is a `TFBertForSequenceClassification` (head included), else a `TFBertModel`
+    encoder, the shape of a pretrained checkpoint.
+    """
+    import tensorflow as tf
+    from transformers import (
+        BertConfig,
+        BertTokenizerFast,
+        TFBertForSequenceClassification,
+        TFBertModel,
+    )
 
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / "vocab.txt").write_text("\n".join(VOCAB) + "\n", encoding="utf-8")
-    tokenizer = BertTokenizerFast(vocab_file=str(directory / "vocab.txt"), do_lower_case=True)
-    tokenizer.save_pretrained(str(directory))
-    config = BertConfig(
-        vocab_size=len(VOCAB),
+    vocab_path = directory / "vocab.txt"
+    vocab_path.write_text("\n".join(vocabulary) + "\n", encoding="utf-8")
+    BertTokenizerFast(vocab_file=str(vocab_path), do_lower_case=True).save_pretrained(
+        str(directory)
+    )
+    settings = dict(
+        vocab_size=len(vocabulary),
         hidden_size=16,
         num_hidden_layers=1,
         num_attention_heads=2,
         intermediate_size=32,
         max_position_embeddings=64,
     )
-    model = TFBertModel(config)
-    model(model.dummy_inputs)
+    if labels:
+        settings.update(
+            num_labels=len(labels),
+            id2label=dict(enumerate(labels)),
+            label2id={label: index for index, label in enumerate(labels)},
+        )
+    if seed is not None:
+        tf.random.set_seed(seed)
+    config = BertConfig(**{**settings, **config_overrides})
+    model = TFBertForSequenceClassification(config) if labels else TFBertModel(config)
+    model(model.dummy_inputs, training=False)
     model.save_pretrained(str(directory))
     return directory
+
+
+def make_tiny_checkpoint(directory: Path) -> Path:
+    """A tiny random pretrained-style checkpoint over `VOCAB` for fine-tuning tests."""
+    return save_tiny_bert(directory, VOCAB)
 
 
 @pytest.fixture(scope="session")

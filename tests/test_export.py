@@ -236,3 +236,31 @@ def test_default_target_is_exported_run_name(
     (tmp_path / "exported" / run_dir.name).mkdir(parents=True)
     with pytest.raises(FileExistsError, match=f"exported/{run_dir.name}"):
         export_run(run_dir)
+
+
+def test_spread_by_length_keeps_short_and_long_texts_in_order() -> None:
+    from kerasbert.export import spread_by_length
+
+    texts = [f"text {'x' * length}" for length in (50, 3, 80, 10, 1, 65)]
+    picked = spread_by_length(texts, 3)
+    assert picked == [texts[2], texts[3], texts[4]]  # longest, middle, shortest; input order
+    assert spread_by_length(texts, 10) == texts
+
+
+def test_predictor_must_agree_with_the_runs_tensorflow_predictions(
+    tiny: tuple[Path, Path], tmp_path: Path
+) -> None:
+    run_dir, export_dir = tiny
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy)
+    classifier = OnnxClassifier(export_dir, variant="fp32")
+    probabilities = classifier.predict_proba(_test_texts(run_dir))
+    (copy / "test_probabilities.json").write_text(json.dumps(probabilities.tolist()))
+    metadata_dir = export_run(copy, tmp_path / "agree")
+    agreement = json.loads((metadata_dir / "kerasbert.json").read_text())["predictor_vs_tensorflow"]
+    assert agreement["examples"] == len(probabilities) and agreement["different_predictions"] == 0
+    flipped = np.roll(probabilities, 1, axis=1)  # every argmax moves to another class
+    (copy / "test_probabilities.json").write_text(json.dumps(flipped.tolist()))
+    with pytest.raises(ParityError, match="disagrees with TensorFlow"):
+        export_run(copy, tmp_path / "disagree")
+    assert not (tmp_path / "disagree").exists()

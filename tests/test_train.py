@@ -143,3 +143,24 @@ def test_train_script_end_to_end_on_real_checkpoint(tmp_path) -> None:
     assert "Test accuracy" in result.stdout and str(run_dir) in result.stdout
     assert (tmp_path / "export" / "model.int8.onnx").is_file()
     assert (run_dir / "report.md").is_file()
+
+
+def test_user_csv_with_custom_columns_trains_through_the_cli(
+    tiny_checkpoint, tmp_path, capsys
+) -> None:
+    from conftest import tiny_texts, write_csv
+
+    from kerasbert.cli import main
+
+    data = write_csv(tmp_path / "reviews.csv", tiny_texts(20), columns=("body", "topic"))
+    run_dir = tmp_path / "run"
+    status = main(
+        ["train", "--data", str(data), "--text-column", "body", "--label-column", "topic",
+         "--model", str(tiny_checkpoint), "--max-length", "40", "--batch-size", "8",
+         "--epochs", "1", "--output-dir", str(run_dir), "--no-export", "--no-plots"]
+    )  # fmt: skip
+    assert status == 0
+    assert json.loads((run_dir / "labels.json").read_text()) == ["business", "sport", "tech"]
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert sum(metrics["split_sizes"].values()) == 60
+    assert f"{metrics['accuracy']:.4f}" in capsys.readouterr().out

@@ -25,44 +25,21 @@ VOCABULARY = SPECIALS + LABEL_WORDS["sport"] + LABEL_WORDS["tech"] + SHARED_WORD
 MAX_LENGTH = 16
 
 
-def bert_config(**overrides):
-    """The tiny BERT configuration, without dropout so runs are deterministic."""
-    from transformers import BertConfig
+def make_tiny_checkpoint(directory: Path, seed: int = 0) -> Path:
+    """Write a random tiny BERT classifier (head saved, no dropout, so every load starts from the
+    same weights and device layouts compare number for number) and its tokenizer."""
+    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+    from conftest import save_tiny_bert
 
-    values = dict(
-        vocab_size=40,
-        hidden_size=16,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=32,
-        max_position_embeddings=64,
+    return save_tiny_bert(
+        directory,
+        VOCABULARY,
+        LABELS,
+        seed=seed,
         hidden_dropout_prob=0.0,
         attention_probs_dropout_prob=0.0,
         classifier_dropout=0.0,
-        num_labels=len(LABELS),
-        id2label=dict(enumerate(LABELS)),
-        label2id={label: index for index, label in enumerate(LABELS)},
     )
-    values.update(overrides)
-    return BertConfig(**values)
-
-
-def make_tiny_checkpoint(directory: Path, seed: int = 0) -> Path:
-    """Write a random tiny BERT classifier and its tokenizer to `directory`; returns it."""
-    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-    import tensorflow as tf
-    from transformers import BertTokenizerFast, TFBertForSequenceClassification
-
-    directory.mkdir(parents=True, exist_ok=True)
-    vocab_path = directory / "vocab.txt"
-    vocab_path.write_text("\n".join(VOCABULARY) + "\n", encoding="utf-8")
-    tokenizer = BertTokenizerFast(vocab_file=str(vocab_path), do_lower_case=True)
-    tokenizer.save_pretrained(str(directory))
-    tf.random.set_seed(seed)
-    model = TFBertForSequenceClassification(bert_config())
-    model(model.dummy_inputs, training=False)
-    model.save_pretrained(str(directory))
-    return directory
 
 
 def examples(count: int, seed: int = 0) -> list[dict[str, str]]:

@@ -53,36 +53,16 @@ def bbc_examples(per_label: int = EXAMPLES_PER_LABEL) -> list[dict[str, str]]:
 def make_tiny_run(run_dir: Path) -> Path:
     """Write a run directory as `kerasbert train` does, with a random tiny BERT."""
     os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-    import tensorflow as tf
-    from transformers import BertConfig, BertTokenizerFast, TFBertForSequenceClassification
+    from conftest import save_tiny_bert
 
-    model_dir = run_dir / "model"
-    model_dir.mkdir(parents=True)
     specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
     characters = list(string.ascii_lowercase + string.digits + string.punctuation)
     vocabulary = specials + characters + ["##" + c for c in characters] + WORDS
-    vocab_path = run_dir / "vocab.txt"
-    vocab_path.write_text("\n".join(vocabulary) + "\n", encoding="utf-8")
-    tokenizer = BertTokenizerFast(vocab_file=str(vocab_path), do_lower_case=True)
-
-    config = BertConfig(
-        vocab_size=len(vocabulary),
-        hidden_size=16,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=32,
-        max_position_embeddings=64,
-        # Wide initial weights give logits of order 1, so parity is tested on real magnitudes.
-        initializer_range=0.5,
-        num_labels=len(LABELS),
-        id2label=dict(enumerate(LABELS)),
-        label2id={label: index for index, label in enumerate(LABELS)},
+    # Two layers; wide initial weights give logits of order 1, so parity is tested on real
+    # magnitudes.
+    save_tiny_bert(
+        run_dir / "model", vocabulary, LABELS, seed=7, num_hidden_layers=2, initializer_range=0.5
     )
-    tf.random.set_seed(7)
-    model = TFBertForSequenceClassification(config)
-    model(model.dummy_inputs)
-    model.save_pretrained(str(model_dir))
-    tokenizer.save_pretrained(str(model_dir))
 
     (run_dir / "labels.json").write_text(json.dumps(LABELS), encoding="utf-8")
     run_config = {"model": "tiny-random-bert", "max_length": MAX_LENGTH}
