@@ -512,7 +512,9 @@ def _agreement_with_run(run_dir: Path, fp32_probabilities: np.ndarray) -> dict[s
         return None
     tensorflow = np.asarray(json.loads(path.read_text(encoding="utf-8")), dtype=np.float32)
     if tensorflow.shape != fp32_probabilities.shape:
-        raise InputError(f"{path} does not match the run's test split; re-run `kerasbert evaluate`.")
+        raise InputError(
+            f"{path} does not match the run's test split; re-run `kerasbert evaluate`."
+        )
     different = int((tensorflow.argmax(1) != fp32_probabilities.argmax(1)).sum())
     result = {
         "examples": len(tensorflow),
