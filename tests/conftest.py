@@ -125,3 +125,23 @@ def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_csv(tmp_path_factory.mktemp("tiny-data") / "tiny.csv", tiny_texts(40))
+
+
+def tiny_config(tiny_checkpoint, tiny_csv, output_dir, **overrides):
+    """A `TrainConfig` that fine-tunes the tiny checkpoint on the tiny CSV in seconds."""
+    from kerasbert.config import TrainConfig
+
+    settings = dict(
+        data=str(tiny_csv),
+        model=str(tiny_checkpoint),
+        max_length=40,
+        batch_size=8,
+        epochs=6,
+        learning_rate=1e-2,
+        warmup_ratio=0.0,
+        early_stopping_patience=0,
+        output_dir=str(output_dir),
+        export=False,
+        plots=False,
+    )
+    return TrainConfig(**{**settings, **overrides})

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import tiny_config
 
-from kerasbert.config import TrainConfig
 from kerasbert.data import load_splits
 from kerasbert.evaluate import evaluate_run
 from kerasbert.train import fit_run
@@ -18,20 +18,7 @@ TIMINGS = ("epoch_seconds",)
 
 
 def _train(tiny_checkpoint: Path, tiny_csv: Path, run_dir: Path, seed: int) -> Path:
-    config = TrainConfig(
-        data=str(tiny_csv),
-        model=str(tiny_checkpoint),
-        max_length=40,
-        batch_size=8,
-        epochs=6,
-        learning_rate=1e-2,
-        warmup_ratio=0.0,
-        early_stopping_patience=0,
-        seed=seed,
-        output_dir=str(run_dir),
-        export=False,
-        plots=False,
-    )
+    config = tiny_config(tiny_checkpoint, tiny_csv, run_dir, seed=seed)
     fit_run(config)
     evaluate_run(run_dir, plots=False)
     return run_dir

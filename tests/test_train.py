@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import tiny_config
 from sklearn.metrics import accuracy_score, f1_score
 
 from kerasbert.config import TrainConfig
@@ -18,23 +19,6 @@ from kerasbert.evaluate import evaluate_run
 from kerasbert.train import fit_run
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def tiny_config(tiny_checkpoint, tiny_csv, output_dir, **overrides) -> TrainConfig:
-    settings = dict(
-        data=str(tiny_csv),
-        model=str(tiny_checkpoint),
-        max_length=40,
-        batch_size=8,
-        epochs=6,
-        learning_rate=1e-2,
-        warmup_ratio=0.0,
-        early_stopping_patience=0,
-        output_dir=str(output_dir),
-        export=False,
-        plots=False,
-    )
-    return TrainConfig(**{**settings, **overrides})
 
 
 @pytest.fixture(scope="module")
