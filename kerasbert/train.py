@@ -108,7 +108,7 @@ def fit_run(config: TrainConfig, strategy=None) -> Path:
     run_dir = check_run_dir(config, prepare_remote_mirror(config) if remote else None)
 
     from kerasbert.callbacks import make_callbacks
-    from kerasbert.model import build_classifier, compile_classifier, keras
+    from kerasbert.model import build_classifier, compile_classifier, fit_head, keras
 
     keras.utils.set_random_seed(config.seed)
     precision = resolve_precision(config.precision, strategy)
@@ -176,6 +176,15 @@ def fit_run(config: TrainConfig, strategy=None) -> Path:
             weight_decay=config.weight_decay,
             jit_compile=config.jit_compile,
         )
+
+    if config.fit_head:
+        accuracy = fit_head(
+            model,
+            pipeline.pooled_features(model, encoded["train"]),
+            label_ids["train"],
+            config.seed,
+        )
+        logger.info("Head fitted on pretrained features: training accuracy %.3f.", accuracy)
 
     # Only now, with the weights loaded, is every input known to work: a failed start above
     # leaves no directory behind.
