@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from kerasbert.config import setting
 from kerasbert.errors import InputError
 from kerasbert.export import package_versions
 
@@ -86,10 +87,6 @@ print(json.dumps({"done": time.time(), "peak_rss_mb": PEAK}))
 """.replace("PEAK", PEAK_RSS_MB)
 
 
-def _field(default: Any, help_text: str) -> Any:
-    return dataclasses.field(default=default, metadata={"help": help_text})
-
-
 @dataclass(frozen=True)
 class BenchmarkConfig:
     """Every benchmark setting, with its default and help text (the CLI is built from these).
@@ -99,44 +96,44 @@ class BenchmarkConfig:
     ('bbc-headlines',)
     """
 
-    data: tuple[str, ...] = _field(
+    data: tuple[str, ...] = setting(
         ("bbc-headlines", "bbc-news"),
         "Data sets to train on: built-in names or labelled files (CSV, TSV, JSONL, Parquet).",
     )
-    text_column: str | None = _field(None, "Text column of --data files (default: detected).")
-    label_column: str | None = _field(None, "Label column of --data files (default: detected).")
-    model: str = _field("minilm", "Checkpoint: 'minilm' (packaged) or a local BERT directory.")
-    quick: bool = _field(
+    text_column: str | None = setting(None, "Text column of --data files (default: detected).")
+    label_column: str | None = setting(None, "Label column of --data files (default: detected).")
+    model: str = setting("minilm", "Checkpoint: 'minilm' (packaged) or a local BERT directory.")
+    quick: bool = setting(
         False, "Small samples, one epoch, bbc-headlines only: a few minutes on 2 cores."
     )
-    max_length: int | None = _field(
+    max_length: int | None = setting(
         None, "Tokens per text; default 512 for bbc-news, 128 otherwise."
     )
     # 32 is the batch of the issue's padding measurements and of most fine-tuning recipes.
-    batch_size: int = _field(32, "Training and batch-inference batch size.")
-    epochs: int | None = _field(None, "Epochs per training mode (default: 2, quick: 1).")
-    max_train_samples: int | None = _field(
+    batch_size: int = setting(32, "Training and batch-inference batch size.")
+    epochs: int | None = setting(None, "Epochs per training mode (default: 2, quick: 1).")
+    max_train_samples: int | None = setting(
         None,
         "Training examples per data set (default: about 32k tokens per epoch at fixed padding, "
         "at least 4 batches; quick: 4 batches).",
     )
-    max_eval_samples: int | None = _field(
+    max_eval_samples: int | None = setting(
         None, "Test examples scored per data set (default 200, quick 64)."
     )
-    inference_texts: int | None = _field(
+    inference_texts: int | None = setting(
         None, "Test texts for batch-32 inference (default 256, quick 64)."
     )
-    latency_texts: int | None = _field(
+    latency_texts: int | None = setting(
         None, "Test texts sent one at a time for batch-1 latency (default 100, quick 30)."
     )
-    cold_start_runs: int | None = _field(
+    cold_start_runs: int | None = setting(
         None, "Fresh processes per cold-start measurement; the median counts (default 3, quick 2)."
     )
-    precision: str = _field("fp32", "Training precision: fp32 or mixed_bfloat16.")
-    learning_rate: float = _field(5e-5, "Peak AdamW learning rate (TrainConfig's default).")
-    seed: int = _field(42, "Seed for the split, shuffling and weight initialisation.")
-    output: str = _field("benchmark.json", "Where to write the results.")
-    work_dir: str | None = _field(
+    precision: str = setting("fp32", "Training precision: fp32 or mixed_bfloat16.")
+    learning_rate: float = setting(5e-5, "Peak AdamW learning rate (TrainConfig's default).")
+    seed: int = setting(42, "Seed for the split, shuffling and weight initialisation.")
+    output: str = setting("benchmark.json", "Where to write the results.")
+    work_dir: str | None = setting(
         None, "Keep the trained run and ONNX export here (default: a temporary directory)."
     )
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
-from kerasbert.files import sync_to_remote, write_json
+from kerasbert.files import read_json, sync_to_remote, write_json
 from kerasbert.model import keras
 
 
@@ -54,7 +53,7 @@ class JsonHistory(keras.callbacks.Callback):
         self.epoch_start = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
-        history = json.loads(self.path.read_text()) if self.path.exists() else {"epoch": []}
+        history = read_json(self.path) if self.path.exists() else {"epoch": []}
         # A resumed run repeats no epoch, but a run killed mid-epoch may have written nothing for
         # it; keep only the epochs before this one.
         keep = [i for i, number in enumerate(history["epoch"]) if number <= epoch]

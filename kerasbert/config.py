@@ -19,7 +19,8 @@ STRATEGIES = ("auto", "cpu", "gpu", "mirrored", "tpu", "multiworker")
 PRECISIONS = ("auto", "fp32", "mixed_float16", "mixed_bfloat16")
 
 
-def _field(default: Any, help: str, **kwargs: Any) -> Any:
+def setting(default: Any, help: str, **kwargs: Any) -> Any:
+    """A dataclass field with its help text (read by the CLI to build flags)."""
     return field(default=default, metadata={"help": help, **kwargs})
 
 
@@ -36,99 +37,105 @@ class TrainConfig:
     """
 
     # Data.
-    data: str = _field(
+    data: str = setting(
         "bbc-news",
         "Built-in data set (bbc-news, bbc-headlines) or a CSV/TSV/JSONL/Parquet file or a folder "
         "with one sub-folder of .txt files per class.",
     )
-    validation_data: str | None = _field(
+    validation_data: str | None = setting(
         None, "Validation file; without it a stratified split of --data is used."
     )
-    test_data: str | None = _field(
+    test_data: str | None = setting(
         None, "Test file; without it a stratified split of --data is used."
     )
-    text_column: str | None = _field(None, "Text column; auto-detected from common names if unset.")
-    label_column: str | None = _field(
+    text_column: str | None = setting(
+        None, "Text column; auto-detected from common names if unset."
+    )
+    label_column: str | None = setting(
         None, "Label column; auto-detected from common names if unset."
     )
-    validation_fraction: float = _field(
+    validation_fraction: float = setting(
         0.1, "Share of --data held out for validation when no file."
     )
-    test_fraction: float = _field(0.2, "Share of --data held out for testing when no file.")
-    max_train_samples: int | None = _field(
+    test_fraction: float = setting(0.2, "Share of --data held out for testing when no file.")
+    max_train_samples: int | None = setting(
         None, "Use at most this many training examples (stratified), for quick runs."
     )
-    max_eval_samples: int | None = _field(
+    max_eval_samples: int | None = setting(
         None, "Use at most this many validation and test examples each (stratified)."
     )
 
     # Model.
-    model: str = _field(
+    model: str = setting(
         "minilm",
         "'minilm' (the packaged all-MiniLM-L6-v2, offline), a local Hugging Face BERT-family "
         "directory, or a hub id (needs network).",
     )
     # 128 tokens holds the headline and lead paragraphs of a BBC article, which carry the topic;
     # longer sequences cost quadratically more attention compute for < 0.5 point of accuracy.
-    max_length: int = _field(128, "Truncate texts to this many tokens (including [CLS]/[SEP]).")
+    max_length: int = setting(128, "Truncate texts to this many tokens (including [CLS]/[SEP]).")
 
     # Optimisation: within the usual BERT fine-tuning ranges (Devlin et al., 2019). Batch 32
     # rather than 16 halves the per-step AdamW update of all 22M weights, which on a 2-core CPU
     # made the default job 25% faster (396 s vs 521 s) at the same test accuracy (0.9765); the
     # peak learning rate grows with the batch (about sqrt(2) x 5e-5).
-    batch_size: int = _field(
+    batch_size: int = setting(
         32, "Examples per replica per step; the global batch is this × replicas."
     )
     # Two epochs from a fitted head matched three from a random head on bbc-news (0.9765 test
     # accuracy both) in less time (380 s vs 396 s for the whole job, one run each).
-    epochs: int = _field(2, "Maximum epochs; early stopping may end sooner.")
-    learning_rate: float = _field(8e-5, "Peak AdamW learning rate after warm-up.")
-    weight_decay: float = _field(
+    epochs: int = setting(2, "Maximum epochs; early stopping may end sooner.")
+    learning_rate: float = setting(8e-5, "Peak AdamW learning rate after warm-up.")
+    weight_decay: float = setting(
         0.01, "AdamW decoupled weight decay (not applied to LayerNorm/bias)."
     )
-    warmup_ratio: float = _field(0.1, "Share of the training steps spent warming up linearly.")
-    early_stopping_patience: int = _field(
+    warmup_ratio: float = setting(0.1, "Share of the training steps spent warming up linearly.")
+    early_stopping_patience: int = setting(
         2, "Stop after this many epochs without a lower validation loss; 0 disables."
     )
     # AdamW updates (and decays) every row of the 30k x 384 word-embedding table each step although
     # a batch touches a few hundred rows: on a CPU that is a fixed ~0.3 s of every step. Pretrained
     # embeddings need little change for topic classification.
-    freeze_embeddings: bool = _field(
+    freeze_embeddings: bool = setting(
         False, "Keep the pretrained embedding layer fixed (faster steps, fewer trainable weights)."
     )
-    fit_head: bool = _field(
+    fit_head: bool = setting(
         True,
         "Start from a head fitted by logistic regression on the pretrained features "
         "(one extra forward pass over the training set) instead of a random one.",
     )
-    seed: int = _field(42, "Seed for the split, shuffling and weight initialisation.")
+    seed: int = setting(42, "Seed for the split, shuffling and weight initialisation.")
 
     # Input pipeline.
-    padding: str = _field(
+    padding: str = setting(
         "bucket",
         "bucket: batches of similar lengths, padded to their own longest (fastest on CPU/GPU); "
         "longest: random batches padded to their longest; fixed: pad all to --max-length (TPU).",
     )
 
     # Hardware.
-    strategy: str = _field("auto", "Distribution strategy: " + ", ".join(STRATEGIES) + ".")
-    precision: str = _field(
+    strategy: str = setting("auto", "Distribution strategy: " + ", ".join(STRATEGIES) + ".")
+    precision: str = setting(
         "auto",
         "fp32, mixed_float16 or mixed_bfloat16; auto: bf16 on TPU, fp16 on GPU, fp32 on CPU.",
     )
-    jit_compile: bool = _field(False, "Compile the train step with XLA.")
-    tpu: str | None = _field(None, "TPU name or grpc:// address for --strategy tpu (Colab: unset).")
+    jit_compile: bool = setting(False, "Compile the train step with XLA.")
+    tpu: str | None = setting(
+        None, "TPU name or grpc:// address for --strategy tpu (Colab: unset)."
+    )
 
     # Outputs.
-    output_dir: str | None = _field(
+    output_dir: str | None = setting(
         None, "Run directory; default runs/<data>-<timestamp>. Local path or gs://bucket/path."
     )
-    export_dir: str | None = _field(
+    export_dir: str | None = setting(
         None, "Where the ONNX export goes; default exported/<run-name>."
     )
-    export: bool = _field(True, "Export to ONNX (fp32 + int8) and verify parity after training.")
-    plots: bool = _field(True, "Write the plots and report.md after evaluation.")
-    overwrite: bool = _field(False, "Replace an existing run/export directory instead of refusing.")
+    export: bool = setting(True, "Export to ONNX (fp32 + int8) and verify parity after training.")
+    plots: bool = setting(True, "Write the plots and report.md after evaluation.")
+    overwrite: bool = setting(
+        False, "Replace an existing run/export directory instead of refusing."
+    )
 
     def __post_init__(self) -> None:
         self.validate()
