@@ -52,6 +52,9 @@ def build_baseline(seed: int = 42) -> Pipeline:
                     # BBC headline training split is 0.73 at C=1, 0.77 at 10, 0.78 at 30 and 100;
                     # on full articles 0.969 at C=1 and 0.973 from 10 up.
                     C=30.0,
+                    # Newton-CG converges in ~5 iterations on these 200k+ sparse features: 2 s on
+                    # BBC articles where lbfgs took 14 s (40 iterations) for the same optimum.
+                    solver="newton-cg",
                     max_iter=2000,
                     random_state=seed,
                 ),

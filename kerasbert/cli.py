@@ -46,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
-    _setup_logging(args.debug)
+    setup_logging(args.debug)
     try:
         return args.handler(args)
     except USER_ERRORS as error:
@@ -194,7 +194,8 @@ def print_summary(result) -> None:
                 f"  {snippet!r:64} -> {sample['predicted']} ({sample['probability']:.3f}), "
                 f"true {sample['true']}"
             )
-    print(f"Time taken:      {result.seconds:.0f} s")
+    phases = ", ".join(f"{name} {seconds:.0f}" for name, seconds in result.timings.items())
+    print(f"Time taken:      {result.seconds:.0f} s" + (f" ({phases})" if phases else ""))
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -245,13 +246,19 @@ def _predict(args: argparse.Namespace) -> int:
     return 0
 
 
-def _setup_logging(debug: bool) -> None:
+def setup_logging(
+    debug: bool = False, fmt: str = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+) -> None:
+    """kerasbert's own messages at INFO (DEBUG with --debug); other libraries' only from WARNING.
+
+    tf2onnx, onnxruntime's transformer optimizer and its quantizer log hundreds of INFO lines per
+    export (some on the root logger); kerasbert reports what they did in one line each instead.
+    """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     logging.basicConfig(
-        level=logging.DEBUG if debug else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        datefmt="%H:%M:%S",
+        level=logging.DEBUG if debug else logging.WARNING, format=fmt, datefmt="%H:%M:%S"
     )
+    logging.getLogger("kerasbert").setLevel(logging.DEBUG if debug else logging.INFO)
     # transformers' own loading report is replaced by kerasbert's checks in checkpoint.py.
     logging.getLogger("tensorflow").setLevel(logging.ERROR)

@@ -49,6 +49,8 @@ class RunResult:
     export_dir: Path | None = None
     samples: list[dict[str, Any]] = field(default_factory=list)
     output_dir: str | None = None
+    # Seconds per phase, in order: prepare, fit_head, train, save, evaluate, export.
+    timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def location(self) -> str:
@@ -59,25 +61,33 @@ class RunResult:
 def run(config: TrainConfig, strategy=None) -> RunResult:
     """Train, evaluate, report and export: the default job."""
     start = time.perf_counter()
-    run_dir = fit_run(config, strategy)
+    timings: dict[str, float] = {}
+    run_dir = fit_run(config, strategy, timings)
+    phase_start = time.perf_counter()
     metrics = evaluate_run(run_dir, plots=config.plots)
+    _add(timings, "evaluate", phase_start)
     if is_remote(config.output_dir):
         sync_to_remote(run_dir, config.output_dir)
     export_dir, samples = None, []
     if config.export:
+        phase_start = time.perf_counter()
         export_dir, samples = export_and_check(run_dir, config)
-    return RunResult(
-        run_dir, metrics, time.perf_counter() - start, export_dir, samples, config.output_dir
-    )
+        _add(timings, "export", phase_start)
+    seconds = time.perf_counter() - start
+    write_json(run_dir / "timings.json", {"total": seconds, **timings})
+    if is_remote(config.output_dir):
+        sync_to_remote(run_dir, config.output_dir)
+    return RunResult(run_dir, metrics, seconds, export_dir, samples, config.output_dir, timings)
 
 
-def fit_run(config: TrainConfig, strategy=None) -> Path:
+def fit_run(config: TrainConfig, strategy=None, timings: dict[str, float] | None = None) -> Path:
     """Fine-tune and save the model; returns the run directory.
 
     Every input is checked before the run directory is created, so a failed start leaves nothing
     behind. A directory holding an unfinished run with the same settings is resumed from its last
-    completed epoch (`BackupAndRestore`).
+    completed epoch (`BackupAndRestore`). `timings`, if given, receives seconds per phase.
     """
+    phase_start = time.perf_counter()
     from kerasbert import checkpoint, pipeline
     from kerasbert.strategy import apply_precision, create_strategy, resolve_precision
 
@@ -177,7 +187,9 @@ def fit_run(config: TrainConfig, strategy=None) -> Path:
             jit_compile=config.jit_compile,
         )
 
+    _add(timings, "prepare", phase_start)
     if config.fit_head:
+        phase_start = time.perf_counter()
         accuracy = fit_head(
             model,
             pipeline.pooled_features(model, encoded["train"]),
@@ -185,6 +197,7 @@ def fit_run(config: TrainConfig, strategy=None) -> Path:
             config.seed,
         )
         logger.info("Head fitted on pretrained features: training accuracy %.3f.", accuracy)
+        _add(timings, "fit_head", phase_start)
 
     # Only now, with the weights loaded, is every input known to work: a failed start above
     # leaves no directory behind.
@@ -204,6 +217,7 @@ def fit_run(config: TrainConfig, strategy=None) -> Path:
         padding,
         100 * summary["padding"]["train_padding_efficiency"],
     )
+    phase_start = time.perf_counter()
     model.fit(
         datasets["train"],
         validation_data=datasets["validation"],
@@ -211,6 +225,8 @@ def fit_run(config: TrainConfig, strategy=None) -> Path:
         callbacks=make_callbacks(run_dir, config.early_stopping_patience, remote),
         verbose=1 if sys.stdout.isatty() else 2,
     )
+    _add(timings, "train", phase_start)
+    phase_start = time.perf_counter()
     # Evaluation and the ONNX export build models afresh; they must build them in float32.
     apply_precision("fp32")
     best = run_dir / "checkpoints" / "best.weights.h5"
@@ -224,7 +240,13 @@ def fit_run(config: TrainConfig, strategy=None) -> Path:
     shutil.rmtree(run_dir / "backup", ignore_errors=True)
     if remote:
         sync_to_remote(run_dir, remote)
+    _add(timings, "save", phase_start)
     return run_dir
+
+
+def _add(timings: dict[str, float] | None, phase: str, since: float) -> None:
+    if timings is not None:
+        timings[phase] = timings.get(phase, 0.0) + time.perf_counter() - since
 
 
 def prepare_remote_mirror(config: TrainConfig) -> Path:

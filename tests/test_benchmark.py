@@ -14,6 +14,7 @@ from kerasbert.benchmark import (
     BenchmarkConfig,
     bert_training_flops,
     evaluate_targets,
+    measure_step_matmuls,
     speed_summary,
 )
 from kerasbert.errors import InputError
@@ -76,6 +77,28 @@ def test_targets_are_judged_on_the_figures():
     assert not targets["train_flop_fraction_of_matmul_ceiling"]["met"]
 
 
+def test_quick_runs_do_not_judge_accuracy_agreement():
+    modes = {
+        mode: {"examples_per_s": 1.0, "padding_efficiency": 0.5, "accuracy": accuracy}
+        for mode, accuracy in (("fixed", 0.5), ("longest", 0.7), ("bucketed", 0.6))
+    }
+    full = evaluate_targets({"train": {"x": modes}})["x.accuracy_spread_points"]
+    assert full["value"] == pytest.approx(20.0) and not full["met"] and "judged" not in full
+    quick = evaluate_targets({"train": {"x": modes}, "settings": {"quick": True}})
+    assert quick["x.accuracy_spread_points"]["judged"] is False
+    assert "--quick" in quick["x.accuracy_spread_points"]["why"]
+
+
+def test_step_matmuls_count_the_same_flops_as_the_step_formula():
+    shape = dict(layers=2, hidden=8, intermediate=16, batch=2, length=4)
+    matmuls = measure_step_matmuls(heads=2, **shape)
+    assert matmuls["seconds"] > 0
+    # The formula adds the pooler and head (per sequence); the matmuls cover the encoder only.
+    head = 3 * 2 * shape["batch"] * (8 * 8 + 8 * 2)
+    expected = bert_training_flops(labels=2, **shape) - head
+    assert matmuls["flop_rate"] * matmuls["seconds"] == pytest.approx(expected)
+
+
 def test_quick_keeps_only_headlines_unless_data_is_given():
     assert BenchmarkConfig(quick=True).resolved().data == ("bbc-headlines",)
     assert BenchmarkConfig(quick=True, data=("x.csv",)).resolved().data == ("x.csv",)
@@ -136,6 +159,8 @@ def test_quick_run_writes_every_required_key(tiny_checkpoint, tiny_csv, tmp_path
     assert tiny["fixed"]["padding_efficiency"] < tiny["longest"]["padding_efficiency"]
     assert tiny["longest"]["padding_efficiency"] <= tiny["bucketed"]["padding_efficiency"]
     assert 0 < results["train"]["flop_fraction_of_matmul_ceiling"]
+    assert 0 < results["train"]["step_matmuls"]["share_of_step_time"]
+    assert "the step's matmuls alone" in completed.stdout
     for engine in ("tf", "ort_fp32", "ort_optimized", "ort_int8"):
         for key in ("batch1_p50_ms", "batch1_p95_ms", "batch32_seq_per_s"):
             assert results["inference"][engine][key] > 0, (engine, key)

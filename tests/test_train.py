@@ -127,6 +127,15 @@ def test_train_script_end_to_end_on_real_checkpoint(tmp_path) -> None:
     assert "Test accuracy" in result.stdout and str(run_dir) in result.stdout
     assert (tmp_path / "export" / "model.int8.onnx").is_file()
     assert (run_dir / "report.md").is_file()
+    timings = json.loads((run_dir / "timings.json").read_text())
+    phases = ["prepare", "fit_head", "train", "save", "evaluate", "export"]
+    assert list(timings) == ["total", *phases]
+    assert all(timings[name] > 0 for name in phases)
+    assert sum(timings[name] for name in phases) <= timings["total"]
+    assert "Time taken:" in result.stdout and "(prepare " in result.stdout
+    # Other libraries' INFO chatter (tf2onnx, the quantizer's per-tensor lines) stays out.
+    assert "Quantization parameters" not in result.stderr
+    assert "tf2onnx" not in result.stderr
 
 
 def test_user_csv_with_custom_columns_trains_through_the_cli(
@@ -147,4 +156,8 @@ def test_user_csv_with_custom_columns_trains_through_the_cli(
     assert json.loads((run_dir / "labels.json").read_text()) == ["business", "sport", "tech"]
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert sum(metrics["split_sizes"].values()) == 60
-    assert f"{metrics['accuracy']:.4f}" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"{metrics['accuracy']:.4f}" in out
+    timings = json.loads((run_dir / "timings.json").read_text())
+    assert set(timings) == {"total", "prepare", "fit_head", "train", "save", "evaluate"}
+    assert f"Time taken:      {timings['total']:.0f} s (prepare" in out
