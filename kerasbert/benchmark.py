@@ -46,8 +46,10 @@ from kerasbert.export import package_versions
 logger = logging.getLogger(__name__)
 
 MODES = ("fixed", "longest", "bucketed")
-# Benchmark mode name → `pipeline.make_dataset` padding mode.
-PADDING_OF_MODE = {"fixed": "fixed", "longest": "longest", "bucketed": "bucket"}
+# Benchmark mode name → `pipeline.make_dataset` padding mode. Fixed padding trains the very
+# batches of `longest` (same random batches, same order), padded to the maximum length: the two
+# differ only in padding, so their accuracies differ only by float rounding.
+PADDING_OF_MODE = {"fixed": "longest", "longest": "longest", "bucketed": "bucket"}
 ENGINES = ("tf", "ort_fp32", "ort_optimized", "ort_int8")
 ORT_VARIANTS = {"ort_fp32": "fp32", "ort_optimized": "optimized", "ort_int8": "int8"}
 # Full BBC articles are what 512 tokens are for; everything else is benchmarked at 128, the
@@ -58,9 +60,9 @@ FLOP_RATE_LENGTH = 128
 # Training batches per epoch in the full run. At up to 128 tokens, 48 batches of 32 (1,536
 # examples: all of bbc-headlines' training split), enough training for the modes' accuracies to be
 # compared; fixed padding at 128 costs about 2 s a batch on 2 cores. Longer texts (bbc-news at 512,
-# about 10 s a batch at fixed padding) get 8 batches: a speed measurement with a rougher accuracy.
+# about 30 s a batch at fixed padding) get 4 batches: a speed measurement with a rougher accuracy.
 FULL_TRAIN_BATCHES = 48
-LONG_TEXT_TRAIN_BATCHES = 8
+LONG_TEXT_TRAIN_BATCHES = 4
 SHORT_TEXT_LENGTH = 128
 QUICK_TRAIN_BATCHES = 4
 # The first step of a run traces the train step (tens of seconds on 2 cores); it is timed
@@ -123,7 +125,7 @@ class BenchmarkConfig:
         "at longer lengths; quick: 4 batches).",
     )
     max_eval_samples: int | None = setting(
-        None, "Test examples scored per data set (default 200, quick 64)."
+        None, "Test examples scored per data set (default: the whole test split; quick: 64)."
     )
     inference_texts: int | None = setting(
         None, "Test texts for batch-32 inference (default 256, quick 64)."
@@ -149,7 +151,8 @@ class BenchmarkConfig:
         quick = self.quick
         defaults = {
             "epochs": 1 if quick else 2,
-            "max_eval_samples": 64 if quick else 200,
+            # The whole test split in the full run: accuracies 0.5 points apart must be told apart.
+            "max_eval_samples": 64 if quick else None,
             "inference_texts": 64 if quick else 256,
             "latency_texts": 30 if quick else 100,
             "cold_start_runs": 2 if quick else 3,
@@ -345,20 +348,28 @@ def machine_info() -> dict[str, Any]:
 # Measurements (TensorFlow is imported inside, so importing this module stays cheap)
 
 
-def measure_matmul_ceiling(size: int = 2048, repeats: int = 5) -> dict[str, float]:
-    """The best float32 FLOP rate of a `size`×`size` matmul through TensorFlow on this machine."""
+def measure_matmul_ceiling(sizes: Sequence[int] = (2048, 4096), repeats: int = 5) -> dict[str, Any]:
+    """The best float32 FLOP rate of large square matmuls through TensorFlow on this machine.
+
+    Each size is timed `repeats` times after a warm-up call and the fastest call of any size is
+    the ceiling. Small sizes would understate it (at 1024 this CPU reaches about half of it).
+    """
     import tensorflow as tf
 
-    left = tf.random.normal((size, size), dtype=tf.float32, seed=1)
-    right = tf.random.normal((size, size), dtype=tf.float32, seed=2)
     matmul = tf.function(lambda a, b: tf.matmul(a, b))
-    matmul(left, right).numpy()  # oneDNN picks its kernel on the first call
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        matmul(left, right).numpy()
-        best = min(best, time.perf_counter() - start)
-    return {"size": size, "seconds": best, "flop_rate": 2.0 * size**3 / best}
+    by_size = {}
+    for size in sizes:
+        left = tf.random.normal((size, size), dtype=tf.float32, seed=1)
+        right = tf.random.normal((size, size), dtype=tf.float32, seed=2)
+        matmul(left, right).numpy()  # oneDNN picks its kernel on the first call
+        best = float("inf")
+        for _ in range(repeats):
+            start = time.perf_counter()
+            matmul(left, right).numpy()
+            best = min(best, time.perf_counter() - start)
+        by_size[str(size)] = 2.0 * size**3 / best
+    size = max(by_size, key=by_size.get)
+    return {"size": int(size), "flop_rate": by_size[size], "flop_rate_by_size": by_size}
 
 
 def measure_step_matmuls(
@@ -440,6 +451,21 @@ def _recording_callback(
     return StepTimer()
 
 
+def _padded_to(dataset, length: int, pad_id: int):
+    """The same `(features, labels)` batches, each padded to `length` tokens."""
+    import tensorflow as tf
+
+    def pad(features, labels):
+        extra = [[0, 0], [0, length - tf.shape(features["input_ids"])[1]]]
+        padded = {
+            "input_ids": tf.pad(features["input_ids"], extra, constant_values=pad_id),
+            "attention_mask": tf.pad(features["attention_mask"], extra),
+        }
+        return padded, labels
+
+    return dataset.map(pad)
+
+
 def _with_shape_log(dataset, shapes: list[tuple[int, int, int]]):
     """Log each batch's (examples, padded length, real tokens) as it leaves the pipeline.
 
@@ -518,6 +544,8 @@ def train_mode(
         shuffle=True,
         seed=config.seed,
     )
+    if mode == "fixed":
+        dataset = _padded_to(dataset, encoded_train.max_length, encoded_train.pad_id)
     start = time.perf_counter()
     model.fit(
         _with_shape_log(dataset, shapes),
@@ -734,9 +762,16 @@ def benchmark_cold_start(
     return results
 
 
-def dedicated_flop_rate(config: BenchmarkConfig, steps: int = 3) -> float:
-    """Training FLOP rate at length 128 on repeated batches, for when no data set ran fixed
-    padding at 128."""
+def profile_training_step(config: BenchmarkConfig, steps: int = 3) -> dict[str, Any]:
+    """Where one training step at length 128 spends its time, on a repeated random batch.
+
+    Times, each the median of `steps` calls after a warm-up call: the forward pass (in training
+    mode, dropout included), forward + backward (gradients, no update), and the whole Keras step
+    (`train_on_batch`: gradients, clipping and the AdamW update). Their differences are the
+    backward pass and the optimizer; the step's FLOP rate is the matmul FLOPs over the whole step.
+    """
+    import tensorflow as tf
+
     from kerasbert import checkpoint
     from kerasbert.model import build_classifier, compile_classifier, keras
 
@@ -746,25 +781,57 @@ def dedicated_flop_rate(config: BenchmarkConfig, steps: int = 3) -> float:
     model = build_classifier(model_path, ["a", "b"])
     compile_classifier(model, learning_rate=1e-5, total_steps=10, warmup_steps=0)
     shape = (config.batch_size, length)
-    features = {"input_ids": np.ones(shape, np.int32), "attention_mask": np.ones(shape, np.int32)}
+    rng = np.random.default_rng(config.seed)
+    features = {
+        "input_ids": rng.integers(0, model.config.vocab_size, shape).astype(np.int32),
+        "attention_mask": np.ones(shape, np.int32),
+    }
     labels = np.zeros(config.batch_size, np.int32)
-    model.train_on_batch(features, labels)
-    start = time.perf_counter()
-    for _ in range(steps):
-        model.train_on_batch(features, labels)
-    seconds = (time.perf_counter() - start) / steps
+    loss_of = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+    @tf.function
+    def forward(inputs):
+        return model(inputs, training=True).logits
+
+    @tf.function
+    def forward_backward(inputs, targets):
+        with tf.GradientTape() as tape:
+            loss = loss_of(targets, model(inputs, training=True).logits)
+        return tape.gradient(loss, model.trainable_variables)
+
+    def median_seconds(call) -> float:
+        call()
+        seconds = []
+        for _ in range(steps):
+            start = time.perf_counter()
+            call()
+            seconds.append(time.perf_counter() - start)
+        return float(np.median(seconds))
+
+    timed = {
+        "forward": median_seconds(lambda: forward(features).numpy()),
+        # The call returns once every gradient is computed (dense or IndexedSlices).
+        "forward_backward": median_seconds(lambda: forward_backward(features, labels)),
+        "step": median_seconds(lambda: model.train_on_batch(features, labels)),
+    }
     settings = model.config
-    return (
-        bert_training_flops(
-            config.batch_size,
-            length,
-            layers=settings.num_hidden_layers,
-            hidden=settings.hidden_size,
-            intermediate=settings.intermediate_size,
-            labels=2,
-        )
-        / seconds
+    flops = bert_training_flops(
+        config.batch_size,
+        length,
+        layers=settings.num_hidden_layers,
+        hidden=settings.hidden_size,
+        intermediate=settings.intermediate_size,
+        labels=2,
     )
+    return {
+        "batch": config.batch_size,
+        "length": length,
+        "step_seconds": timed["step"],
+        "forward_seconds": timed["forward"],
+        "backward_seconds": timed["forward_backward"] - timed["forward"],
+        "optimizer_seconds": timed["step"] - timed["forward_backward"],
+        "flop_rate": flops / timed["step"],
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -794,7 +861,7 @@ def run_benchmark(config: BenchmarkConfig) -> dict[str, Any]:
             "inter_op": tf.config.threading.get_inter_op_parallelism_threads(),
         }
         results["machine"]["onednn"] = os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default (on)")
-        ceiling = measure_matmul_ceiling(1024 if config.quick else 2048)
+        ceiling = measure_matmul_ceiling()
         train: dict[str, Any] = {"matmul_ceiling": ceiling}
         run_dirs = {}
         for dataset in config.data:
@@ -806,11 +873,15 @@ def run_benchmark(config: BenchmarkConfig) -> dict[str, Any]:
             if isinstance(modes, dict)
             and modes.get("fixed", {}).get("max_length") == FLOP_RATE_LENGTH
         ]
-        flop_rate = at_length[0] if at_length else dedicated_flop_rate(config)
+        # Why the fraction is what it is: the step split into forward, backward and optimizer
+        # (not in --quick, unless no data set gives the rate), and how fast the step's own
+        # matmuls run alone, so what share of the step they take (the rest is every other op).
+        profile = None if (config.quick and at_length) else profile_training_step(config)
+        flop_rate = at_length[0] if at_length else profile["flop_rate"]
         train["flop_rate_at_128"] = flop_rate
         train["flop_fraction_of_matmul_ceiling"] = flop_rate / ceiling["flop_rate"]
-        # Why the fraction is what it is: how fast the step's own matmuls run alone, and so what
-        # share of a training step they take (the rest is every other op).
+        if profile is not None:
+            train["step_profile"] = profile
         from kerasbert import checkpoint
 
         settings = checkpoint.load_bert_config(checkpoint.resolve_checkpoint(config.model))
@@ -875,6 +946,16 @@ def format_table(results: dict[str, Any]) -> str:
             f"training FLOP rate at 128: {train['flop_rate_at_128'] / 1e9:.1f} GFLOP/s = "
             f"{100 * train['flop_fraction_of_matmul_ceiling']:.0f}% of the matmul ceiling "
             f"({train['matmul_ceiling']['flop_rate'] / 1e9:.1f} GFLOP/s)"
+        )
+    if "step_profile" in train:
+        profile = train["step_profile"]
+        parts = ", ".join(
+            f"{name} {1000 * profile[f'{name}_seconds']:.0f} ms"
+            for name in ("forward", "backward", "optimizer")
+        )
+        lines.append(
+            f"  one {profile['batch']}×{profile['length']} step: "
+            f"{1000 * profile['step_seconds']:.0f} ms ({parts})"
         )
     if "step_matmuls" in train:
         matmuls = train["step_matmuls"]

@@ -17,6 +17,7 @@ import dataclasses
 import logging
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -262,3 +263,8 @@ def setup_logging(
     logging.getLogger("kerasbert").setLevel(logging.DEBUG if debug else logging.INFO)
     # transformers' own loading report is replaced by kerasbert's checks in checkpoint.py.
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    # onnxruntime's BERT optimizer warns that shape inference is off; kerasbert's export reports
+    # the fusion counts itself (and warns when none matched).
+    logging.getLogger("fusion_skiplayernorm").setLevel(logging.ERROR)
+    # transformers' TF models trip their own deprecation warning on every training step's build.
+    warnings.filterwarnings("ignore", message="`seed_generator` is deprecated")

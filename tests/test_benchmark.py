@@ -160,6 +160,12 @@ def test_quick_run_writes_every_required_key(tiny_checkpoint, tiny_csv, tmp_path
     assert tiny["longest"]["padding_efficiency"] <= tiny["bucketed"]["padding_efficiency"]
     assert 0 < results["train"]["flop_fraction_of_matmul_ceiling"]
     assert 0 < results["train"]["step_matmuls"]["share_of_step_time"]
+    # The tiny model takes 64 positions, so no data set ran fixed padding at 128: the step
+    # profile (at the model's longest length) gives the FLOP rate.
+    profile = results["train"]["step_profile"]
+    assert profile["length"] == 64 and profile["flop_rate"] == results["train"]["flop_rate_at_128"]
+    assert profile["forward_seconds"] > 0 and profile["step_seconds"] > profile["forward_seconds"]
+    assert "one 8×64 step" in completed.stdout
     assert "the step's matmuls alone" in completed.stdout
     for engine in ("tf", "ort_fp32", "ort_optimized", "ort_int8"):
         for key in ("batch1_p50_ms", "batch1_p95_ms", "batch32_seq_per_s"):
