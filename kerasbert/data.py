@@ -187,11 +187,16 @@ def read_source(
     if source in BUILTIN_DATASETS:
         return read_bbc(headlines=source == "bbc-headlines")
     if is_remote(source):
-        # gs:// (Colab TPU, Cloud Storage): copy to local scratch, then read like a local file.
+        # gs:// (Colab TPU, Cloud Storage): copy to a scratch directory, read it like a local file
+        # (everything is in memory afterwards), then delete the copy. Errors name the remote URL.
         import tempfile
 
-        scratch = Path(tempfile.mkdtemp(prefix="kerasbert-data-"))
-        source = str(fetch_remote(source, scratch / source.rstrip("/").rsplit("/", 1)[-1]))
+        with tempfile.TemporaryDirectory(prefix="kerasbert-data-") as scratch:
+            local = str(fetch_remote(source, Path(scratch) / source.rstrip("/").rsplit("/", 1)[-1]))
+            try:
+                return read_source(local, text_column, label_column)
+            except InputError as error:
+                raise InputError(str(error).replace(local, source)) from error
     path = Path(source)
     if not path.exists():
         hint = f" Built-in data sets: {', '.join(BUILTIN_DATASETS)}." if "/" not in source else ""

@@ -79,3 +79,23 @@ def test_remote_folder_of_other_files_is_refused(bucket) -> None:
         file.write("meow")
     with pytest.raises(InputError, match="holds other files"):
         prepare_remote_mirror(TrainConfig(output_dir=f"{bucket}/photos"))
+
+
+def test_remote_data_is_read_without_leaving_a_scratch_copy(
+    tiny_csv, bucket, tmp_path, monkeypatch
+) -> None:
+    import tempfile
+
+    from tensorflow.io import gfile
+
+    from kerasbert.data import read_source
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    gfile.makedirs(bucket)
+    gfile.copy(str(tiny_csv), f"{bucket}/tiny.csv")
+    texts, labels = read_source(f"{bucket}/tiny.csv")
+    assert len(texts) == len(labels) > 0
+    with pytest.raises(InputError, match=f"{bucket}/tiny.csv") as error:
+        read_source(f"{bucket}/tiny.csv", text_column="nope")
+    assert str(tmp_path) not in str(error.value), "the message names the remote file"
+    assert list(tmp_path.iterdir()) == [], "the scratch copy is deleted"
