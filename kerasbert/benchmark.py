@@ -766,9 +766,11 @@ def profile_training_step(config: BenchmarkConfig, steps: int = 3) -> dict[str, 
     """Where one training step at length 128 spends its time, on a repeated random batch.
 
     Times, each the median of `steps` calls after a warm-up call: the forward pass (in training
-    mode, dropout included), forward + backward (gradients, no update), and the whole Keras step
-    (`train_on_batch`: gradients, clipping and the AdamW update). Their differences are the
-    backward pass and the optimizer; the step's FLOP rate is the matmul FLOPs over the whole step.
+    mode, dropout included), forward + backward (gradients, no update), the optimizer alone
+    (`apply_gradients` of those gradients: clipping, weight decay and the Adam update) and the
+    whole Keras step (`train_on_batch`). The backward pass is the second minus the first; what the
+    whole step takes beyond gradients and update is Keras' own bookkeeping (loss, metrics) plus
+    timing noise. The step's FLOP rate is the matmul FLOPs over the whole step.
     """
     import tensorflow as tf
 
@@ -799,6 +801,10 @@ def profile_training_step(config: BenchmarkConfig, steps: int = 3) -> dict[str, 
             loss = loss_of(targets, model(inputs, training=True).logits)
         return tape.gradient(loss, model.trainable_variables)
 
+    @tf.function
+    def apply(gradients):
+        model.optimizer.apply_gradients(zip(gradients, model.trainable_variables))
+
     def median_seconds(call) -> float:
         call()
         seconds = []
@@ -808,10 +814,12 @@ def profile_training_step(config: BenchmarkConfig, steps: int = 3) -> dict[str, 
             seconds.append(time.perf_counter() - start)
         return float(np.median(seconds))
 
+    gradients = forward_backward(features, labels)
     timed = {
         "forward": median_seconds(lambda: forward(features).numpy()),
         # The call returns once every gradient is computed (dense or IndexedSlices).
         "forward_backward": median_seconds(lambda: forward_backward(features, labels)),
+        "optimizer": median_seconds(lambda: apply(gradients)),
         "step": median_seconds(lambda: model.train_on_batch(features, labels)),
     }
     settings = model.config
@@ -829,7 +837,8 @@ def profile_training_step(config: BenchmarkConfig, steps: int = 3) -> dict[str, 
         "step_seconds": timed["step"],
         "forward_seconds": timed["forward"],
         "backward_seconds": timed["forward_backward"] - timed["forward"],
-        "optimizer_seconds": timed["step"] - timed["forward_backward"],
+        "optimizer_seconds": timed["optimizer"],
+        "keras_overhead_seconds": timed["step"] - timed["forward_backward"] - timed["optimizer"],
         "flop_rate": flops / timed["step"],
     }
 
@@ -950,8 +959,8 @@ def format_table(results: dict[str, Any]) -> str:
     if "step_profile" in train:
         profile = train["step_profile"]
         parts = ", ".join(
-            f"{name} {1000 * profile[f'{name}_seconds']:.0f} ms"
-            for name in ("forward", "backward", "optimizer")
+            f"{name.replace('_', ' ')} {1000 * profile[f'{name}_seconds']:.0f} ms"
+            for name in ("forward", "backward", "optimizer", "keras_overhead")
         )
         lines.append(
             f"  one {profile['batch']}×{profile['length']} step: "
@@ -1005,6 +1014,86 @@ def format_table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def format_markdown(results: dict[str, Any], command: str) -> str:
+    """The README's performance tables, from the figures of one run (`benchmark.md`)."""
+    machine = results.get("machine", {})
+    lines = [
+        f"`{command}` on {machine.get('cpu', '?')} ({machine.get('usable_cpus')} usable CPUs, "
+        f"load average {machine.get('load_average_start', [float('nan')])[0]:.2f} at the start), "
+        f"{results.get('date', '?')[:10]}, {results.get('seconds', 0) / 60:.0f} minutes.",
+        "",
+        "| training | examples/s | real tokens/s | padding efficiency | test accuracy |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    train = results.get("train", {})
+    for dataset, modes in train.items():
+        if not isinstance(modes, dict) or "fixed" not in modes:
+            continue
+        for mode in MODES:
+            figures = modes[mode]
+            lines.append(
+                f"| {dataset} ({figures['max_length']}), {mode} | {figures['examples_per_s']:.1f} | "
+                f"{figures['tokens_per_s']:.0f} | {figures['padding_efficiency']:.3f} | "
+                f"{100 * figures['accuracy']:.1f}% |"
+            )
+    if "flop_fraction_of_matmul_ceiling" in train:
+        lines += [
+            "",
+            f"Training at 128 tokens: {train['flop_rate_at_128'] / 1e9:.0f} GFLOP/s, "
+            f"{100 * train['flop_fraction_of_matmul_ceiling']:.0f}% of the float32 matmul ceiling "
+            f"({train['matmul_ceiling']['flop_rate'] / 1e9:.0f} GFLOP/s).",
+        ]
+        if "step_matmuls" in train:
+            matmuls = train["step_matmuls"]
+            lines[-1] += (
+                f" The step's matmuls alone run at {matmuls['flop_rate'] / 1e9:.0f} GFLOP/s and "
+                f"take {100 * matmuls['share_of_step_time']:.0f}% of the step"
+            )
+            if "step_profile" in train:
+                profile = train["step_profile"]
+                lines[-1] += (
+                    f" (forward {1000 * profile['forward_seconds']:.0f} ms, backward "
+                    f"{1000 * profile['backward_seconds']:.0f} ms, optimizer "
+                    f"{1000 * profile['optimizer_seconds']:.0f} ms, Keras overhead "
+                    f"{1000 * profile['keras_overhead_seconds']:.0f} ms per "
+                    f"{profile['batch']}×{profile['length']} step)"
+                )
+            lines[-1] += "."
+    inference = results.get("inference", {})
+    if inference:
+        lines += [
+            "",
+            f"| inference ({inference.get('dataset')}) | batch-1 p50 ms | batch-1 p95 ms | "
+            "batch-32 seq/s |",
+            "|---|---:|---:|---:|",
+        ]
+        for engine in ENGINES:
+            if engine in inference:
+                figures = inference[engine]
+                lines.append(
+                    f"| {engine} | {figures['batch1_p50_ms']:.1f} | {figures['batch1_p95_ms']:.1f} "
+                    f"| {figures['batch32_seq_per_s']:.0f} |"
+                )
+    cold = [name for name in ("predictor", "predictor_int8", "tf_predict") if name in results]
+    if cold:
+        lines += ["", "| cold start (import + load + first prediction) | seconds | peak RSS MB |"]
+        lines.append("|---|---:|---:|")
+        for name in cold:
+            lines.append(
+                f"| {name} | {results[name]['cold_start_s']:.2f} | "
+                f"{results[name]['peak_rss_mb']:.0f} |"
+            )
+    targets = results.get("targets", {})
+    if targets:
+        lines += ["", "| target | value | wanted | verdict |", "|---|---:|---|---|"]
+        for name, entry in targets.items():
+            verdict = "met" if entry["met"] else "**missed**"
+            if not entry.get("judged", True):
+                verdict = f"not judged ({entry['why']})"
+            lines.append(f"| {name} | {entry['value']:.3f} | {entry['target']} | {verdict} |")
+    return "\n".join(lines) + "\n"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line, one option per `BenchmarkConfig` field (help text from the field)."""
     parser = argparse.ArgumentParser(
@@ -1046,6 +1135,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     output = Path(config.output)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    command = " ".join(["python scripts/benchmark.py", *argv])
+    markdown = output.with_suffix(".md")
+    markdown.write_text(format_markdown(results, command), encoding="utf-8")
     print(format_table(results))
-    print(f"\nWrote {output}")
+    print(f"\nWrote {output} and {markdown} (the README's tables)")
     return 0
