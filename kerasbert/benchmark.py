@@ -933,164 +933,129 @@ def run_benchmark(config: BenchmarkConfig) -> dict[str, Any]:
 # Report
 
 
-def format_table(results: dict[str, Any]) -> str:
-    """A plain-text table of the figures that the targets are judged on."""
-    lines = []
+Table = tuple[list[str], list[list[str]]]
+
+
+def result_tables(results: dict[str, Any]) -> dict[str, Table]:
+    """The figures the targets are judged on, as `(header, rows)` of formatted cells: one source
+    for the printed table and for `benchmark.md`."""
+    tables: dict[str, Table] = {}
     train = results.get("train", {})
-    lines.append(
-        f"{'training':<28}{'examples/s':>12}{'tokens/s':>11}{'pad eff':>9}{'accuracy':>10}"
-    )
-    for dataset, modes in train.items():
-        if not isinstance(modes, dict) or "fixed" not in modes:
-            continue
-        for mode in MODES:
-            figures = modes[mode]
-            lines.append(
-                f"{dataset + ' ' + mode:<28}{figures['examples_per_s']:>12.2f}"
-                f"{figures['tokens_per_s']:>11.0f}{figures['padding_efficiency']:>9.3f}"
-                f"{100 * figures['accuracy']:>9.1f}%"
-            )
-    if "flop_fraction_of_matmul_ceiling" in train:
-        lines.append(
-            f"training FLOP rate at 128: {train['flop_rate_at_128'] / 1e9:.1f} GFLOP/s = "
-            f"{100 * train['flop_fraction_of_matmul_ceiling']:.0f}% of the matmul ceiling "
-            f"({train['matmul_ceiling']['flop_rate'] / 1e9:.1f} GFLOP/s)"
-        )
+    rows = [
+        [
+            f"{dataset} ({modes[mode]['max_length']}), {mode}",
+            f"{modes[mode]['examples_per_s']:.1f}",
+            f"{modes[mode]['tokens_per_s']:.0f}",
+            f"{modes[mode]['padding_efficiency']:.3f}",
+            f"{100 * modes[mode]['accuracy']:.1f}%",
+        ]
+        for dataset, modes in train.items()
+        if isinstance(modes, dict) and "fixed" in modes
+        for mode in MODES
+    ]
+    if rows:
+        header = ["training", "examples/s", "real tokens/s", "padding efficiency", "test accuracy"]
+        tables["training"] = (header, rows)
+    inference = results.get("inference", {})
+    if inference:
+        header = [f"inference ({inference.get('dataset')})", "batch-1 p50 ms", "batch-1 p95 ms"]
+        rows = [
+            [
+                engine,
+                f"{inference[engine]['batch1_p50_ms']:.1f}",
+                f"{inference[engine]['batch1_p95_ms']:.1f}",
+                f"{inference[engine]['batch32_seq_per_s']:.0f}",
+            ]
+            for engine in ENGINES
+            if engine in inference
+        ]
+        tables["inference"] = ([*header, "batch-32 seq/s"], rows)
+    cold = [name for name in ("predictor", "predictor_int8", "tf_predict") if name in results]
+    if cold:
+        rows = [
+            [name, f"{results[name]['cold_start_s']:.2f}", f"{results[name]['peak_rss_mb']:.0f}"]
+            for name in cold
+        ]
+        header = ["cold start (import + load + first prediction)", "seconds", "peak RSS MB"]
+        tables["cold_start"] = (header, rows)
+    targets = results.get("targets", {})
+    if targets:
+        rows = []
+        for name, entry in targets.items():
+            verdict = "met" if entry["met"] else "MISSED"
+            if not entry.get("judged", True):
+                verdict = f"not judged: {entry['why']}"
+            rows.append([name, f"{entry['value']:.3f}", entry["target"], verdict])
+        tables["targets"] = (["target", "value", "wanted", "verdict"], rows)
+    return tables
+
+
+def flop_notes(results: dict[str, Any]) -> list[str]:
+    """The training FLOP rate against the matmul ceiling, and where a step's time goes."""
+    train = results.get("train", {})
+    if "flop_fraction_of_matmul_ceiling" not in train:
+        return []
+    notes = [
+        f"training FLOP rate at 128: {train['flop_rate_at_128'] / 1e9:.1f} GFLOP/s = "
+        f"{100 * train['flop_fraction_of_matmul_ceiling']:.0f}% of the float32 matmul ceiling "
+        f"({train['matmul_ceiling']['flop_rate'] / 1e9:.1f} GFLOP/s)"
+    ]
     if "step_profile" in train:
         profile = train["step_profile"]
         parts = ", ".join(
             f"{name.replace('_', ' ')} {1000 * profile[f'{name}_seconds']:.0f} ms"
             for name in ("forward", "backward", "optimizer", "keras_overhead")
         )
-        lines.append(
-            f"  one {profile['batch']}×{profile['length']} step: "
+        notes.append(
+            f"one {profile['batch']}×{profile['length']} step: "
             f"{1000 * profile['step_seconds']:.0f} ms ({parts})"
         )
     if "step_matmuls" in train:
         matmuls = train["step_matmuls"]
-        lines.append(
-            f"  the step's matmuls alone: {matmuls['flop_rate'] / 1e9:.1f} GFLOP/s "
+        notes.append(
+            f"the step's matmuls alone: {matmuls['flop_rate'] / 1e9:.1f} GFLOP/s "
             f"({100 * matmuls['fraction_of_matmul_ceiling']:.0f}% of the ceiling), "
             f"{100 * matmuls['share_of_step_time']:.0f}% of the step time; other ops take the rest"
         )
-    inference = results.get("inference", {})
-    if inference:
+    return notes
+
+
+def format_table(results: dict[str, Any]) -> str:
+    """The plain-text report printed at the end of a run."""
+    lines: list[str] = []
+    for name, (header, rows) in result_tables(results).items():
+        widths = [max(len(row[column]) for row in [header, *rows]) for column in range(len(header))]
+        for row in [header, *rows]:
+            cells = [row[0].ljust(widths[0])]
+            cells += [cell.rjust(width) for cell, width in zip(row[1:], widths[1:])]
+            lines.append("  ".join(cells).rstrip())
+        if name == "training":
+            lines += [f"  {note}" for note in flop_notes(results)]
         lines.append("")
-        lines.append(
-            f"{'inference (' + str(inference.get('dataset')) + ')':<28}{'b1 p50 ms':>11}"
-            f"{'b1 p95 ms':>11}{'b32 seq/s':>11}"
-        )
-        for engine in ENGINES:
-            if engine in inference:
-                figures = inference[engine]
-                lines.append(
-                    f"{engine:<28}{figures['batch1_p50_ms']:>11.1f}{figures['batch1_p95_ms']:>11.1f}"
-                    f"{figures['batch32_seq_per_s']:>11.1f}"
-                )
-    cold = [name for name in ("predictor", "predictor_int8", "tf_predict") if name in results]
-    if cold:
-        lines.append("")
-        lines.append(f"{'cold start':<28}{'seconds':>11}{'peak RSS MB':>13}")
-        for name in cold:
-            lines.append(
-                f"{name:<28}{results[name]['cold_start_s']:>11.2f}{results[name]['peak_rss_mb']:>13.0f}"
-            )
-    targets = results.get("targets", {})
-    if targets:
-        lines.append("")
-        lines.append("targets")
-        for name, entry in targets.items():
-            verdict = "met" if entry["met"] else "MISSED"
-            if not entry.get("judged", True):
-                verdict = f"not judged: {entry['why']}"
-            lines.append(f"  {name:<52}{entry['value']:>10.3f}  {entry['target']:<8} {verdict}")
     machine = results.get("machine", {})
-    lines.append("")
     lines.append(
         f"{machine.get('cpu', '?')}, {machine.get('usable_cpus')} usable CPUs, load average "
-        f"{machine.get('load_average_start', ['?'])[0]:.2f} → "
-        f"{machine.get('load_average_end', ['?'])[0]:.2f}; {results.get('date')}"
+        f"{machine.get('load_average_start', [float('nan')])[0]:.2f} → "
+        f"{machine.get('load_average_end', [float('nan')])[0]:.2f}; {results.get('date')}"
     )
     return "\n".join(lines)
 
 
 def format_markdown(results: dict[str, Any], command: str) -> str:
-    """The README's performance tables, from the figures of one run (`benchmark.md`)."""
+    """The same tables in Markdown (`benchmark.md`), headed by the command and the machine."""
     machine = results.get("machine", {})
     lines = [
         f"`{command}` on {machine.get('cpu', '?')} ({machine.get('usable_cpus')} usable CPUs, "
         f"load average {machine.get('load_average_start', [float('nan')])[0]:.2f} at the start), "
         f"{results.get('date', '?')[:10]}, {results.get('seconds', 0) / 60:.0f} minutes.",
-        "",
-        "| training | examples/s | real tokens/s | padding efficiency | test accuracy |",
-        "|---|---:|---:|---:|---:|",
     ]
-    train = results.get("train", {})
-    for dataset, modes in train.items():
-        if not isinstance(modes, dict) or "fixed" not in modes:
-            continue
-        for mode in MODES:
-            figures = modes[mode]
-            lines.append(
-                f"| {dataset} ({figures['max_length']}), {mode} | {figures['examples_per_s']:.1f} | "
-                f"{figures['tokens_per_s']:.0f} | {figures['padding_efficiency']:.3f} | "
-                f"{100 * figures['accuracy']:.1f}% |"
-            )
-    if "flop_fraction_of_matmul_ceiling" in train:
-        lines += [
-            "",
-            f"Training at 128 tokens: {train['flop_rate_at_128'] / 1e9:.0f} GFLOP/s, "
-            f"{100 * train['flop_fraction_of_matmul_ceiling']:.0f}% of the float32 matmul ceiling "
-            f"({train['matmul_ceiling']['flop_rate'] / 1e9:.0f} GFLOP/s).",
-        ]
-        if "step_matmuls" in train:
-            matmuls = train["step_matmuls"]
-            lines[-1] += (
-                f" The step's matmuls alone run at {matmuls['flop_rate'] / 1e9:.0f} GFLOP/s and "
-                f"take {100 * matmuls['share_of_step_time']:.0f}% of the step"
-            )
-            if "step_profile" in train:
-                profile = train["step_profile"]
-                lines[-1] += (
-                    f" (forward {1000 * profile['forward_seconds']:.0f} ms, backward "
-                    f"{1000 * profile['backward_seconds']:.0f} ms, optimizer "
-                    f"{1000 * profile['optimizer_seconds']:.0f} ms, Keras overhead "
-                    f"{1000 * profile['keras_overhead_seconds']:.0f} ms per "
-                    f"{profile['batch']}×{profile['length']} step)"
-                )
-            lines[-1] += "."
-    inference = results.get("inference", {})
-    if inference:
-        lines += [
-            "",
-            f"| inference ({inference.get('dataset')}) | batch-1 p50 ms | batch-1 p95 ms | "
-            "batch-32 seq/s |",
-            "|---|---:|---:|---:|",
-        ]
-        for engine in ENGINES:
-            if engine in inference:
-                figures = inference[engine]
-                lines.append(
-                    f"| {engine} | {figures['batch1_p50_ms']:.1f} | {figures['batch1_p95_ms']:.1f} "
-                    f"| {figures['batch32_seq_per_s']:.0f} |"
-                )
-    cold = [name for name in ("predictor", "predictor_int8", "tf_predict") if name in results]
-    if cold:
-        lines += ["", "| cold start (import + load + first prediction) | seconds | peak RSS MB |"]
-        lines.append("|---|---:|---:|")
-        for name in cold:
-            lines.append(
-                f"| {name} | {results[name]['cold_start_s']:.2f} | "
-                f"{results[name]['peak_rss_mb']:.0f} |"
-            )
-    targets = results.get("targets", {})
-    if targets:
-        lines += ["", "| target | value | wanted | verdict |", "|---|---:|---|---|"]
-        for name, entry in targets.items():
-            verdict = "met" if entry["met"] else "**missed**"
-            if not entry.get("judged", True):
-                verdict = f"not judged ({entry['why']})"
-            lines.append(f"| {name} | {entry['value']:.3f} | {entry['target']} | {verdict} |")
+    for name, (header, rows) in result_tables(results).items():
+        lines += ["", "| " + " | ".join(header) + " |", "|---" + "|---:" * (len(header) - 1) + "|"]
+        lines += ["| " + " | ".join(row) + " |" for row in rows]
+        notes = flop_notes(results) if name == "training" else []
+        if notes:
+            text = "; ".join(notes)
+            lines += ["", text[0].upper() + text[1:] + "."]
     return "\n".join(lines) + "\n"
 
 

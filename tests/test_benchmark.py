@@ -175,7 +175,7 @@ def test_quick_run_writes_every_required_key(tiny_checkpoint, tiny_csv, tmp_path
         assert results[process]["peak_rss_mb"] > 0
     assert {"machine", "versions", "date", "targets"} <= set(results)
     assert results["versions"]["tensorflow"]
-    assert "tiny fixed" in completed.stdout
+    assert "tiny (64), fixed" in completed.stdout
     markdown = output.with_suffix(".md").read_text()
     assert "| tiny (64), bucketed |" in markdown and "| ort_int8 |" in markdown
     assert markdown.startswith("`python scripts/benchmark.py --quick --data ")
