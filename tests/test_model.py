@@ -69,6 +69,10 @@ def test_fused_adamw_updates_like_tf_keras_adamw(tiny_checkpoint) -> None:
     assert weights["fused"].keys() == weights["tf_keras"].keys()
     moved = 0
     for key, reference in weights["tf_keras"].items():
-        np.testing.assert_allclose(weights["fused"][key], reference, atol=1e-5, err_msg=key)
+        # Float rounding differs between the two kernels and grows over steps at this large
+        # learning rate; a wrong update (say, no bias correction) is off by far more than 0.1%.
+        np.testing.assert_allclose(
+            weights["fused"][key], reference, rtol=1e-3, atol=1e-5, err_msg=key
+        )
         moved += not np.allclose(reference, 0)
     assert moved > 10
