@@ -223,6 +223,15 @@ def bert_training_flops(
     return 3.0 * forward
 
 
+def dimensions(settings: Any) -> dict[str, int]:
+    """The sizes of a BERT config (`transformers.BertConfig`) that its step's FLOPs depend on."""
+    return {
+        "layers": settings.num_hidden_layers,
+        "hidden": settings.hidden_size,
+        "intermediate": settings.intermediate_size,
+    }
+
+
 def speed_summary(
     records: Sequence[dict[str, float]], skip: int = WARMUP_BATCHES
 ) -> dict[str, float]:
@@ -522,17 +531,10 @@ def train_mode(
         warmup_steps=int(TrainConfig.warmup_ratio * steps),
     )
     fit_head(model, head_features, train_labels, config.seed)
-    model_config = model.config
+    sizes = dimensions(model.config)
 
     def flops_of(batch_size: int, length: int) -> float:
-        return bert_training_flops(
-            batch_size,
-            length,
-            layers=model_config.num_hidden_layers,
-            hidden=model_config.hidden_size,
-            intermediate=model_config.intermediate_size,
-            labels=len(labels),
-        )
+        return bert_training_flops(batch_size, length, labels=len(labels), **sizes)
 
     shapes: list[tuple[int, int, int]] = []
     records: list[dict[str, float]] = []
@@ -822,15 +824,7 @@ def profile_training_step(config: BenchmarkConfig, steps: int = 3) -> dict[str, 
         "optimizer": median_seconds(lambda: apply(gradients)),
         "step": median_seconds(lambda: model.train_on_batch(features, labels)),
     }
-    settings = model.config
-    flops = bert_training_flops(
-        config.batch_size,
-        length,
-        layers=settings.num_hidden_layers,
-        hidden=settings.hidden_size,
-        intermediate=settings.intermediate_size,
-        labels=2,
-    )
+    flops = bert_training_flops(config.batch_size, length, labels=2, **dimensions(model.config))
     return {
         "batch": config.batch_size,
         "length": length,
@@ -895,9 +889,7 @@ def run_benchmark(config: BenchmarkConfig) -> dict[str, Any]:
 
         settings = checkpoint.load_bert_config(checkpoint.resolve_checkpoint(config.model))
         matmuls = measure_step_matmuls(
-            layers=settings.num_hidden_layers,
-            hidden=settings.hidden_size,
-            intermediate=settings.intermediate_size,
+            **dimensions(settings),
             heads=settings.num_attention_heads,
             batch=config.batch_size,
             length=min(FLOP_RATE_LENGTH, settings.max_position_embeddings),

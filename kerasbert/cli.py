@@ -252,8 +252,8 @@ def setup_logging(
 ) -> None:
     """kerasbert's own messages at INFO (DEBUG with --debug); other libraries' only from WARNING.
 
-    tf2onnx, onnxruntime's transformer optimizer and its quantizer log hundreds of INFO lines per
-    export (some on the root logger); kerasbert reports what they did in one line each instead.
+    tf2onnx logs dozens of INFO lines per export; kerasbert reports what it did in one line
+    (`export` also quiets onnxruntime's optimizer and quantizer, which log on their own terms).
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
@@ -263,8 +263,5 @@ def setup_logging(
     logging.getLogger("kerasbert").setLevel(logging.DEBUG if debug else logging.INFO)
     # transformers' own loading report is replaced by kerasbert's checks in checkpoint.py.
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
-    # onnxruntime's BERT optimizer warns that shape inference is off; kerasbert's export reports
-    # the fusion counts itself (and warns when none matched).
-    logging.getLogger("fusion_skiplayernorm").setLevel(logging.ERROR)
     # transformers' TF models trip their own deprecation warning on every training step's build.
     warnings.filterwarnings("ignore", message="`seed_generator` is deprecated")

@@ -21,7 +21,8 @@ import os
 import shutil
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ import numpy as np
 import onnx
 
 from kerasbert.errors import InputError
-from kerasbert.files import check_replaceable, write_json
+from kerasbert.files import check_replaceable, read_json, write_json
 from kerasbert.predictor import (
     METADATA_FILE,
     MODEL_FILES,
@@ -357,14 +358,17 @@ def optimize(
     options = FusionOptions("bert")
     # Symbolic shape inference needs sympy, which is not a dependency; fusions work without it.
     options.enable_shape_inference = False
-    fused = optimize_model(
-        original,
-        model_type="bert_tf",
-        num_heads=num_heads,
-        hidden_size=hidden_size,
-        optimization_options=options,
-        opt_level=0,
-    )
+    # The optimizer logs each fusion pass at INFO and warns that shape inference is off; the
+    # counts returned below say what it did.
+    with _silenced("onnx_model", "onnx_model_bert", "onnx_model_bert_tf", "fusion_skiplayernorm"):
+        fused = optimize_model(
+            original,
+            model_type="bert_tf",
+            num_heads=num_heads,
+            hidden_size=hidden_size,
+            optimization_options=options,
+            opt_level=0,
+        )
     fusion_counts = {op: count for op, count in fused.get_fused_operator_statistics().items()}
     session_options = onnxruntime.SessionOptions()
     # EXTENDED, not ALL: ALL adds layout changes tied to this machine's CPU.
@@ -404,16 +408,24 @@ def quantize_int8(onnx_path: str | Path, output_path: str | Path) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     # The quantizer logs on the root logger: an INFO line per tensor and a generic warning to run
-    # its pre-processing. The int8 model's accuracy is measured against fp32 right after, so
-    # silence both for the duration.
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.ERROR)
-    try:
+    # its pre-processing. The int8 model's accuracy is measured against fp32 right after.
+    with _silenced(""):
         # Signed weights: the format onnxruntime's CPU int8 kernels are fastest with (its docs).
         quantize_dynamic(str(onnx_path), str(output_path), weight_type=QuantType.QInt8)
+
+
+@contextmanager
+def _silenced(*logger_names: str) -> Iterator[None]:
+    """Only errors from these loggers ("" is the root logger) for the duration of the block."""
+    loggers = [logging.getLogger(name or None) for name in logger_names]
+    levels = [each.level for each in loggers]
+    for each in loggers:
+        each.setLevel(logging.ERROR)
+    try:
+        yield
     finally:
-        root.setLevel(level)
+        for each, level in zip(loggers, levels):
+            each.setLevel(level)
 
 
 def compare_int8(
@@ -479,8 +491,8 @@ def _read_run(run_dir: Path) -> dict[str, Any]:
             f"Run directory {run_dir} lacks {', '.join(missing)}; was training interrupted? "
             "Re-run `kerasbert train`."
         )
-    labels = json.loads((run_dir / "labels.json").read_text(encoding="utf-8"))
-    config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
+    labels = read_json(run_dir / "labels.json")
+    config = read_json(run_dir / "config.json")
     if not isinstance(labels, list) or not all(isinstance(label, str) for label in labels):
         raise InputError(f"{run_dir / 'labels.json'} must hold a JSON list of label names.")
     max_length = config.get("max_length")
@@ -519,7 +531,7 @@ def _agreement_with_run(run_dir: Path, fp32_probabilities: np.ndarray) -> dict[s
     path = run_dir / "test_probabilities.json"
     if not path.is_file():
         return None
-    tensorflow = np.asarray(json.loads(path.read_text(encoding="utf-8")), dtype=np.float32)
+    tensorflow = np.asarray(read_json(path), dtype=np.float32)
     if tensorflow.shape != fp32_probabilities.shape:
         raise InputError(
             f"{path} does not match the run's test split; re-run `kerasbert evaluate`."

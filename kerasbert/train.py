@@ -58,36 +58,52 @@ class RunResult:
         return self.output_dir if is_remote(self.output_dir) else str(self.run_dir)
 
 
+class PhaseTimer:
+    """Wall time per phase of the job: `lap(name)` books the time since the previous lap."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, phase: str) -> None:
+        now = time.perf_counter()
+        self.seconds[phase] = self.seconds.get(phase, 0.0) + now - self._last
+        self._last = now
+
+    @property
+    def total(self) -> float:
+        """Seconds from the timer's creation to the last lap: every phase, nothing between."""
+        return sum(self.seconds.values())
+
+
 def run(config: TrainConfig, strategy=None) -> RunResult:
     """Train, evaluate, report and export: the default job."""
-    start = time.perf_counter()
-    timings: dict[str, float] = {}
-    run_dir = fit_run(config, strategy, timings)
-    phase_start = time.perf_counter()
+    timer = PhaseTimer()
+    run_dir = fit_run(config, strategy, timer)
     metrics = evaluate_run(run_dir, plots=config.plots)
-    _add(timings, "evaluate", phase_start)
     if is_remote(config.output_dir):
         sync_to_remote(run_dir, config.output_dir)
+    timer.lap("evaluate")
     export_dir, samples = None, []
     if config.export:
-        phase_start = time.perf_counter()
         export_dir, samples = export_and_check(run_dir, config)
-        _add(timings, "export", phase_start)
-    seconds = time.perf_counter() - start
-    write_json(run_dir / "timings.json", {"total": seconds, **timings})
+        timer.lap("export")
+    write_json(run_dir / "timings.json", {"total": timer.total, **timer.seconds})
     if is_remote(config.output_dir):
         sync_to_remote(run_dir, config.output_dir)
-    return RunResult(run_dir, metrics, seconds, export_dir, samples, config.output_dir, timings)
+    return RunResult(
+        run_dir, metrics, timer.total, export_dir, samples, config.output_dir, timer.seconds
+    )
 
 
-def fit_run(config: TrainConfig, strategy=None, timings: dict[str, float] | None = None) -> Path:
+def fit_run(config: TrainConfig, strategy=None, timer: PhaseTimer | None = None) -> Path:
     """Fine-tune and save the model; returns the run directory.
 
     Every input is checked before the run directory is created, so a failed start leaves nothing
     behind. A directory holding an unfinished run with the same settings is resumed from its last
-    completed epoch (`BackupAndRestore`). `timings`, if given, receives seconds per phase.
+    completed epoch (`BackupAndRestore`). `timer`, if given, gets a lap per phase.
     """
-    phase_start = time.perf_counter()
+    timer = timer or PhaseTimer()
     from kerasbert import checkpoint, pipeline
     from kerasbert.strategy import apply_precision, create_strategy, resolve_precision
 
@@ -187,9 +203,8 @@ def fit_run(config: TrainConfig, strategy=None, timings: dict[str, float] | None
             jit_compile=config.jit_compile,
         )
 
-    _add(timings, "prepare", phase_start)
+    timer.lap("prepare")
     if config.fit_head:
-        phase_start = time.perf_counter()
         accuracy = fit_head(
             model,
             pipeline.pooled_features(model, encoded["train"]),
@@ -197,7 +212,7 @@ def fit_run(config: TrainConfig, strategy=None, timings: dict[str, float] | None
             config.seed,
         )
         logger.info("Head fitted on pretrained features: training accuracy %.3f.", accuracy)
-        _add(timings, "fit_head", phase_start)
+        timer.lap("fit_head")
 
     # Only now, with the weights loaded, is every input known to work: a failed start above
     # leaves no directory behind.
@@ -217,7 +232,6 @@ def fit_run(config: TrainConfig, strategy=None, timings: dict[str, float] | None
         padding,
         100 * summary["padding"]["train_padding_efficiency"],
     )
-    phase_start = time.perf_counter()
     model.fit(
         datasets["train"],
         validation_data=datasets["validation"],
@@ -225,8 +239,7 @@ def fit_run(config: TrainConfig, strategy=None, timings: dict[str, float] | None
         callbacks=make_callbacks(run_dir, config.early_stopping_patience, remote),
         verbose=1 if sys.stdout.isatty() else 2,
     )
-    _add(timings, "train", phase_start)
-    phase_start = time.perf_counter()
+    timer.lap("train")
     # Evaluation and the ONNX export build models afresh; they must build them in float32.
     apply_precision("fp32")
     best = run_dir / "checkpoints" / "best.weights.h5"
@@ -240,13 +253,8 @@ def fit_run(config: TrainConfig, strategy=None, timings: dict[str, float] | None
     shutil.rmtree(run_dir / "backup", ignore_errors=True)
     if remote:
         sync_to_remote(run_dir, remote)
-    _add(timings, "save", phase_start)
+    timer.lap("save")
     return run_dir
-
-
-def _add(timings: dict[str, float] | None, phase: str, since: float) -> None:
-    if timings is not None:
-        timings[phase] = timings.get(phase, 0.0) + time.perf_counter() - since
 
 
 def prepare_remote_mirror(config: TrainConfig) -> Path:
