@@ -8,33 +8,84 @@ from pathlib import Path
 from kerasbert.files import read_json, sync_to_remote, write_json
 from kerasbert.model import keras
 
+# The variable in which tf-keras' BackupAndRestore checkpoint keeps the last saved epoch's index.
+SAVED_EPOCH = "ckpt_saved_epoch/.ATTRIBUTES/VARIABLE_VALUE"
 
-def make_callbacks(run_dir: Path, early_stopping_patience: int, remote: str | None = None) -> list:
+
+def make_callbacks(
+    run_dir: Path, early_stopping_patience: int, remote: str | None = None, completed: int = 0
+) -> list:
     """Early stopping, best checkpoint, resume backup, TensorBoard, JSON history, NaN guard, and
-    with `remote` (e.g. gs://bucket/run) a copy of the run directory kept there every epoch."""
+    with `remote` (e.g. gs://bucket/run) a copy of the run directory kept there every epoch.
+
+    `completed`: epochs a resumed run already finished (`completed_epochs`). The best-checkpoint
+    and early-stopping callbacks then start from those epochs' validation losses, as in the run
+    before the kill: otherwise the first resumed epoch would count as an improvement and could
+    overwrite a better checkpoint, and patience would start over.
+    """
+    past = past_validation_losses(run_dir / "history.json", completed)
     callbacks = [
         keras.callbacks.TerminateOnNaN(),
-        # Saves the whole training state each epoch; a killed run restarted into the same
-        # directory continues from the last completed epoch.
-        keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
         keras.callbacks.ModelCheckpoint(
             str(run_dir / "checkpoints" / "best.weights.h5"),
             monitor="val_loss",
             save_best_only=True,
             save_weights_only=True,
+            initial_value_threshold=min(past) if past else None,
         ),
         keras.callbacks.TensorBoard(str(run_dir / "logs"), write_graph=False),
         JsonHistory(run_dir / "history.json"),
+        # Saves the whole training state each epoch; a killed run restarted into the same
+        # directory continues from the last completed epoch. It saves after the files above: a
+        # kill between them makes the restart redo that epoch and rewrite them, never skip one.
+        keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
     ]
     if remote:
         callbacks.append(RemoteSync(run_dir, remote))
     if early_stopping_patience:
-        callbacks.append(
-            keras.callbacks.EarlyStopping(
-                monitor="val_loss", patience=early_stopping_patience, restore_best_weights=True
-            )
-        )
+        callbacks.append(ResumableEarlyStopping(past, patience=early_stopping_patience))
     return callbacks
+
+
+def completed_epochs(backup_dir: Path) -> int:
+    """How many epochs the `BackupAndRestore` directory `backup_dir` holds (0 without one)."""
+    import tensorflow as tf
+
+    for index in sorted(Path(backup_dir).rglob("checkpoint")):
+        latest = tf.train.latest_checkpoint(str(index.parent))
+        if latest:
+            # BackupAndRestore records the index of the last epoch it saved.
+            return int(tf.train.load_variable(latest, SAVED_EPOCH)) + 1
+    return 0
+
+
+def past_validation_losses(history_path: Path, completed: int) -> list[float]:
+    """The validation losses of the first `completed` epochs in a run's `history.json`."""
+    if not completed or not history_path.exists():
+        return []
+    history = read_json(history_path)
+    return [
+        loss
+        for epoch, loss in zip(history["epoch"], history.get("val_loss", []))
+        if epoch <= completed and loss is not None
+    ]
+
+
+class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
+    """`EarlyStopping` on validation loss (best weights restored) that, in a resumed run, first
+    replays the validation losses of the epochs done before the restart."""
+
+    def __init__(self, past_losses: list[float], patience: int):
+        super().__init__(monitor="val_loss", patience=patience, restore_best_weights=True)
+        self.past_losses = list(past_losses)
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        for epoch, loss in enumerate(self.past_losses):
+            if self._is_improvement(loss, self.best):
+                self.best, self.best_epoch, self.wait = loss, epoch, 0
+            else:
+                self.wait += 1
 
 
 class JsonHistory(keras.callbacks.Callback):

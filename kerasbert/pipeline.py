@@ -11,6 +11,7 @@ Padding modes:
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -115,41 +116,78 @@ def make_dataset(
     shuffle: bool = False,
     seed: int = 0,
     drop_remainder: bool = False,
+    epochs: int | None = None,
+    first_epoch: int = 0,
 ):
     """Build the `tf.data.Dataset` of `(features, labels)` (or features only) batches.
 
-    `padding="fixed"` builds the dataset from padded tensors with static shapes (TPU-safe);
-    the other modes generate each epoch's batches anew (reshuffled with `seed` and the epoch).
+    `padding="fixed"` builds the dataset from padded tensors with static shapes (TPU-safe); the
+    other modes generate batches in Python. Without `epochs`, one pass over the dataset is one
+    epoch and each pass is reshuffled. With `epochs` (training), one pass yields epochs
+    `first_epoch .. epochs - 1` back to back (give `fit` the `steps_per_epoch`), and epoch `e`'s
+    order depends only on `seed` and `e`: a run resumed at epoch `e` sees the very batches an
+    uninterrupted run would have.
     """
     import tensorflow as tf
 
+    epoch_numbers = range(first_epoch, epochs) if epochs is not None else None
     if padding == "fixed":
         features = pad_batch(encoded, np.arange(len(encoded)), encoded.max_length)
         elements = (features, labels.astype(np.int32)) if labels is not None else features
-        dataset = tf.data.Dataset.from_tensor_slices(elements)
-        if shuffle:
+        if not shuffle:
+            dataset = tf.data.Dataset.from_tensor_slices(elements)
+            dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
+        elif epoch_numbers is None:
+            dataset = tf.data.Dataset.from_tensor_slices(elements)
             dataset = dataset.shuffle(len(encoded), seed=seed, reshuffle_each_iteration=True)
-        return dataset.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
+            dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
+        else:
+            tensors = tf.nest.map_structure(tf.constant, elements)
+
+            def epoch_batches(epoch):
+                # Stateless: the order is a function of (seed, epoch), whatever ran before.
+                keys = tf.random.stateless_uniform(
+                    [len(encoded)], seed=tf.stack([tf.constant(seed, tf.int64), epoch])
+                )
+                order = tf.data.Dataset.from_tensor_slices(tf.argsort(keys))
+                return order.batch(batch_size, drop_remainder=drop_remainder)
+
+            dataset = tf.data.Dataset.range(epoch_numbers.start, epoch_numbers.stop)
+            dataset = dataset.flat_map(epoch_batches).map(
+                lambda batch: tf.nest.map_structure(lambda t: tf.gather(t, batch), tensors)
+            )
+        return dataset.prefetch(tf.data.AUTOTUNE)
 
     lengths = encoded.lengths
-    epoch_counter = iter(range(1 << 30))
+    epoch_counter = itertools.count(first_epoch)
 
     def generate():
-        rng = np.random.default_rng([seed, next(epoch_counter)]) if shuffle else None
-        for batch in plan_batches(lengths, batch_size, padding, rng):
-            if drop_remainder and len(batch) < batch_size:
-                continue
-            features = pad_batch(encoded, batch)
-            yield (features, labels[batch].astype(np.int32)) if labels is not None else features
+        for epoch in epoch_numbers if epoch_numbers is not None else [next(epoch_counter)]:
+            rng = np.random.default_rng([seed, epoch]) if shuffle else None
+            for batch in plan_batches(lengths, batch_size, padding, rng):
+                if drop_remainder and len(batch) < batch_size:
+                    continue
+                features = pad_batch(encoded, batch)
+                yield (
+                    (features, labels[batch].astype(np.int32)) if labels is not None else features
+                )
 
     feature_spec = {name: tf.TensorSpec((None, None), tf.int32) for name in INPUT_NAMES}
     signature = (
         (feature_spec, tf.TensorSpec((None,), tf.int32)) if labels is not None else feature_spec
     )
     dataset = tf.data.Dataset.from_generator(generate, output_signature=signature)
-    steps = len(encoded) // batch_size if drop_remainder else -(-len(encoded) // batch_size)
-    dataset = dataset.apply(tf.data.experimental.assert_cardinality(steps))
+    steps = steps_per_epoch(len(encoded), batch_size, drop_remainder)
+    dataset = dataset.apply(
+        tf.data.experimental.assert_cardinality(
+            steps * (len(epoch_numbers) if epoch_numbers is not None else 1)
+        )
+    )
     return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def steps_per_epoch(examples: int, batch_size: int, drop_remainder: bool) -> int:
+    return examples // batch_size if drop_remainder else -(-examples // batch_size)
 
 
 def predict_logits(model, encoded: Encoded, batch_size: int = 64) -> np.ndarray:

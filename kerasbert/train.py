@@ -133,7 +133,7 @@ def fit_run(config: TrainConfig, strategy=None, timer: PhaseTimer | None = None)
     remote = config.output_dir if is_remote(config.output_dir) else None
     run_dir = check_run_dir(config, prepare_remote_mirror(config) if remote else None)
 
-    from kerasbert.callbacks import make_callbacks
+    from kerasbert.callbacks import completed_epochs, make_callbacks
     from kerasbert.model import build_classifier, compile_classifier, fit_head, keras
 
     keras.utils.set_random_seed(config.seed)
@@ -174,23 +174,26 @@ def fit_run(config: TrainConfig, strategy=None, timer: PhaseTimer | None = None)
     }
     summary["checkpoint"] = checkpoint.checkpoint_info(model_path)
 
+    # A resumed run continues with the data order of its next epoch (BackupAndRestore brings
+    # back the weights, the optimizer and the epoch).
+    completed = completed_epochs(run_dir / "backup")
+    steps_per_epoch = pipeline.steps_per_epoch(len(encoded["train"]), global_batch, drop_remainder)
     datasets = {
-        name: pipeline.make_dataset(
-            encoded[name],
-            label_ids[name],
+        "train": pipeline.make_dataset(
+            encoded["train"],
+            label_ids["train"],
             global_batch,
             padding=padding,
-            shuffle=name == "train",
+            shuffle=True,
             seed=config.seed,
-            drop_remainder=drop_remainder and name == "train",
-        )
-        for name in ("train", "validation")
+            drop_remainder=drop_remainder,
+            epochs=config.epochs,
+            first_epoch=completed,
+        ),
+        "validation": pipeline.make_dataset(
+            encoded["validation"], label_ids["validation"], global_batch, padding=padding
+        ),
     }
-    steps_per_epoch = (
-        len(encoded["train"]) // global_batch
-        if drop_remainder
-        else -(-len(encoded["train"]) // global_batch)
-    )
     total_steps = steps_per_epoch * config.epochs
     with strategy.scope():
         model = build_classifier(model_path, splits.labels, config.freeze_embeddings)
@@ -204,7 +207,7 @@ def fit_run(config: TrainConfig, strategy=None, timer: PhaseTimer | None = None)
         )
 
     timer.lap("prepare")
-    if config.fit_head:
+    if config.fit_head and not completed:  # a resumed run restores the trained head
         accuracy = fit_head(
             model,
             pipeline.pooled_features(model, encoded["train"]),
@@ -236,7 +239,8 @@ def fit_run(config: TrainConfig, strategy=None, timer: PhaseTimer | None = None)
         datasets["train"],
         validation_data=datasets["validation"],
         epochs=config.epochs,
-        callbacks=make_callbacks(run_dir, config.early_stopping_patience, remote),
+        steps_per_epoch=steps_per_epoch,
+        callbacks=make_callbacks(run_dir, config.early_stopping_patience, remote, completed),
         verbose=1 if sys.stdout.isatty() else 2,
     )
     timer.lap("train")

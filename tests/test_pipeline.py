@@ -62,6 +62,26 @@ def test_epochs_reshuffle_and_seed_repeats(encoded) -> None:
     assert sorted(first.tolist()) == sorted(labels.tolist())
 
 
+@pytest.mark.parametrize("padding", ["bucket", "longest", "fixed"])
+def test_epoch_order_depends_only_on_seed_and_epoch(encoded, padding) -> None:
+    """What resuming relies on: epochs 2-3 of a run started at epoch 2 are those of a full run."""
+    labels = np.arange(len(encoded))
+
+    def epochs(first_epoch: int) -> list[np.ndarray]:
+        dataset = pipeline.make_dataset(
+            encoded, labels, 8, padding=padding, shuffle=True, seed=3, epochs=4,
+            first_epoch=first_epoch, drop_remainder=padding == "fixed",
+        )  # fmt: skip
+        order = np.concatenate([y.numpy() for _, y in dataset])
+        return np.split(order, 4 - first_epoch)
+
+    full, resumed = epochs(0), epochs(2)
+    assert len(full) == 4 and all(len(epoch) == len(full[0]) for epoch in full)
+    assert all(len(set(epoch.tolist())) == len(epoch) for epoch in full)  # no repeats in an epoch
+    assert not np.array_equal(full[0], full[1])
+    assert np.array_equal(np.concatenate(full[2:]), np.concatenate(resumed))
+
+
 def test_batches_pad_to_their_own_longest(encoded) -> None:
     labels = np.zeros(len(encoded), dtype=np.int32)
     for features, _ in pipeline.make_dataset(encoded, labels, 8, padding="bucket"):
