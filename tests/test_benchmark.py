@@ -8,7 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+from conftest import VOCAB, save_tiny_bert, tiny_texts
 
 from kerasbert.benchmark import (
     BenchmarkConfig,
@@ -16,6 +18,7 @@ from kerasbert.benchmark import (
     evaluate_targets,
     measure_step_matmuls,
     speed_summary,
+    train_modes_in_lockstep,
 )
 from kerasbert.errors import InputError
 
@@ -139,6 +142,8 @@ def test_quick_run_writes_every_required_key(tiny_checkpoint, tiny_csv, tmp_path
             "4",
             "--cold-start-runs",
             "1",
+            "--seeds",
+            "2",
             "--output",
             str(output),
         ],
@@ -154,6 +159,9 @@ def test_quick_run_writes_every_required_key(tiny_checkpoint, tiny_csv, tmp_path
         for key in ("examples_per_s", "tokens_per_s", "padding_efficiency", "accuracy"):
             assert figures[key] >= 0, (mode, key)
         assert 0 < figures["padding_efficiency"] <= 1
+        assert len(figures["accuracy_per_seed"]) == 2
+        assert figures["accuracy"] == pytest.approx(sum(figures["accuracy_per_seed"]) / 2)
+        assert figures["steps"] == 2 * 5  # 40 examples in batches of 8, once per seed
     # Fixed padding to 64 tokens processes far more padding than per-batch padding does.
     tiny = results["train"]["tiny"]
     assert tiny["fixed"]["padding_efficiency"] < tiny["longest"]["padding_efficiency"]
@@ -179,3 +187,31 @@ def test_quick_run_writes_every_required_key(tiny_checkpoint, tiny_csv, tmp_path
     markdown = output.with_suffix(".md").read_text()
     assert "| tiny (64), bucketed |" in markdown and "| ort_int8 |" in markdown
     assert markdown.startswith("`python scripts/benchmark.py --quick --data ")
+
+
+def test_lockstep_modes_differ_only_in_padding(tmp_path):
+    """Without dropout, fixed padding and per-batch-longest padding train the same batches to the
+    same weights; bucketing trains different batches. Every mode takes every step."""
+    from kerasbert import checkpoint, pipeline
+
+    model_path = str(
+        save_tiny_bert(tmp_path, VOCAB, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    )
+    rows = tiny_texts(12, seed=1)
+    labels = sorted({label for _, label in rows})
+    tokenizer = checkpoint.load_tokenizer(model_path)
+    encoded = pipeline.encode(tokenizer, [text for text, _ in rows], 48)
+    label_ids = np.array([labels.index(label) for _, label in rows])
+    config = BenchmarkConfig(batch_size=8, epochs=2, learning_rate=1e-3).resolved()
+    features = np.zeros((len(rows), 16), np.float32)
+    runs = train_modes_in_lockstep(
+        model_path, labels, encoded, label_ids, encoded, label_ids, config, features, seed=3
+    )
+    steps = 2 * -(-len(rows) // 8)
+    assert {mode: len(run["records"]) for mode, run in runs.items()} == dict.fromkeys(runs, steps)
+    fixed, longest = (runs[mode] for mode in ("fixed", "longest"))
+    assert all(record["processed"] == record["examples"] * 48 for record in fixed["records"])
+    assert [r["real"] for r in fixed["records"]] == [r["real"] for r in longest["records"]]
+    weights = [run["model"].get_weights() for run in (fixed, longest, runs["bucketed"])]
+    assert all(np.allclose(a, b, atol=1e-5) for a, b in zip(weights[0], weights[1]))
+    assert not all(np.allclose(a, b, atol=1e-5) for a, b in zip(weights[1], weights[2]))
