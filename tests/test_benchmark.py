@@ -166,6 +166,7 @@ def test_quick_run_writes_every_required_key(tiny_checkpoint, tiny_csv, tmp_path
     tiny = results["train"]["tiny"]
     assert tiny["fixed"]["padding_efficiency"] < tiny["longest"]["padding_efficiency"]
     assert tiny["longest"]["padding_efficiency"] <= tiny["bucketed"]["padding_efficiency"]
+    assert tiny["step_cost"]["steps"] == 2 * 2 * (5 - 1)  # two modes, two seeds, warm-up left out
     assert 0 < results["train"]["flop_fraction_of_matmul_ceiling"]
     assert 0 < results["train"]["step_matmuls"]["share_of_step_time"]
     # The tiny model takes 64 positions, so no data set ran fixed padding at 128: the step
@@ -215,3 +216,24 @@ def test_lockstep_modes_differ_only_in_padding(tmp_path):
     weights = [run["model"].get_weights() for run in (fixed, longest, runs["bucketed"])]
     assert all(np.allclose(a, b, atol=1e-5) for a, b in zip(weights[0], weights[1]))
     assert not all(np.allclose(a, b, atol=1e-5) for a, b in zip(weights[1], weights[2]))
+
+
+def test_functions_take_turns_in_a_rotating_order():
+    from kerasbert.benchmark import time_in_turn
+
+    order = []
+    functions = {name: (lambda value, name=name: order.append((name, value))) for name in "abc"}
+    seconds = time_in_turn(functions, [1, 2, 3])
+    assert order == [(n, 1) for n in "abc"] + [(n, 2) for n in "bca"] + [(n, 3) for n in "cab"]
+    assert {name: len(values) for name, values in seconds.items()} == {"a": 3, "b": 3, "c": 3}
+
+
+def test_step_cost_fit_separates_per_step_and_per_token_cost():
+    from kerasbert.benchmark import step_cost_fit
+
+    records = [{"processed": tokens, "seconds": 0.2 + tokens * 5e-4} for tokens in (320, 640, 960)]
+    fit = step_cost_fit(records)
+    assert fit["per_step_ms"] == pytest.approx(200)
+    assert fit["per_1k_tokens_ms"] == pytest.approx(500)
+    assert fit["r_squared"] == pytest.approx(1.0)
+    assert step_cost_fit(records[:1]) is None  # one shape: nothing to separate
