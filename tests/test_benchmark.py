@@ -205,9 +205,10 @@ def test_lockstep_modes_differ_only_in_padding(tmp_path):
     label_ids = np.array([labels.index(label) for _, label in rows])
     config = BenchmarkConfig(batch_size=8, epochs=2, learning_rate=1e-3).resolved()
     features = np.zeros((len(rows), 16), np.float32)
-    runs = train_modes_in_lockstep(
+    runs, ceiling = train_modes_in_lockstep(
         model_path, labels, encoded, label_ids, encoded, label_ids, config, features, seed=3
     )
+    assert len(ceiling) == 2 * -(-len(rows) // 8) and all(r["seconds"] > 0 for r in ceiling)
     steps = 2 * -(-len(rows) // 8)
     assert {mode: len(run["records"]) for mode, run in runs.items()} == dict.fromkeys(runs, steps)
     fixed, longest = (runs[mode] for mode in ("fixed", "longest"))
@@ -218,14 +219,15 @@ def test_lockstep_modes_differ_only_in_padding(tmp_path):
     assert not all(np.allclose(a, b, atol=1e-5) for a, b in zip(weights[1], weights[2]))
 
 
-def test_functions_take_turns_in_a_rotating_order():
+def test_functions_take_turns_pass_by_pass_in_a_rotating_order():
     from kerasbert.benchmark import time_in_turn
 
     order = []
     functions = {name: (lambda value, name=name: order.append((name, value))) for name in "abc"}
-    seconds = time_in_turn(functions, [1, 2, 3])
-    assert order == [(n, 1) for n in "abc"] + [(n, 2) for n in "bca"] + [(n, 3) for n in "cab"]
-    assert {name: len(values) for name, values in seconds.items()} == {"a": 3, "b": 3, "c": 3}
+    seconds = time_in_turn(functions, [1, 2], rounds=3)
+    passes = [[(n, 1), (n, 2)] for n in "abc" + "bca" + "cab"]  # whole passes, rotating
+    assert order == [call for one_pass in passes for call in one_pass]
+    assert {name: len(values) for name, values in seconds.items()} == {"a": 6, "b": 6, "c": 6}
 
 
 def test_step_cost_fit_separates_per_step_and_per_token_cost():
