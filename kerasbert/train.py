@@ -178,22 +178,20 @@ def fit_run(config: TrainConfig, strategy=None, timer: PhaseTimer | None = None)
     # back the weights, the optimizer and the epoch).
     completed = completed_epochs(run_dir / "backup")
     steps_per_epoch = pipeline.steps_per_epoch(len(encoded["train"]), global_batch, drop_remainder)
-    datasets = {
-        "train": pipeline.make_dataset(
-            encoded["train"],
-            label_ids["train"],
-            global_batch,
-            padding=padding,
-            shuffle=True,
-            seed=config.seed,
-            drop_remainder=drop_remainder,
-            epochs=config.epochs,
-            first_epoch=completed,
-        ),
-        "validation": pipeline.make_dataset(
-            encoded["validation"], label_ids["validation"], global_batch, padding=padding
-        ),
-    }
+    train_data = pipeline.make_dataset(
+        encoded["train"],
+        label_ids["train"],
+        global_batch,
+        padding=padding,
+        shuffle=True,
+        seed=config.seed,
+        drop_remainder=drop_remainder,
+        epochs=config.epochs,
+        first_epoch=completed,
+    )
+    validation_data = pipeline.make_dataset(
+        encoded["validation"], label_ids["validation"], global_batch, padding=padding
+    )
     total_steps = steps_per_epoch * config.epochs
     with strategy.scope():
         model = build_classifier(model_path, splits.labels, config.freeze_embeddings)
@@ -236,8 +234,8 @@ def fit_run(config: TrainConfig, strategy=None, timer: PhaseTimer | None = None)
         100 * summary["padding"]["train_padding_efficiency"],
     )
     model.fit(
-        datasets["train"],
-        validation_data=datasets["validation"],
+        train_data,
+        validation_data=validation_data,
         epochs=config.epochs,
         steps_per_epoch=steps_per_epoch,
         callbacks=make_callbacks(run_dir, config.early_stopping_patience, remote, completed),
