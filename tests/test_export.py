@@ -6,6 +6,7 @@ import datetime
 import json
 import logging
 import shutil
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -89,6 +90,30 @@ def test_onnx_models_take_int32_dynamic_inputs_and_carry_labels(tiny: tuple[Path
     assert fp32.opset_import[0].version == export.DEFAULT_OPSET
     op_types = {node.op_type for node in fp32.graph.node}
     assert "Erf" in op_types and "Erfc" not in op_types  # TF's Erfc became 1 - Erf
+
+
+def test_graph_is_rewritten_into_the_forms_onnxruntime_fuses(tiny: tuple[Path, Path]) -> None:
+    _, export_dir = tiny
+    metadata = json.loads((export_dir / "kerasbert.json").read_text(encoding="utf-8"))
+    optimization = metadata["optimization"]
+    # The tiny BERT has 2 layers: 2 layer norms each plus the embeddings'. tf2onnx already
+    # writes its feed-forward layers as 3-D MatMuls; the query, key and value layers it
+    # flattens to 2-D (MiniLM: all 36 dense layers).
+    assert optimization["graph_rewrites"] == {"layer_norm": 5, "gelu": 2, "tensordot": 6}
+    fp32 = onnx.load(str(export_dir / "model.onnx"))
+    op_counts = Counter(node.op_type for node in fp32.graph.node)
+    assert op_counts["LayerNormalization"] == 5
+    assert op_counts["GlobalAveragePool"] == 0 and op_counts["Neg"] == 0
+    producers = {name: node for node in fp32.graph.node for name in node.output}
+    weights = {each.name for each in fp32.graph.initializer}
+    for node in fp32.graph.node:
+        if node.op_type == "MatMul" and node.input[1] in weights:
+            source = producers.get(node.input[0])
+            assert source is None or source.op_type != "Reshape" or "attention" in source.name
+    optimized = onnx.load(str(export_dir / "model.optimized.onnx"))
+    optimized_ops = {node.op_type for node in optimized.graph.node}
+    assert "FusedMatMul" in optimized_ops and optimized_ops & {"Gelu", "BiasGelu"}
+    assert set(optimization["fused_ops"]) == optimized_ops - set(op_counts)
 
 
 def test_parity_figures_recorded_within_tolerance(tiny: tuple[Path, Path]) -> None:
