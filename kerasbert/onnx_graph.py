@@ -89,7 +89,11 @@ def _rewrite(graph: onnx.GraphProto, match: Any) -> int:
 
 
 def _layer_norm(view: _Graph, out: Any) -> Any:
-    """out = x * m + (beta - mean * m), m = gamma / sqrt(var + eps), mean/var over the last axis."""
+    """out = x * m + (beta - mean * m), m = gamma / sqrt(var + eps), mean/var over the last axis.
+
+    GlobalAveragePool averages over every axis after the second, which is the last axis for
+    BERT's rank-3 activations; the export's parity check would catch any other rank.
+    """
     if out.op_type != "Add":
         return None
     scaled, shifted = (view.producer.get(name) for name in out.input)
