@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -25,6 +28,20 @@ def test_bbc_headlines_are_first_lines() -> None:
     texts, _ = read_bbc(headlines=True)
     assert texts[0] == "Ad sales boost Time Warner profit"
     assert all("\n" not in text for text in texts)
+
+
+def test_bbc_paragraphs_script_writes_a_file_the_loader_reads(tmp_path) -> None:
+    output = tmp_path / "paragraphs.csv"
+    script = Path(__file__).resolve().parent.parent / "scripts" / "bbc_paragraphs.py"
+    subprocess.run([sys.executable, str(script), str(output)], check=True, capture_output=True)
+    texts, labels = read_labelled_file(output)
+    articles, _ = read_bbc()
+    assert len(texts) == sum(
+        1 for article in articles for line in article.split("\n") if line.strip()
+    )
+    assert texts[0] == "Ad sales boost Time Warner profit"
+    assert texts[1].startswith("Quarterly profits at US media giant TimeWarner jumped 76%")
+    assert sorted(set(labels)) == ["business", "entertainment", "politics", "sport", "tech"]
 
 
 def test_split_is_stratified_deduplicated_and_seeded() -> None:
