@@ -46,6 +46,19 @@ DEFAULT_BATCH_SIZE = 32
 TEXT_COLUMN_CANDIDATES = ("text", "content", "body", "document", "article", "sentence", "headline")
 
 
+def recommended_variant(metadata: dict[str, Any]) -> str:
+    """ "int8", unless the export measured it losing more accuracy than its threshold: "fp32"."""
+    int8 = metadata.get("int8") or {}
+    if int8.get("drop_exceeds_threshold"):
+        logger.info(
+            "Using the fp32 model: at export the int8 model lost %.2f accuracy points against "
+            "fp32 (kerasbert.json `int8`); pass variant='int8' to use it anyway.",
+            int8.get("accuracy_drop_points", float("nan")),
+        )
+        return "fp32"
+    return "int8"
+
+
 def read_metadata(model_dir: str | Path) -> dict[str, Any]:
     """Read and validate `kerasbert.json` of an export directory.
 
@@ -167,7 +180,9 @@ class OnnxClassifier:
         variant: "int8" (smallest, fastest on CPU), "fp32" (exactly the trained model) or
             "optimized" (fp32 with onnxruntime graph optimizations applied at export). int8
             quantizes activations per batch, so its probabilities move slightly (about 1e-3)
-            with the other texts of a batch; fp32 results do not depend on batching.
+            with the other texts of a batch; fp32 results do not depend on batching. Default:
+            the export's recommendation, `recommended_variant` (int8 unless it lost more
+            accuracy against fp32 than the export's threshold).
         providers: onnxruntime execution providers; default CPU only.
         threads: intra-op threads per call; default onnxruntime's choice (all cores).
         batch_size: sequences per onnxruntime call.
@@ -188,7 +203,7 @@ class OnnxClassifier:
     def __init__(
         self,
         path: str | Path,
-        variant: str = "int8",
+        variant: str | None = None,
         providers: Sequence[str] | None = None,
         threads: int | None = None,
         *,
@@ -202,6 +217,9 @@ class OnnxClassifier:
                 f"Model directory {directory} does not exist. Pass a directory written by "
                 "`kerasbert export` (default exported/<run-name>)."
             )
+        metadata = read_metadata(directory)
+        if variant is None:
+            variant = recommended_variant(metadata)
         if variant not in MODEL_FILES:
             raise InputError(f"variant must be one of {', '.join(MODEL_FILES)}; got {variant!r}.")
         if not isinstance(batch_size, int) or batch_size <= 0:
@@ -217,7 +235,7 @@ class OnnxClassifier:
                 f"(variant {variant!r} needs {model_path.name})."
             )
         self.directory = directory
-        self.metadata = read_metadata(directory)
+        self.metadata = metadata
         self.labels: list[str] = list(self.metadata["labels"])
         self.max_length: int = self.metadata["max_length"]
         self.variant = variant
@@ -428,7 +446,7 @@ def predict_file(
     input_path: str | Path,
     output_path: str | Path,
     text_column: str | None = None,
-    variant: str = "int8",
+    variant: str | None = None,
     **classifier_options: Any,
 ) -> int:
     """Classify every text of a `.csv`/`.jsonl`/`.txt` file into a CSV of text,label,probability.

@@ -248,6 +248,21 @@ def test_missing_directory_and_files_are_clear(tiny: tuple[Path, Path], tmp_path
         OnnxClassifier(tiny[1], variant="fp16")
 
 
+def test_default_variant_follows_the_exports_int8_check(
+    tiny: tuple[Path, Path], tmp_path: Path
+) -> None:
+    model_dir = _copy(tiny[1], tmp_path)
+    metadata_path = model_dir / "kerasbert.json"
+    metadata = json.loads(metadata_path.read_text(encoding="utf-8"))
+    metadata["int8"] = {"drop_exceeds_threshold": False, "accuracy_drop_points": 0.2}
+    metadata_path.write_text(json.dumps(metadata), encoding="utf-8")
+    assert OnnxClassifier(model_dir).variant == "int8"
+    metadata["int8"] = {"drop_exceeds_threshold": True, "accuracy_drop_points": 2.6}
+    metadata_path.write_text(json.dumps(metadata), encoding="utf-8")
+    assert OnnxClassifier(model_dir).variant == "fp32"
+    assert OnnxClassifier(model_dir, variant="int8").variant == "int8"  # asked for explicitly
+
+
 def test_corrupt_onnx_is_one_clear_error(tiny: tuple[Path, Path], tmp_path: Path) -> None:
     model_dir = _copy(tiny[1], tmp_path)
     data = (model_dir / "model.onnx").read_bytes()
