@@ -55,6 +55,18 @@ class _Graph:
         node = self.producer.get(name)
         return node if node is not None and node.op_type == op_type else None
 
+    def operands(self, node: Any, op_type: str, kinds: tuple[str, str]) -> tuple[Any, Any]:
+        """The producers of a two-input `op_type` node's inputs, ordered as `kinds` (either input
+        order), or (None, None)."""
+        if node.op_type != op_type or len(node.input) != 2:
+            return None, None
+        producers = [self.producer.get(name) for name in node.input]
+        for first, second in (producers, producers[::-1]):
+            if first is not None and second is not None:
+                if (first.op_type, second.op_type) == kinds:
+                    return first, second
+        return None, None
+
     def split(self, node: Any) -> tuple[str | None, str | None]:
         """(constant input, other input) of a two-input node, or (None, None)."""
         first, second = node.input
@@ -94,14 +106,8 @@ def _layer_norm(view: _Graph, out: Any) -> Any:
     GlobalAveragePool averages over every axis after the second, which is the last axis for
     BERT's rank-3 activations; the export's parity check would catch any other rank.
     """
-    if out.op_type != "Add":
-        return None
-    scaled, shifted = (view.producer.get(name) for name in out.input)
-    if scaled is None or shifted is None:
-        return None
-    if scaled.op_type == "Sub":
-        scaled, shifted = shifted, scaled
-    if scaled.op_type != "Mul" or shifted.op_type != "Sub":
+    scaled, shifted = view.operands(out, "Add", ("Mul", "Sub"))
+    if scaled is None:
         return None
     beta, mean_times_m = shifted.input
     mean_times_m = view.node(mean_times_m, "Mul")
@@ -147,16 +153,8 @@ def _layer_norm(view: _Graph, out: Any) -> Any:
 
 def _gelu(view: _Graph, out: Any) -> Any:
     """out = (0.5 * h) * (1 - erf(-h * c)), c = 1/sqrt(2)  ->  (h * (1 + erf(h / sqrt(2)))) * 0.5."""
-    if out.op_type != "Mul":
-        return None
-    half_h, one_minus = (view.producer.get(name) for name in out.input)
-    if half_h is None or one_minus is None:
-        return None
-    if half_h.op_type == "Sub":
-        half_h, one_minus = one_minus, half_h
-    if half_h.op_type != "Mul" or one_minus.op_type != "Sub":
-        return None
-    if view.scalar(one_minus.input[0]) != 1.0:
+    half_h, one_minus = view.operands(out, "Mul", ("Mul", "Sub"))
+    if half_h is None or view.scalar(one_minus.input[0]) != 1.0:
         return None
     erf = view.node(one_minus.input[1], "Erf")
     scaled = view.node(erf.input[0], "Mul") if erf else None
