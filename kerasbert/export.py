@@ -400,7 +400,7 @@ def quantize_int8(onnx_path: str | Path, output_path: str | Path) -> None:
         # Signed weights: the format onnxruntime's CPU int8 kernels are fastest with (its docs).
         # One scale per output column instead of one per matrix: on fine-tuned MiniLM the int8
         # model lost 0.96 accuracy points against fp32 on BBC headlines (2.63 per matrix) and
-        # 0.47 on BBC news (0.71), for about 5% of int8's speed (README, tuning).
+        # 0.47 on BBC news (0.71), at a cost of about 5% in speed (README, tuning list).
         quantize_dynamic(
             str(onnx_path), str(output_path), weight_type=QuantType.QInt8, per_channel=True
         )

@@ -47,7 +47,8 @@ TEXT_COLUMN_CANDIDATES = ("text", "content", "body", "document", "article", "sen
 
 
 def recommended_variant(metadata: dict[str, Any]) -> str:
-    """ "int8", unless the export measured it losing more accuracy than its threshold: "fp32"."""
+    """The variant to run by default: `int8`, or `fp32` where the export measured int8 losing
+    more accuracy than its threshold (`kerasbert.json`, `int8.drop_exceeds_threshold`)."""
     int8 = metadata.get("int8") or {}
     if int8.get("drop_exceeds_threshold"):
         logger.info(
