@@ -92,7 +92,8 @@ def test_fused_adamw_updates_like_tf_keras_adamw(tiny_checkpoint, small_tables) 
     for name, optimizer_class in (("tf_keras", keras.optimizers.AdamW), ("fused", FusedAdamW)):
         model = _tiny_model(tiny_checkpoint)
         initial = _weights(model)
-        optimizer = optimizer_class(learning_rate=1e-2, weight_decay=0.1, clipnorm=1.0)
+        # At clipnorm 0.03 five of the 25 gradients are clipped each step, the rest pass as they are.
+        optimizer = optimizer_class(learning_rate=1e-2, weight_decay=0.1, clipnorm=0.03)
         optimizer.exclude_from_weight_decay(var_names=NO_DECAY)
         _train_steps(model, optimizer, batches)
         weights[name], optimizers[name] = _weights(model), optimizer
