@@ -88,9 +88,11 @@ class FusedAdamW(keras.optimizers.AdamW):
       above the threshold (one in a hundred here); weight decay is one multiply per variable.
 
     On MiniLM (2 CPU cores, 3,000 embedding rows seen, 30 alternating calls) `apply_gradients`
-    took 51 ms instead of 78 ms per step with the previous fused version (tf-keras' own: ~155 ms). Weights after several steps match tf-keras AdamW to float rounding
-    (tests/test_model.py). AMSGrad and TPU replicas take tf-keras' own update. Tables on a GPU, XLA-compiled
-    updates (tf-keras compiles them when a GPU is present) and `row_updates=False` (set for an
+    took 51 ms instead of 78 ms per step with the previous fused version (tf-keras' own: ~155 ms).
+    Weights after several steps match tf-keras AdamW to float rounding (tests/test_model.py).
+
+    AMSGrad and TPU replicas take tf-keras' own update. Tables on a GPU, XLA-compiled updates
+    (tf-keras compiles them when a GPU is present) and `row_updates=False` (set for an
     XLA-compiled train step) take the dense fused update: XLA cannot take the rows'
     data-dependent shapes.
     """
