@@ -870,7 +870,98 @@ def benchmark_cold_start(
     return results
 
 
-def profile_training_step(config: BenchmarkConfig, steps: int = 4) -> dict[str, Any]:
+# Op categories of the step's op-time profile, first match wins: the optimizer's ops by its name
+# scope; matmuls by op type (forward and backward); then by the layer an op sits in.
+OP_CATEGORIES = (
+    ("optimizer", "clipping, weight decay and the Adam update"),
+    ("matmul", "dense layers and attention scores, forward and backward"),
+    ("dropout", "random masks and their application, forward and backward"),
+    ("attention", "softmax, mask, head reshapes and transposes"),
+    ("feed_forward", "GELU and the intermediate layer's bias"),
+    ("layer_norm", "layer normalization"),
+    ("other", "embeddings, residual adds, loss, metrics"),
+)
+MATMUL_OP_TYPES = ("MatMul", "Einsum")
+
+
+def op_category(name: str, op_type: str, optimizer_scope: str) -> str:
+    """Which `OP_CATEGORIES` entry a TensorFlow op belongs to, from its name and type."""
+    path = name.lower()
+    if name.startswith(optimizer_scope + "/"):
+        return "optimizer"
+    if any(kind in op_type for kind in MATMUL_OP_TYPES):
+        return "matmul"
+    if "/dropout" in path:
+        return "dropout"
+    if "/attention/self/" in path:
+        return "attention"
+    if "/intermediate/" in path:
+        return "feed_forward"
+    if "layernorm" in path or "layer_norm" in path:
+        return "layer_norm"
+    return "other"
+
+
+def op_time_profile(call, steps: int, optimizer_scope: str) -> dict[str, Any] | None:
+    """Trace `steps` calls of `call` with TensorFlow's profiler and split the time TensorFlow's
+    compute threads spent in ops into `OP_CATEGORIES`.
+
+    Op time is each op's span summed over the executor's threads (two ops running side by side for
+    1 ms count 2 ms; an op's span includes the intra-op threads it waits on), so the shares say
+    where the step's work goes, and `ops_at_once` (op time over wall time) how many ops ran side
+    by side on average. None where the trace has no CPU op events (a GPU run, or a TensorFlow
+    without the profiler's protobufs).
+    """
+    import tensorflow as tf
+
+    try:
+        from tensorflow.tsl.profiler.protobuf import xplane_pb2
+    except ImportError:
+        logger.warning("TensorFlow's profiler protobufs are missing: no op-time profile")
+        return None
+    with tempfile.TemporaryDirectory(prefix="kerasbert-profile-") as logdir:
+        tf.profiler.experimental.start(logdir)
+        start = time.perf_counter()
+        for _ in range(steps):
+            call()
+        wall = time.perf_counter() - start
+        tf.profiler.experimental.stop()
+        space = xplane_pb2.XSpace()
+        for path in Path(logdir).rglob("*.xplane.pb"):
+            space.ParseFromString(path.read_bytes())
+    milliseconds = dict.fromkeys((name for name, _ in OP_CATEGORIES), 0.0)
+    by_type: dict[str, float] = {}
+    for plane in space.planes:
+        for line in plane.lines:
+            # Op events are "name:type" on the executor's compute threads.
+            if not line.name.startswith("tf_Compute"):
+                continue
+            for event in line.events:
+                label = plane.event_metadata[event.metadata_id].name
+                # Executor bookkeeping ("ExecutorState::Process") spans the ops it runs.
+                if ":" not in label or "::" in label:
+                    continue
+                name, op_type = label.rsplit(":", 1)
+                spent = event.duration_ps / 1e9 / steps
+                milliseconds[op_category(name, op_type, optimizer_scope)] += spent
+                by_type[op_type] = by_type.get(op_type, 0.0) + spent
+    total = sum(milliseconds.values())
+    if not total:
+        return None
+    return {
+        "steps": steps,
+        "wall_ms_per_step": 1000 * wall / steps,
+        "op_ms_per_step": total,
+        "ops_at_once": total / (1000 * wall / steps),
+        "ms_per_step": milliseconds,
+        "share": {name: spent / total for name, spent in milliseconds.items()},
+        "top_op_types": dict(sorted(by_type.items(), key=lambda item: -item[1])[:12]),
+    }
+
+
+def profile_training_step(
+    config: BenchmarkConfig, steps: int = 4, short_length: int | None = None
+) -> dict[str, Any]:
     """Where one training step at length 128 spends its time, on a repeated random batch.
 
     Times, each the median of `steps` calls after a warm-up call: the forward pass (in training
@@ -879,6 +970,12 @@ def profile_training_step(config: BenchmarkConfig, steps: int = 4) -> dict[str, 
     whole Keras step (`train_on_batch`). The backward pass is the second minus the first; what the
     whole step takes beyond gradients and update is Keras' own bookkeeping (loss, metrics) plus
     timing noise. The step's FLOP rate is the matmul FLOPs over the whole step.
+
+    `op_time` splits the benchmark's own train step (`train_step_function`) into op categories
+    (`op_time_profile`) at length 128 and, given `short_length`, on a batch that short (a
+    bucketed headline batch's length): what the FLOP-rate target and the per-step cost that
+    padding does not change are made of. The short batch goes first, on the fresh model, so few
+    word-embedding rows have moved yet (as early in a headline run; later steps update more).
     """
     import tensorflow as tf
 
@@ -890,13 +987,27 @@ def profile_training_step(config: BenchmarkConfig, steps: int = 4) -> dict[str, 
     length = min(FLOP_RATE_LENGTH, checkpoint.max_positions(model_path))
     model = build_classifier(model_path, ["a", "b"])
     compile_classifier(model, learning_rate=1e-5, total_steps=10, warmup_steps=0)
-    shape = (config.batch_size, length)
     rng = np.random.default_rng(config.seed)
-    features = {
-        "input_ids": rng.integers(0, model.config.vocab_size, shape).astype(np.int32),
-        "attention_mask": np.ones(shape, np.int32),
-    }
+
+    def random_batch(batch_length: int) -> dict[str, np.ndarray]:
+        shape = (config.batch_size, batch_length)
+        return {
+            "input_ids": rng.integers(0, model.config.vocab_size, shape).astype(np.int32),
+            "attention_mask": np.ones(shape, np.int32),
+        }
+
+    features = random_batch(length)
     labels = np.zeros(config.batch_size, np.int32)
+    op_time = {}
+    step = train_step_function(model)
+    for batch_length in ([short_length] if short_length else []) + [length]:
+        batch = features if batch_length == length else random_batch(batch_length)
+        step(batch, labels).numpy()  # warm-up (the first call traces)
+        profile = op_time_profile(
+            lambda batch=batch: step(batch, labels).numpy(), steps, model.optimizer.name
+        )
+        if profile is not None:
+            op_time[f"{config.batch_size}x{batch_length}"] = profile
     loss_of = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
     @tf.function
@@ -936,11 +1047,23 @@ def profile_training_step(config: BenchmarkConfig, steps: int = 4) -> dict[str, 
         "optimizer_seconds": timed["optimizer"],
         "keras_overhead_seconds": timed["step"] - timed["forward_backward"] - timed["optimizer"],
         "flop_rate": flops / timed["step"],
+        "op_time": op_time,
     }
 
 
 # ---------------------------------------------------------------------------------------------
 # The whole run
+
+
+def bucketed_length(train: dict[str, Any]) -> int | None:
+    """The mean padded length of the bucketed batches of the first data set at up to 128 tokens
+    (None if there is none): the short batch the step profile looks at."""
+    for modes in train.values():
+        bucketed = modes.get("bucketed") if isinstance(modes, dict) else None
+        if bucketed and bucketed["max_length"] <= SHORT_TEXT_LENGTH:
+            length = bucketed["processed_tokens_per_s"] / bucketed["examples_per_s"]
+            return max(2, round(length))
+    return None
 
 
 def run_benchmark(config: BenchmarkConfig) -> dict[str, Any]:
@@ -981,7 +1104,9 @@ def run_benchmark(config: BenchmarkConfig) -> dict[str, Any]:
         # Why the fraction is what it is: the step split into forward, backward and optimizer
         # (not in --quick, unless no data set gives the rate), and how fast the step's own
         # matmuls run alone, so what share of the step they take (the rest is every other op).
-        profile = None if (config.quick and at_length) else profile_training_step(config)
+        profile = None
+        if not (config.quick and at_length):
+            profile = profile_training_step(config, short_length=bucketed_length(train))
         if at_length:
             # Fixed padding at 128 against the matmul timed in the same rounds.
             flop_rate, same_load_ceiling = at_length[0]
@@ -1062,6 +1187,30 @@ def result_tables(results: dict[str, Any]) -> dict[str, Table]:
             "test accuracy (mean; per seed)",
         ]
         tables["training"] = (header, rows)
+    op_time = train.get("step_profile", {}).get("op_time", {})
+    if op_time:
+        shapes = list(op_time)
+        header = ["training step op time (share)", *(f"{shape} step" for shape in shapes)]
+        rows = [
+            [
+                f"{name}: {what}",
+                *(f"{100 * op_time[shape]['share'][name]:.1f}%" for shape in shapes),
+            ]
+            for name, what in OP_CATEGORIES
+        ]
+        rows.append(
+            ["op ms per step (summed over ops running at once)"]
+            + [f"{op_time[shape]['op_ms_per_step']:.0f}" for shape in shapes]
+        )
+        rows.append(
+            ["wall ms per step (traced)"]
+            + [f"{op_time[shape]['wall_ms_per_step']:.0f}" for shape in shapes]
+        )
+        rows.append(
+            ["ops running at once (mean)"]
+            + [f"{op_time[shape]['ops_at_once']:.2f}" for shape in shapes]
+        )
+        tables["op_time"] = (header, rows)
     inference = results.get("inference", {})
     if inference:
         header = [f"inference ({inference.get('dataset')})", "batch-1 p50 ms", "batch-1 p95 ms"]

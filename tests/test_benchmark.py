@@ -175,6 +175,17 @@ def test_quick_run_writes_every_required_key(tiny_checkpoint, tiny_csv, tmp_path
     assert profile["length"] == 64 and profile["flop_rate"] == results["train"]["flop_rate_at_128"]
     assert profile["forward_seconds"] > 0 and profile["step_seconds"] > profile["forward_seconds"]
     assert "one 8×64 step" in completed.stdout
+    # The op-time profile: the bucketed batches' length and the model's longest, every op
+    # counted once, the categories the issue's misses are argued from all present.
+    op_time = profile["op_time"]
+    assert len(op_time) == 2 and "8x64" in op_time
+    for figures in op_time.values():
+        assert sum(figures["share"].values()) == pytest.approx(1)
+        assert sum(figures["ms_per_step"].values()) == pytest.approx(figures["op_ms_per_step"])
+        for name in ("optimizer", "matmul", "dropout", "attention", "layer_norm"):
+            assert figures["share"][name] > 0, name
+        assert figures["ops_at_once"] > 0.1
+    assert "training step op time (share)" in completed.stdout
     assert "the step's matmuls alone" in completed.stdout
     for engine in ("tf", "ort_fp32", "ort_optimized", "ort_int8"):
         for key in ("batch1_p50_ms", "batch1_p95_ms", "batch32_seq_per_s"):
@@ -239,3 +250,29 @@ def test_step_cost_fit_separates_per_step_and_per_token_cost():
     assert fit["per_1k_tokens_ms"] == pytest.approx(500)
     assert fit["r_squared"] == pytest.approx(1.0)
     assert step_cost_fit(records[:1]) is None  # one shape: nothing to separate
+
+
+def test_op_category_sorts_bert_step_ops():
+    """Op names as TensorFlow's profiler reports them for a train step of
+    TFBertForSequenceClassification, forward and backward."""
+    from kerasbert.benchmark import op_category
+
+    layer = "tf_bert_for_sequence_classification/bert/encoder/layer_._2"
+    cases = {
+        ("AdamW/ResourceApplyAdam_32", "ResourceApplyAdam"): "optimizer",
+        ("AdamW/mul_106", "Mul"): "optimizer",
+        (f"{layer}/intermediate/dense/Tensordot/MatMul", "_MklMatMul"): "matmul",
+        (f"gradient_tape/{layer}/output/dense/Tensordot/MatMul/MatMul_1", "_MklMatMul"): "matmul",
+        (f"{layer}/attention/self/MatMul", "_MklBatchMatMulV2"): "matmul",
+        (
+            f"{layer}/attention/self/dropout_7/dropout/random_uniform/RandomUniform",
+            "RandomUniform",
+        ): "dropout",
+        (f"gradient_tape/{layer}/output/dropout_9/dropout/SelectV2", "SelectV2"): "dropout",
+        (f"{layer}/attention/self/Softmax", "_MklSoftmax"): "attention",
+        (f"{layer}/intermediate/Erfc", "Erfc"): "feed_forward",
+        (f"{layer}/attention/output/LayerNorm/batchnorm/mul_2", "Mul"): "layer_norm",
+        ("tf_bert_for_sequence_classification/bert/embeddings/Gather", "ResourceGather"): "other",
+    }
+    for (name, op_type), category in cases.items():
+        assert op_category(name, op_type, "AdamW") == category, name
