@@ -52,6 +52,7 @@ MODES = ("fixed", "longest", "bucketed")
 # differ only in padding, so their accuracies differ only by float rounding.
 PADDING_OF_MODE = {"fixed": "longest", "longest": "longest", "bucketed": "bucket"}
 ENGINES = ("tf", "ort_fp32", "ort_optimized", "ort_int8")
+BENCHMARK_PRECISIONS = ("auto", "fp32", "mixed_bfloat16", "cpu_bfloat16")
 ORT_VARIANTS = {"ort_fp32": "fp32", "ort_optimized": "optimized", "ort_int8": "int8"}
 # Full BBC articles are what 512 tokens are for; everything else is benchmarked at 128, the
 # length the issue's fixed-padding comparison and FLOP-rate target are stated at.
@@ -141,7 +142,11 @@ class BenchmarkConfig:
     cold_start_runs: int | None = setting(
         None, "Fresh processes per cold-start measurement; the median counts (default 3, quick 2)."
     )
-    precision: str = setting("fp32", "Training precision: fp32 or mixed_bfloat16.")
+    precision: str = setting(
+        "auto",
+        "Training precision: fp32, mixed_bfloat16 or cpu_bfloat16; auto: as the training job "
+        "(cpu_bfloat16 on a CPU with native bf16, else fp32).",
+    )
     learning_rate: float = setting(
         TrainConfig.learning_rate, "Peak AdamW learning rate (the training job's default)."
     )
@@ -195,8 +200,8 @@ class BenchmarkConfig:
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value <= 0):
                 raise InputError(f"--{name.replace('_', '-')} must be a positive integer.")
-        if self.precision not in ("fp32", "mixed_bfloat16"):
-            raise InputError("--precision must be fp32 or mixed_bfloat16.")
+        if self.precision not in BENCHMARK_PRECISIONS:
+            raise InputError(f"--precision must be one of {', '.join(BENCHMARK_PRECISIONS)}.")
         if not self.data:
             raise InputError("Give at least one data set with --data.")
 
@@ -394,31 +399,41 @@ def machine_info() -> dict[str, Any]:
 # Measurements (TensorFlow is imported inside, so importing this module stays cheap)
 
 
-def square_matmul(size: int):
-    """A call running one float32 `size`³ matmul through TensorFlow to completion (warmed up:
-    oneDNN picks its kernel on the first call)."""
+def square_matmul(size: int, bfloat16: bool = False):
+    """A call running one `size`³ matmul of float32 tensors through TensorFlow to completion
+    (warmed up: oneDNN picks its kernel on the first call), in float32 whatever the training
+    precision, or with `bfloat16` in bfloat16 by the graph rewrite `cpu_bfloat16` training uses."""
     import tensorflow as tf
+
+    from kerasbert.strategy import set_bfloat16_rewrite
 
     left = tf.random.normal((size, size), dtype=tf.float32, seed=1)
     right = tf.random.normal((size, size), dtype=tf.float32, seed=2)
     matmul = tf.function(lambda a, b: tf.matmul(a, b))
 
     def call() -> None:
-        matmul(left, right).numpy()
+        was = set_bfloat16_rewrite(bfloat16)
+        try:
+            matmul(left, right).numpy()
+        finally:
+            set_bfloat16_rewrite(was)
 
     call()
     return call
 
 
-def measure_matmul_ceiling(sizes: Sequence[int] = (2048, 4096), repeats: int = 5) -> dict[str, Any]:
-    """The best float32 FLOP rate of large square matmuls through TensorFlow on this machine.
+def measure_matmul_ceiling(
+    sizes: Sequence[int] = (2048, 4096), repeats: int = 5, bfloat16: bool = False
+) -> dict[str, Any]:
+    """The best float32 (or `bfloat16`) FLOP rate of large square matmuls through TensorFlow on
+    this machine.
 
     Each size is timed `repeats` times after a warm-up call and the fastest call of any size is
     the ceiling. Small sizes would understate it (at 1024 this CPU reaches about half of it).
     """
     by_size = {}
     for size in sizes:
-        matmul = square_matmul(size)
+        matmul = square_matmul(size, bfloat16)
         best = float("inf")
         for _ in range(repeats):
             start = time.perf_counter()
@@ -561,10 +576,10 @@ def train_modes_in_lockstep(
     """
     from kerasbert import pipeline
     from kerasbert.model import build_classifier, compile_classifier, fit_head, keras
-    from kerasbert.strategy import apply_precision
+    from kerasbert.strategy import apply_precision, resolve_precision
 
     keras.backend.clear_session()
-    apply_precision(config.precision)
+    apply_precision(resolve_precision(config.precision))
     sizes = None
     runs: dict[str, dict[str, Any]] = {}
     for mode in MODES:
@@ -981,8 +996,10 @@ def profile_training_step(
 
     from kerasbert import checkpoint
     from kerasbert.model import build_classifier, compile_classifier, keras
+    from kerasbert.strategy import apply_precision, resolve_precision, set_bfloat16_rewrite
 
     keras.backend.clear_session()
+    apply_precision(resolve_precision(config.precision))
     model_path = checkpoint.resolve_checkpoint(config.model)
     length = min(FLOP_RATE_LENGTH, checkpoint.max_positions(model_path))
     model = build_classifier(model_path, ["a", "b"])
@@ -998,16 +1015,30 @@ def profile_training_step(
 
     features = random_batch(length)
     labels = np.zeros(config.batch_size, np.int32)
-    op_time = {}
+    op_time, precision_turns = {}, {}
     step = train_step_function(model)
     for batch_length in ([short_length] if short_length else []) + [length]:
         batch = features if batch_length == length else random_batch(batch_length)
         step(batch, labels).numpy()  # warm-up (the first call traces)
+        shape = f"{config.batch_size}x{batch_length}"
         profile = op_time_profile(
             lambda batch=batch: step(batch, labels).numpy(), steps, model.optimizer.name
         )
         if profile is not None:
-            op_time[f"{config.batch_size}x{batch_length}"] = profile
+            op_time[shape] = profile
+        if resolve_precision(config.precision) == "cpu_bfloat16":
+            # The same step with and without the bfloat16 rewrite, taking turns.
+            def with_rewrite(enabled: bool, batch=batch):
+                set_bfloat16_rewrite(enabled)
+                step(batch, labels).numpy()
+
+            calls = {"fp32": lambda _: with_rewrite(False), "cpu_bfloat16": with_rewrite}
+            for call in calls.values():
+                call(True)  # warm-up: each setting optimizes the graph once
+            seconds = time_in_turn(calls, [True], rounds=steps)
+            timed = {name: float(np.median(values)) for name, values in seconds.items()}
+            timed["speedup"] = timed["fp32"] / timed["cpu_bfloat16"]
+            precision_turns[shape] = timed
     loss_of = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
     @tf.function
@@ -1036,6 +1067,7 @@ def profile_training_step(
         call(None)  # warm-up: tracing
     # Taking turns, so the parts are timed under the same load and their differences mean something.
     seconds = time_in_turn(calls, [None], rounds=steps)
+    apply_precision("fp32")
     timed = {name: float(np.median(values)) for name, values in seconds.items()}
     flops = bert_training_flops(config.batch_size, length, labels=2, **dimensions(model.config))
     return {
@@ -1047,7 +1079,9 @@ def profile_training_step(
         "optimizer_seconds": timed["optimizer"],
         "keras_overhead_seconds": timed["step"] - timed["forward_backward"] - timed["optimizer"],
         "flop_rate": flops / timed["step"],
+        "precision": resolve_precision(config.precision),
         "op_time": op_time,
+        "precision_step_seconds": precision_turns,
     }
 
 
@@ -1072,6 +1106,10 @@ def run_benchmark(config: BenchmarkConfig) -> dict[str, Any]:
     config.validate()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    from kerasbert.strategy import resolve_precision
+
+    # `auto` as the training job resolves it on this machine's default device.
+    config = dataclasses.replace(config, precision=resolve_precision(config.precision))
     results: dict[str, Any] = {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": machine_info(),
@@ -1091,6 +1129,10 @@ def run_benchmark(config: BenchmarkConfig) -> dict[str, Any]:
         results["machine"]["onednn"] = os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default (on)")
         ceiling = measure_matmul_ceiling()
         train: dict[str, Any] = {"matmul_ceiling": ceiling}
+        if config.precision == "cpu_bfloat16":
+            # What the training's bfloat16 matmuls could reach: the fraction below is against the
+            # float32 ceiling, as the target is stated.
+            train["bfloat16_matmul_ceiling"] = measure_matmul_ceiling(bfloat16=True)
         run_dirs = {}
         for dataset in config.data:
             name = dataset if dataset in ("bbc-headlines", "bbc-news") else Path(dataset).stem
@@ -1116,6 +1158,10 @@ def run_benchmark(config: BenchmarkConfig) -> dict[str, Any]:
         train["flop_fraction_of_matmul_ceiling"] = flop_rate / same_load_ceiling
         train["flop_fraction_of_best_matmul"] = flop_rate / ceiling["flop_rate"]
         train["matmul_ceiling_same_load"] = same_load_ceiling
+        if "bfloat16_matmul_ceiling" in train:
+            train["flop_fraction_of_bfloat16_matmul"] = (
+                flop_rate / train["bfloat16_matmul_ceiling"]["flop_rate"]
+            )
         if profile is not None:
             train["step_profile"] = profile
         from kerasbert import checkpoint
@@ -1265,8 +1311,24 @@ def flop_notes(results: dict[str, Any]) -> list[str]:
         f"{100 * train['flop_fraction_of_best_matmul']:.0f}% of the best single matmul "
         f"({train['matmul_ceiling']['flop_rate'] / 1e9:.1f} GFLOP/s)"
     ]
+    if "flop_fraction_of_bfloat16_matmul" in train:
+        notes.append(
+            f"training ran its matmuls in bfloat16 (--precision cpu_bfloat16): "
+            f"{100 * train['flop_fraction_of_bfloat16_matmul']:.0f}% of the best bfloat16 matmul "
+            f"({train['bfloat16_matmul_ceiling']['flop_rate'] / 1e9:.1f} GFLOP/s)"
+        )
     if "step_profile" in train:
         profile = train["step_profile"]
+        turns = profile.get("precision_step_seconds", {})
+        if turns:
+            notes.append(
+                "the same train step with the bfloat16 rewrite and without: "
+                + ", ".join(
+                    f"{shape} {1000 * timed['cpu_bfloat16']:.0f} vs {1000 * timed['fp32']:.0f} ms "
+                    f"({timed['speedup']:.2f}×)"
+                    for shape, timed in turns.items()
+                )
+            )
         parts = ", ".join(
             f"{name.replace('_', ' ')} {1000 * profile[f'{name}_seconds']:.0f} ms"
             for name in ("forward", "backward", "optimizer", "keras_overhead")

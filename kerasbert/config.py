@@ -16,7 +16,7 @@ from kerasbert.errors import InputError
 
 PADDING_MODES = ("bucket", "longest", "fixed")
 STRATEGIES = ("auto", "cpu", "gpu", "mirrored", "tpu", "multiworker")
-PRECISIONS = ("auto", "fp32", "mixed_float16", "mixed_bfloat16")
+PRECISIONS = ("auto", "fp32", "mixed_float16", "mixed_bfloat16", "cpu_bfloat16")
 
 
 def setting(default: Any, help: str, **kwargs: Any) -> Any:
@@ -118,7 +118,9 @@ class TrainConfig:
     strategy: str = setting("auto", "Distribution strategy: " + ", ".join(STRATEGIES) + ".")
     precision: str = setting(
         "auto",
-        "fp32, mixed_float16 or mixed_bfloat16; auto: bf16 on TPU, fp16 on GPU, fp32 on CPU.",
+        "fp32, mixed_float16, mixed_bfloat16 or cpu_bfloat16 (bf16 matmuls by TensorFlow's "
+        "oneDNN graph rewrite, float32 layers); auto: bf16 on TPU, fp16 on GPU, cpu_bfloat16 on "
+        "a CPU with native bf16 (AMX, AVX512-BF16), else fp32.",
     )
     jit_compile: bool = setting(False, "Compile the train step with XLA.")
     tpu: str | None = setting(

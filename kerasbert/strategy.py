@@ -1,8 +1,9 @@
 """Choose the `tf.distribute` strategy and the mixed-precision policy for a run.
 
 The strategy is created once by the caller and passed in; nothing here is global state except
-the tf-keras dtype policy, which tf-keras itself keeps globally (`apply_precision` sets it and
-training resets it to float32 before evaluation and export).
+the tf-keras dtype policy and TensorFlow's graph-optimizer options, which both libraries keep
+globally (`apply_precision` sets them and training resets them to float32 before evaluation and
+export).
 
 | `--strategy`  | what it builds                                                             |
 |---------------|----------------------------------------------------------------------------|
@@ -38,7 +39,16 @@ PRECISION_POLICIES = {
     "fp32": "float32",
     "mixed_float16": "mixed_float16",
     "mixed_bfloat16": "mixed_bfloat16",
+    # Keras layers stay float32; TensorFlow's graph optimizer (oneDNN auto mixed precision) runs
+    # the matmuls and the ops around them in bfloat16 with casts at the edges. The weights, the
+    # optimizer and its update stay float32.
+    "cpu_bfloat16": "float32",
 }
+# CPU flags of native bfloat16 dot products (Intel AMX, AVX512-BF16): without them oneDNN emulates
+# bfloat16, slower than float32.
+NATIVE_BFLOAT16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
+CPU_INFO = "/proc/cpuinfo"
+BFLOAT16_REWRITE = "auto_mixed_precision_onednn_bfloat16"
 
 
 def create_strategy(name: str = "auto", tpu: str | None = None):
@@ -204,11 +214,31 @@ def accelerator(strategy) -> str:
     return "gpu" if any("GPU" in device.upper() for device in devices) else "cpu"
 
 
-def resolve_precision(precision: str, strategy) -> str:
-    """`auto` → bf16 on TPU, fp16 on GPU, fp32 on CPU; other values pass through."""
+def resolve_precision(precision: str, strategy=None) -> str:
+    """`auto` → bf16 on TPU, fp16 on GPU, bf16 matmuls on a CPU with native bfloat16
+    (`cpu_bfloat16`), else fp32; other values pass through. Without a strategy, for
+    TensorFlow's default one."""
     if precision != "auto":
         return precision
-    return {"tpu": "mixed_bfloat16", "gpu": "mixed_float16", "cpu": "fp32"}[accelerator(strategy)]
+    if strategy is None:
+        strategy = _tensorflow().distribute.get_strategy()
+    cpu = "cpu_bfloat16" if cpu_has_native_bfloat16() else "fp32"
+    return {"tpu": "mixed_bfloat16", "gpu": "mixed_float16", "cpu": cpu}[accelerator(strategy)]
+
+
+def cpu_has_native_bfloat16() -> bool:
+    """Whether this machine's CPU computes bfloat16 dot products natively (Linux: its flags in
+    /proc/cpuinfo) and oneDNN, which does the bfloat16 work, is on."""
+    if os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1").strip().lower() in ("0", "false"):
+        return False
+    try:
+        with open(CPU_INFO, encoding="utf-8", errors="replace") as handle:
+            flags = next(
+                (line.split(":", 1)[1].split() for line in handle if line.startswith("flags")), []
+            )
+    except OSError:
+        return False
+    return any(flag in flags for flag in NATIVE_BFLOAT16_CPU_FLAGS)
 
 
 def apply_precision(precision: str) -> None:
@@ -226,7 +256,22 @@ def apply_precision(precision: str) -> None:
             f"{precision!r}."
         )
     keras.mixed_precision.set_global_policy(PRECISION_POLICIES[precision])
+    set_bfloat16_rewrite(precision == "cpu_bfloat16")
     logger.info("Precision: %s.", precision)
+
+
+def set_bfloat16_rewrite(enabled: bool) -> bool:
+    """Turn TensorFlow's oneDNN bfloat16 graph rewrite (`cpu_bfloat16`) on or off; returns
+    whether it was on.
+
+    A process-wide graph-optimizer option, applied whenever a tf.function runs (not when it is
+    traced; each setting's optimized graph is kept, so switching back and forth is cheap), so
+    switching it off also returns evaluation and export to float32 matmuls.
+    """
+    options = _tensorflow().config.optimizer
+    was = bool(options.get_experimental_options().get(BFLOAT16_REWRITE, False))
+    options.set_experimental_options({BFLOAT16_REWRITE: enabled})
+    return was
 
 
 def _tensorflow():

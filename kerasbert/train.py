@@ -139,111 +139,118 @@ def fit_run(config: TrainConfig, strategy=None, timer: PhaseTimer | None = None)
     keras.utils.set_random_seed(config.seed)
     precision = resolve_precision(config.precision, strategy)
     apply_precision(precision)
-    replicas = strategy.num_replicas_in_sync
-    global_batch = config.batch_size * replicas
-    # Fixed shapes with dropped remainders are what TPUs compile; CPU/GPU skip padding instead.
-    padding = "fixed" if type(strategy).__name__.startswith("TPU") else config.padding
-    drop_remainder = padding == "fixed"
+    try:
+        replicas = strategy.num_replicas_in_sync
+        global_batch = config.batch_size * replicas
+        # Fixed shapes with dropped remainders are what TPUs compile; CPU/GPU skip padding instead.
+        padding = "fixed" if type(strategy).__name__.startswith("TPU") else config.padding
+        drop_remainder = padding == "fixed"
 
-    encoded = {
-        name: pipeline.encode(tokenizer, getattr(splits, name).texts, config.max_length)
-        for name in ("train", "validation", "test")
-    }
-    label_ids = {name: getattr(splits, name).label_ids(splits.labels) for name in encoded}
-    train_batches = pipeline.plan_batches(
-        encoded["train"].lengths, global_batch, padding, np.random.default_rng(config.seed)
-    )
-    summary = splits.summary()
-    summary["token_lengths"] = {
-        name: pipeline.token_length_stats(tokenizer, getattr(splits, name).texts, config.max_length)
-        for name in ("train", "test")
-    }
-    summary["padding"] = {
-        "mode": padding,
-        "train_padding_efficiency": pipeline.padding_efficiency(
-            encoded["train"].lengths,
-            train_batches,
-            config.max_length if padding == "fixed" else None,
-        ),
-    }
-    summary["strategy"] = {
-        "name": type(strategy).__name__,
-        "replicas": replicas,
-        "global_batch_size": global_batch,
-        "precision": precision,
-    }
-    summary["checkpoint"] = checkpoint.checkpoint_info(model_path)
-
-    # A resumed run continues with the data order of its next epoch (BackupAndRestore brings
-    # back the weights, the optimizer and the epoch).
-    completed = completed_epochs(run_dir / "backup")
-    steps_per_epoch = pipeline.steps_per_epoch(len(encoded["train"]), global_batch, drop_remainder)
-    train_data = pipeline.make_dataset(
-        encoded["train"],
-        label_ids["train"],
-        global_batch,
-        padding=padding,
-        shuffle=True,
-        seed=config.seed,
-        drop_remainder=drop_remainder,
-        epochs=config.epochs,
-        first_epoch=completed,
-    )
-    validation_data = pipeline.make_dataset(
-        encoded["validation"], label_ids["validation"], global_batch, padding=padding
-    )
-    total_steps = steps_per_epoch * config.epochs
-    with strategy.scope():
-        model = build_classifier(model_path, splits.labels, config.freeze_embeddings)
-        compile_classifier(
-            model,
-            learning_rate=config.learning_rate,
-            total_steps=total_steps,
-            warmup_steps=int(config.warmup_ratio * total_steps),
-            weight_decay=config.weight_decay,
-            jit_compile=config.jit_compile,
+        encoded = {
+            name: pipeline.encode(tokenizer, getattr(splits, name).texts, config.max_length)
+            for name in ("train", "validation", "test")
+        }
+        label_ids = {name: getattr(splits, name).label_ids(splits.labels) for name in encoded}
+        train_batches = pipeline.plan_batches(
+            encoded["train"].lengths, global_batch, padding, np.random.default_rng(config.seed)
         )
+        summary = splits.summary()
+        summary["token_lengths"] = {
+            name: pipeline.token_length_stats(
+                tokenizer, getattr(splits, name).texts, config.max_length
+            )
+            for name in ("train", "test")
+        }
+        summary["padding"] = {
+            "mode": padding,
+            "train_padding_efficiency": pipeline.padding_efficiency(
+                encoded["train"].lengths,
+                train_batches,
+                config.max_length if padding == "fixed" else None,
+            ),
+        }
+        summary["strategy"] = {
+            "name": type(strategy).__name__,
+            "replicas": replicas,
+            "global_batch_size": global_batch,
+            "precision": precision,
+        }
+        summary["checkpoint"] = checkpoint.checkpoint_info(model_path)
 
-    timer.lap("prepare")
-    if config.fit_head and not completed:  # a resumed run restores the trained head
-        accuracy = fit_head(
-            model,
-            pipeline.pooled_features(model, encoded["train"]),
+        # A resumed run continues with the data order of its next epoch (BackupAndRestore brings
+        # back the weights, the optimizer and the epoch).
+        completed = completed_epochs(run_dir / "backup")
+        steps_per_epoch = pipeline.steps_per_epoch(
+            len(encoded["train"]), global_batch, drop_remainder
+        )
+        train_data = pipeline.make_dataset(
+            encoded["train"],
             label_ids["train"],
-            config.seed,
+            global_batch,
+            padding=padding,
+            shuffle=True,
+            seed=config.seed,
+            drop_remainder=drop_remainder,
+            epochs=config.epochs,
+            first_epoch=completed,
         )
-        logger.info("Head fitted on pretrained features: training accuracy %.3f.", accuracy)
-        timer.lap("fit_head")
+        validation_data = pipeline.make_dataset(
+            encoded["validation"], label_ids["validation"], global_batch, padding=padding
+        )
+        total_steps = steps_per_epoch * config.epochs
+        with strategy.scope():
+            model = build_classifier(model_path, splits.labels, config.freeze_embeddings)
+            compile_classifier(
+                model,
+                learning_rate=config.learning_rate,
+                total_steps=total_steps,
+                warmup_steps=int(config.warmup_ratio * total_steps),
+                weight_decay=config.weight_decay,
+                jit_compile=config.jit_compile,
+            )
 
-    # Only now, with the weights loaded, is every input known to work: a failed start above
-    # leaves no directory behind.
-    run_dir = prepare_run_dir(config, run_dir)
-    write_json(run_dir / "data_summary.json", summary)
-    write_json(run_dir / "labels.json", splits.labels)
-    for name in encoded:
-        data_module.write_jsonl(getattr(splits, name), run_dir / "data" / f"{name}.jsonl")
+        timer.lap("prepare")
+        if config.fit_head and not completed:  # a resumed run restores the trained head
+            accuracy = fit_head(
+                model,
+                pipeline.pooled_features(model, encoded["train"]),
+                label_ids["train"],
+                config.seed,
+            )
+            logger.info("Head fitted on pretrained features: training accuracy %.3f.", accuracy)
+            timer.lap("fit_head")
 
-    logger.info(
-        "Training %s on %d examples (%d steps/epoch, global batch %d, %s padding at %.0f%% "
-        "efficiency).",
-        config.model,
-        len(encoded["train"]),
-        steps_per_epoch,
-        global_batch,
-        padding,
-        100 * summary["padding"]["train_padding_efficiency"],
-    )
-    model.fit(
-        train_data,
-        validation_data=validation_data,
-        epochs=config.epochs,
-        steps_per_epoch=steps_per_epoch,
-        callbacks=make_callbacks(run_dir, config.early_stopping_patience, remote, completed),
-        verbose=1 if sys.stdout.isatty() else 2,
-    )
-    timer.lap("train")
-    # Evaluation and the ONNX export build models afresh; they must build them in float32.
-    apply_precision("fp32")
+        # Only now, with the weights loaded, is every input known to work: a failed start above
+        # leaves no directory behind.
+        run_dir = prepare_run_dir(config, run_dir)
+        write_json(run_dir / "data_summary.json", summary)
+        write_json(run_dir / "labels.json", splits.labels)
+        for name in encoded:
+            data_module.write_jsonl(getattr(splits, name), run_dir / "data" / f"{name}.jsonl")
+
+        logger.info(
+            "Training %s on %d examples (%d steps/epoch, global batch %d, %s padding at %.0f%% "
+            "efficiency).",
+            config.model,
+            len(encoded["train"]),
+            steps_per_epoch,
+            global_batch,
+            padding,
+            100 * summary["padding"]["train_padding_efficiency"],
+        )
+        model.fit(
+            train_data,
+            validation_data=validation_data,
+            epochs=config.epochs,
+            steps_per_epoch=steps_per_epoch,
+            callbacks=make_callbacks(run_dir, config.early_stopping_patience, remote, completed),
+            verbose=1 if sys.stdout.isatty() else 2,
+        )
+        timer.lap("train")
+    finally:
+        # Evaluation and the ONNX export build models afresh; they must build them in float32,
+        # and run them with float32 matmuls (also when training failed: the settings are global).
+        apply_precision("fp32")
     best = run_dir / "checkpoints" / "best.weights.h5"
     if best.exists():
         # Into a fresh model outside the strategy: tf-keras cannot load a .weights.h5 file into a

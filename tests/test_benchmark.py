@@ -186,6 +186,18 @@ def test_quick_run_writes_every_required_key(tiny_checkpoint, tiny_csv, tmp_path
             assert figures["share"][name] > 0, name
         assert figures["ops_at_once"] > 0.1
     assert "training step op time (share)" in completed.stdout
+    # `auto` precision as the training job resolves it; on a CPU with native bfloat16 the step
+    # is also timed with and without the bfloat16 rewrite.
+    assert results["settings"]["precision"] in ("fp32", "cpu_bfloat16")
+    turns = profile["precision_step_seconds"]
+    if results["settings"]["precision"] == "cpu_bfloat16":
+        assert set(turns) == set(op_time)
+        for timed in turns.values():
+            assert timed["speedup"] == pytest.approx(timed["fp32"] / timed["cpu_bfloat16"])
+        assert results["train"]["flop_fraction_of_bfloat16_matmul"] > 0
+        assert "with the bfloat16 rewrite and without" in completed.stdout
+    else:
+        assert turns == {}
     assert "the step's matmuls alone" in completed.stdout
     for engine in ("tf", "ort_fp32", "ort_optimized", "ort_int8"):
         for key in ("batch1_p50_ms", "batch1_p95_ms", "batch32_seq_per_s"):

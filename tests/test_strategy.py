@@ -65,14 +65,62 @@ def test_tpu_vm_device_files_mean_a_local_tpu(no_tpu, monkeypatch, tmp_path):
     assert strategy_module.tpu_address() == "local"
 
 
-def test_cpu_strategy_and_auto_precision_on_cpu(no_tpu):
+@pytest.mark.parametrize("native_bfloat16", [False, True])
+def test_cpu_strategy_and_auto_precision_on_cpu(no_tpu, monkeypatch, native_bfloat16):
+    monkeypatch.setattr(strategy_module, "cpu_has_native_bfloat16", lambda: native_bfloat16)
+    cpu = "cpu_bfloat16" if native_bfloat16 else "fp32"
     strategy = strategy_module.create_strategy("cpu")
     assert strategy.num_replicas_in_sync == 1
     assert strategy_module.accelerator(strategy) == "cpu"
-    assert strategy_module.resolve_precision("auto", strategy) == "fp32"
+    assert strategy_module.resolve_precision("auto", strategy) == cpu
     assert strategy_module.resolve_precision("mixed_bfloat16", strategy) == "mixed_bfloat16"
     default = strategy_module.create_strategy("auto")
-    assert strategy_module.resolve_precision("auto", default) == "fp32"
+    assert strategy_module.resolve_precision("auto", default) == cpu
+    assert strategy_module.resolve_precision("auto") == cpu
+
+
+def test_native_bfloat16_is_read_from_the_cpu_flags(monkeypatch, tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    monkeypatch.setattr(strategy_module, "CPU_INFO", str(cpuinfo))
+    monkeypatch.delenv("TF_ENABLE_ONEDNN_OPTS", raising=False)
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu sse avx2 avx512f avx512_vnni\n")
+    assert not strategy_module.cpu_has_native_bfloat16()
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu avx512f avx512_bf16 amx_tile\n")
+    assert strategy_module.cpu_has_native_bfloat16()
+    # oneDNN does the bfloat16 work; switched off, TensorFlow would not rewrite anything.
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")
+    assert not strategy_module.cpu_has_native_bfloat16()
+    monkeypatch.delenv("TF_ENABLE_ONEDNN_OPTS")
+    monkeypatch.setattr(strategy_module, "CPU_INFO", str(tmp_path / "missing"))
+    assert not strategy_module.cpu_has_native_bfloat16()
+
+
+@pytest.mark.skipif(
+    not strategy_module.cpu_has_native_bfloat16(), reason="the CPU has no native bfloat16"
+)
+def test_cpu_bfloat16_rounds_matmuls_to_bfloat16_until_fp32_is_applied(float32_policy):
+    """`cpu_bfloat16` keeps float32 tensors and layers but runs graph matmuls in bfloat16;
+    `apply_precision("fp32")` (what training does before evaluation and export) turns that off
+    again, also for a function that already ran under it."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    left = tf.constant(rng.normal(size=(64, 256)).astype(np.float32))
+    right = tf.constant(rng.normal(size=(256, 32)).astype(np.float32))
+    exact = left.numpy().astype(np.float64) @ right.numpy().astype(np.float64)
+    matmul = tf.function(lambda a, b: tf.matmul(a, b))
+
+    def relative_error() -> float:
+        result = matmul(left, right)
+        assert result.dtype == tf.float32
+        return float(np.abs(result.numpy() - exact).max() / np.abs(exact).max())
+
+    strategy_module.apply_precision("cpu_bfloat16")
+    assert strategy_module.PRECISION_POLICIES["cpu_bfloat16"] == "float32"
+    assert relative_error() > 1e-4  # bfloat16 keeps 8 bits of mantissa
+    strategy_module.apply_precision("fp32")
+    assert relative_error() < 1e-5
+    assert strategy_module.set_bfloat16_rewrite(False) is False
 
 
 @pytest.mark.parametrize("kind, expected", [("tpu", "mixed_bfloat16"), ("gpu", "mixed_float16")])
