@@ -445,7 +445,14 @@ def measure_matmul_ceiling(
 
 
 def measure_step_matmuls(
-    *, layers: int, hidden: int, intermediate: int, heads: int, batch: int, length: int
+    *,
+    layers: int,
+    hidden: int,
+    intermediate: int,
+    heads: int,
+    batch: int,
+    length: int,
+    bfloat16: bool = False,
 ) -> dict[str, float]:
     """Time only the matrix multiplies of one BERT training step, at the step's own shapes.
 
@@ -455,9 +462,12 @@ def measure_step_matmuls(
     layer's products run in one `tf.function` (all results returned, so none is pruned) and the
     best of 5 calls is scaled by `layers`. Dividing a training step's FLOP rate by this rate gives
     the share of the step spent in matmuls; the rest is softmax, GELU, layer norm, dropout,
-    reshapes and the optimizer.
+    reshapes and the optimizer. With `bfloat16`, under the graph rewrite `cpu_bfloat16` training
+    uses (casts to bfloat16 included), to compare with a step trained that way.
     """
     import tensorflow as tf
+
+    from kerasbert.strategy import set_bfloat16_rewrite
 
     tokens, head_dim = batch * length, hidden // heads
 
@@ -485,15 +495,25 @@ def measure_step_matmuls(
         return outputs
 
     flops = layers * sum(3 * 2 * a.shape.num_elements() * b.shape[-1] for a, b, _ in products)
-    layer_step()
-    best = float("inf")
-    for _ in range(5):
-        start = time.perf_counter()
-        outputs = layer_step()
-        outputs[-1].numpy()
-        best = min(best, time.perf_counter() - start)
+    was = set_bfloat16_rewrite(bfloat16)
+    try:
+        layer_step()
+        best = float("inf")
+        for _ in range(5):
+            start = time.perf_counter()
+            outputs = layer_step()
+            outputs[-1].numpy()
+            best = min(best, time.perf_counter() - start)
+    finally:
+        set_bfloat16_rewrite(was)
     seconds = layers * best
-    return {"batch": batch, "length": length, "seconds": seconds, "flop_rate": flops / seconds}
+    return {
+        "batch": batch,
+        "length": length,
+        "bfloat16": bfloat16,
+        "seconds": seconds,
+        "flop_rate": flops / seconds,
+    }
 
 
 def mode_batches(
@@ -1036,6 +1056,7 @@ def profile_training_step(
             for call in calls.values():
                 call(True)  # warm-up: each setting optimizes the graph once
             seconds = time_in_turn(calls, [True], rounds=steps)
+            set_bfloat16_rewrite(True)  # back to the run's precision, whichever went last
             timed = {name: float(np.median(values)) for name, values in seconds.items()}
             timed["speedup"] = timed["fp32"] / timed["cpu_bfloat16"]
             precision_turns[shape] = timed
@@ -1172,8 +1193,11 @@ def run_benchmark(config: BenchmarkConfig) -> dict[str, Any]:
             heads=settings.num_attention_heads,
             batch=config.batch_size,
             length=min(FLOP_RATE_LENGTH, settings.max_position_embeddings),
+            bfloat16=config.precision == "cpu_bfloat16",
         )
-        matmuls["fraction_of_matmul_ceiling"] = matmuls["flop_rate"] / ceiling["flop_rate"]
+        # Against the ceiling of the matmuls' own precision.
+        same_precision = train.get("bfloat16_matmul_ceiling", ceiling)
+        matmuls["fraction_of_matmul_ceiling"] = matmuls["flop_rate"] / same_precision["flop_rate"]
         matmuls["share_of_step_time"] = flop_rate / matmuls["flop_rate"]
         train["step_matmuls"] = matmuls
         results["train"] = train
@@ -1340,8 +1364,11 @@ def flop_notes(results: dict[str, Any]) -> list[str]:
     if "step_matmuls" in train:
         matmuls = train["step_matmuls"]
         notes.append(
-            f"the step's matmuls alone: {matmuls['flop_rate'] / 1e9:.1f} GFLOP/s "
-            f"({100 * matmuls['fraction_of_matmul_ceiling']:.0f}% of the ceiling), "
+            f"the step's matmuls alone"
+            f"{' (bfloat16 rewrite, casts included)' if matmuls.get('bfloat16') else ''}: "
+            f"{matmuls['flop_rate'] / 1e9:.1f} GFLOP/s "
+            f"({100 * matmuls['fraction_of_matmul_ceiling']:.0f}% of the "
+            f"{'bfloat16 ' if matmuls.get('bfloat16') else ''}ceiling), "
             f"{100 * matmuls['share_of_step_time']:.0f}% of the step time; other ops take the rest"
         )
     for dataset, figures in train.items():
