@@ -102,9 +102,11 @@ def test_fused_adamw_updates_like_tf_keras_adamw(tiny_checkpoint, small_tables) 
     moved = 0
     for key, reference in weights["tf_keras"].items():
         # Float rounding differs between the kernels and grows over steps at this large learning
-        # rate; a wrong update (say, no bias correction, a row left out) is off by far more.
+        # rate (one CI run saw 2 of 544 word-embedding weights 6e-5 apart, and the CPU kernels do
+        # not round the same way every run); a wrong update (no bias correction, a row left out,
+        # a wrong clipping scale) is off by far more and fails at this tolerance.
         np.testing.assert_allclose(
-            weights["fused"][key], reference, rtol=1e-3, atol=1e-5, err_msg=key
+            weights["fused"][key], reference, rtol=1e-3, atol=1e-4, err_msg=key
         )
         moved += not np.allclose(reference, initial[key])
     assert moved > 10
