@@ -17,6 +17,7 @@ export).
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import importlib
 import json
@@ -272,6 +273,16 @@ def set_bfloat16_rewrite(enabled: bool) -> bool:
     was = bool(options.get_experimental_options().get(BFLOAT16_REWRITE, False))
     options.set_experimental_options({BFLOAT16_REWRITE: enabled})
     return was
+
+
+@contextlib.contextmanager
+def bfloat16_rewrite(enabled: bool):
+    """Run the block with the bfloat16 graph rewrite on or off, then put it back as it was."""
+    was = set_bfloat16_rewrite(enabled)
+    try:
+        yield
+    finally:
+        set_bfloat16_rewrite(was)
 
 
 def _tensorflow():
