@@ -123,6 +123,57 @@ def test_cpu_bfloat16_rounds_matmuls_to_bfloat16_until_fp32_is_applied(float32_p
     assert strategy_module.set_bfloat16_rewrite(False) is False
 
 
+def optimized_op_dtypes(function, *arguments) -> list[tuple[str, str]]:
+    """(op type, dtype) of each op TensorFlow ran for `function`, after its graph optimizers."""
+    import tensorflow as tf
+    from tensorflow.python.eager import context
+
+    context.enable_run_metadata()
+    try:
+        function(*arguments)
+        metadata = context.export_run_metadata()
+    finally:
+        context.disable_run_metadata()
+    return [
+        (node.op, tf.dtypes.as_dtype(node.attr["T"].type).name if "T" in node.attr else "")
+        for graph in metadata.function_graphs
+        for partition in graph.partition_graphs
+        for node in partition.node
+    ]
+
+
+@pytest.mark.skipif(
+    not strategy_module.cpu_has_native_bfloat16(), reason="the CPU has no native bfloat16"
+)
+def test_cpu_bfloat16_runs_only_the_matmuls_in_bfloat16(float32_policy, monkeypatch):
+    """The elementwise ops between two matmuls (GELU's Erfc, the Mul after it) stay float32;
+    TensorFlow's rewrite on its own would move them to bfloat16 too."""
+    import tensorflow as tf
+
+    for variable in strategy_module.BFLOAT16_LIST_VARIABLES:
+        monkeypatch.delenv(variable, raising=False)
+    rng = np.random.default_rng(0)
+    inputs = tf.constant(rng.normal(size=(16, 64)).astype(np.float32))
+    weights = tf.constant(rng.normal(size=(64, 64)).astype(np.float32))
+    block = tf.function(lambda x, w: tf.matmul(tf.nn.gelu(tf.matmul(x, w)) * x, w))
+
+    strategy_module.apply_precision("cpu_bfloat16")
+    dtypes = optimized_op_dtypes(block, inputs, weights)
+    assert [dtype for op, dtype in dtypes if "MatMul" in op] == ["bfloat16", "bfloat16"]
+    elementwise = {op: dtype for op, dtype in dtypes if op in ("Erfc", "Mul")}
+    assert elementwise == {"Erfc": "float32", "Mul": "float32"}
+
+
+def test_bfloat16_float32_ops_extend_the_users_lists(float32_policy, monkeypatch):
+    variable = strategy_module.BFLOAT16_LIST_VARIABLES[1]
+    monkeypatch.setenv(variable, "Exp2,Mul")
+    strategy_module.set_bfloat16_rewrite(True)
+    listed = os.environ[variable].split(",")
+    assert listed[:2] == ["Exp2", "Mul"]
+    assert sorted(listed[1:]) == sorted(strategy_module.BFLOAT16_FLOAT32_OPS.split(","))
+    strategy_module.set_bfloat16_rewrite(False)
+
+
 @pytest.mark.parametrize("kind, expected", [("tpu", "mixed_bfloat16"), ("gpu", "mixed_float16")])
 def test_auto_precision_follows_the_accelerator(monkeypatch, kind, expected):
     monkeypatch.setattr(strategy_module, "accelerator", lambda strategy: kind)
