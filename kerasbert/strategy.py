@@ -51,7 +51,7 @@ NATIVE_BFLOAT16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
 CPU_INFO = "/proc/cpuinfo"
 BFLOAT16_REWRITE = "auto_mixed_precision_onednn_bfloat16"
 # The rewrite would also move the elementwise ops between the matmuls (GELU's Erfc, layer norm,
-# softmax, dropout's and weight decay's Mul) to bfloat16, where TensorFlow's CPU kernels for them are
+# softmax, dropout's Mul, residual adds) to bfloat16, where TensorFlow's CPU kernels for them are
 # slower than in float32 and cost casts besides. Kept in float32, only the matmuls run in bfloat16:
 # a MiniLM train step took 1623 instead of 1884 ms at 32 × 128 and 182 instead of 206 ms at 32 × 9
 # (in one process, taking turns; float32: 2535 and 224 ms).
@@ -283,7 +283,8 @@ def set_bfloat16_rewrite(enabled: bool) -> bool:
     traced; each setting's optimized graph is kept, so switching back and forth is cheap), so
     switching it off also returns evaluation and export to float32 matmuls. Only matmuls are
     rewritten: `BFLOAT16_FLOAT32_OPS` are added to TensorFlow's op-list variables (ops a user
-    listed there stay), which matter only while the rewrite is on.
+    listed there stay). They are left in place when the rewrite goes off; besides this rewrite
+    only TensorFlow's CUDA float16 graph rewrite reads them, which kerasbert does not use.
     """
     options = _tensorflow().config.optimizer
     was = bool(options.get_experimental_options().get(BFLOAT16_REWRITE, False))
