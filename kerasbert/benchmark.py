@@ -62,8 +62,8 @@ FALLBACK_MAX_LENGTH = 128
 FLOP_RATE_LENGTH = 128
 # Training batches per epoch in the full run. At up to 128 tokens, 48 batches of 32 (1,536
 # examples: all of bbc-headlines' training split), enough training for the modes' accuracies to be
-# compared; fixed padding at 128 costs about 2 s a batch on 2 cores. Longer texts (bbc-news at 512,
-# about 30 s a batch at fixed padding) get 4 batches: a speed measurement with a rougher accuracy.
+# compared; fixed padding at 128 costs about 1.5 s a batch on 2 cores. Longer texts (bbc-news at
+# 512, about 11 s a batch) get 4 batches: a speed measurement with a rougher accuracy.
 FULL_TRAIN_BATCHES = 48
 LONG_TEXT_TRAIN_BATCHES = 4
 SHORT_TEXT_LENGTH = 128
@@ -128,8 +128,9 @@ class BenchmarkConfig:
     epochs: int | None = setting(None, "Epochs per training mode (default: 2, quick: 1).")
     max_train_samples: int | None = setting(
         None,
-        "Training examples per data set (default: 48 batches at up to 128 tokens, 8 batches "
-        "at longer lengths; quick: 4 batches).",
+        f"Training examples per data set (default: {FULL_TRAIN_BATCHES} batches at up to "
+        f"{SHORT_TEXT_LENGTH} tokens, {LONG_TEXT_TRAIN_BATCHES} batches at longer lengths; quick: "
+        f"{QUICK_TRAIN_BATCHES} batches).",
     )
     max_eval_samples: int | None = setting(
         None, "Test examples scored per data set (default: the whole test split; quick: 64)."
