@@ -1014,7 +1014,7 @@ def profile_training_step(
 
     from kerasbert import checkpoint
     from kerasbert.model import build_classifier, compile_classifier, keras
-    from kerasbert.strategy import apply_precision, resolve_precision, set_bfloat16_rewrite
+    from kerasbert.strategy import apply_precision, bfloat16_rewrite, resolve_precision
 
     keras.backend.clear_session()
     precision = resolve_precision(config.precision)
@@ -1048,14 +1048,13 @@ def profile_training_step(
         if precision == "cpu_bfloat16":
             # The same step with and without the bfloat16 rewrite, taking turns.
             def with_rewrite(enabled: bool, batch=batch):
-                set_bfloat16_rewrite(enabled)
-                step(batch, labels).numpy()
+                with bfloat16_rewrite(enabled):
+                    step(batch, labels).numpy()
 
             calls = {"fp32": lambda _: with_rewrite(False), "cpu_bfloat16": with_rewrite}
             for call in calls.values():
                 call(True)  # warm-up: each setting optimizes the graph once
             seconds = time_in_turn(calls, [True], rounds=steps)
-            set_bfloat16_rewrite(True)  # back to the run's precision, whichever went last
             timed = {name: float(np.median(values)) for name, values in seconds.items()}
             timed["speedup"] = timed["fp32"] / timed["cpu_bfloat16"]
             precision_turns[shape] = timed

@@ -55,9 +55,9 @@ BFLOAT16_REWRITE = "auto_mixed_precision_onednn_bfloat16"
 # slower than in float32 and cost casts besides. Kept in float32, only the matmuls run in bfloat16:
 # a MiniLM train step took 1623 instead of 1884 ms at 32 × 128 and 182 instead of 206 ms at 32 × 9
 # (in one process, taking turns; float32: 2535 and 224 ms).
-BFLOAT16_FLOAT32_OPS = (
-    "Add,AddN,AddV2,BiasAddGrad,Erf,Erfc,Mean,Mul,RealDiv,Reciprocal,Rsqrt,Softmax,Sqrt,Square,"
-    "SquaredDifference,Sub,Sum"
+BFLOAT16_FLOAT32_OPS = tuple(
+    "Add AddN AddV2 BiasAddGrad Erf Erfc Mean Mul RealDiv Reciprocal Rsqrt Softmax Sqrt Square "
+    "SquaredDifference Sub Sum".split()
 )
 # TensorFlow reads its rewrite's op lists from these variables whenever it optimizes a graph.
 BFLOAT16_LIST_VARIABLES = (
@@ -291,7 +291,7 @@ def set_bfloat16_rewrite(enabled: bool) -> bool:
     if enabled:
         for variable in BFLOAT16_LIST_VARIABLES:
             listed = [op for op in os.environ.get(variable, "").split(",") if op]
-            extra = [op for op in BFLOAT16_FLOAT32_OPS.split(",") if op not in listed]
+            extra = [op for op in BFLOAT16_FLOAT32_OPS if op not in listed]
             os.environ[variable] = ",".join(listed + extra)
     options.set_experimental_options({BFLOAT16_REWRITE: enabled})
     return was
