@@ -154,6 +154,11 @@ class BenchmarkConfig:
     learning_rate: float = setting(
         TrainConfig.learning_rate, "Peak AdamW learning rate (the training job's default)."
     )
+    freeze_embeddings: bool = setting(
+        TrainConfig.freeze_embeddings,
+        "Train every mode with the embedding layer fixed (the training job's "
+        "--freeze-embeddings): less per-step optimizer work, which padding does not change.",
+    )
     seed: int = setting(42, "Seed for the split, shuffling and weight initialisation.")
     seeds: int | None = setting(
         None,
@@ -602,7 +607,7 @@ def train_modes_in_lockstep(
     runs: dict[str, dict[str, Any]] = {}
     for mode in MODES:
         keras.utils.set_random_seed(seed)
-        model = build_classifier(model_path, labels)
+        model = build_classifier(model_path, labels, config.freeze_embeddings)
         batches = mode_batches(encoded_train, train_labels, mode, config, seed)
         compile_classifier(
             model,
@@ -1021,7 +1026,7 @@ def profile_training_step(
     apply_precision(precision)
     model_path = checkpoint.resolve_checkpoint(config.model)
     length = min(FLOP_RATE_LENGTH, checkpoint.max_positions(model_path))
-    model = build_classifier(model_path, ["a", "b"])
+    model = build_classifier(model_path, ["a", "b"], config.freeze_embeddings)
     compile_classifier(model, learning_rate=1e-5, total_steps=10, warmup_steps=0)
     rng = np.random.default_rng(config.seed)
 

@@ -242,6 +242,32 @@ def test_lockstep_modes_differ_only_in_padding(tmp_path):
     assert not all(np.allclose(a, b, atol=1e-5) for a, b in zip(weights[1], weights[2]))
 
 
+def test_freeze_embeddings_trains_every_mode_with_the_embeddings_fixed(tmp_path):
+    from kerasbert import checkpoint, pipeline
+    from kerasbert.model import build_classifier
+
+    model_path = str(save_tiny_bert(tmp_path, VOCAB))
+    rows = tiny_texts(8, seed=2)
+    labels = sorted({label for _, label in rows})
+    encoded = pipeline.encode(checkpoint.load_tokenizer(model_path), [t for t, _ in rows], 32)
+    label_ids = np.array([labels.index(label) for _, label in rows])
+    config = BenchmarkConfig(
+        batch_size=8, epochs=1, learning_rate=1e-2, freeze_embeddings=True
+    ).resolved()
+    pretrained = build_classifier(model_path, labels).bert
+    features = np.zeros((len(rows), 16), np.float32)
+    runs, _ = train_modes_in_lockstep(
+        model_path, labels, encoded, label_ids, encoded, label_ids, config, features, seed=1
+    )
+    for run in runs.values():
+        bert = run["model"].bert
+        assert not bert.embeddings.trainable
+        for before, after in zip(pretrained.embeddings.weights, bert.embeddings.weights):
+            np.testing.assert_array_equal(before.numpy(), after.numpy())
+        moved = bert.encoder.weights[0].numpy() - pretrained.encoder.weights[0].numpy()
+        assert np.abs(moved).max() > 0
+
+
 def test_functions_take_turns_pass_by_pass_in_a_rotating_order():
     from kerasbert.benchmark import time_in_turn
 
