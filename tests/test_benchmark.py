@@ -17,6 +17,8 @@ from kerasbert.benchmark import (
     bert_training_flops,
     evaluate_targets,
     measure_step_matmuls,
+    median_pass,
+    pass_seconds,
     speed_summary,
     train_modes_in_lockstep,
 )
@@ -266,6 +268,13 @@ def test_freeze_embeddings_trains_every_mode_with_the_embeddings_fixed(tmp_path)
             np.testing.assert_array_equal(before.numpy(), after.numpy())
         moved = bert.encoder.weights[0].numpy() - pretrained.encoder.weights[0].numpy()
         assert np.abs(moved).max() > 0
+
+
+def test_throughput_comes_from_the_median_pass():
+    # Two texts per pass, three passes; the second caught a slow spell of the machine.
+    seconds = [0.1, 0.2, 1.0, 2.0, 0.2, 0.2]
+    assert pass_seconds(seconds, 3) == pytest.approx([0.3, 3.0, 0.4])
+    assert median_pass(seconds, 3) == pytest.approx(0.4)
 
 
 def test_functions_take_turns_pass_by_pass_in_a_rotating_order():
