@@ -215,24 +215,31 @@ def test_quick_run_writes_every_required_key(tiny_checkpoint, tiny_csv, tmp_path
     assert markdown.startswith("`python scripts/benchmark.py --quick --data ")
 
 
+def train_tiny_lockstep(model_path: str, rows, max_length: int, config, seed: int):
+    """`train_modes_in_lockstep` on `rows` (text, label), trained and scored on the same texts;
+    returns the runs, the ceiling timings and the labels."""
+    from kerasbert import checkpoint, pipeline
+
+    labels = sorted({label for _, label in rows})
+    tokenizer = checkpoint.load_tokenizer(model_path)
+    encoded = pipeline.encode(tokenizer, [text for text, _ in rows], max_length)
+    label_ids = np.array([labels.index(label) for _, label in rows])
+    features = np.zeros((len(rows), 16), np.float32)
+    runs, ceiling = train_modes_in_lockstep(
+        model_path, labels, encoded, label_ids, encoded, label_ids, config, features, seed=seed
+    )
+    return runs, ceiling, labels
+
+
 def test_lockstep_modes_differ_only_in_padding(tmp_path):
     """Without dropout, fixed padding and per-batch-longest padding train the same batches to the
     same weights; bucketing trains different batches. Every mode takes every step."""
-    from kerasbert import checkpoint, pipeline
-
     model_path = str(
         save_tiny_bert(tmp_path, VOCAB, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
     )
     rows = tiny_texts(12, seed=1)
-    labels = sorted({label for _, label in rows})
-    tokenizer = checkpoint.load_tokenizer(model_path)
-    encoded = pipeline.encode(tokenizer, [text for text, _ in rows], 48)
-    label_ids = np.array([labels.index(label) for _, label in rows])
     config = BenchmarkConfig(batch_size=8, epochs=2, learning_rate=1e-3).resolved()
-    features = np.zeros((len(rows), 16), np.float32)
-    runs, ceiling = train_modes_in_lockstep(
-        model_path, labels, encoded, label_ids, encoded, label_ids, config, features, seed=3
-    )
+    runs, ceiling, _ = train_tiny_lockstep(model_path, rows, 48, config, seed=3)
     assert len(ceiling) == 2 * -(-len(rows) // 8) and all(r["seconds"] > 0 for r in ceiling)
     steps = 2 * -(-len(rows) // 8)
     assert {mode: len(run["records"]) for mode, run in runs.items()} == dict.fromkeys(runs, steps)
@@ -245,22 +252,14 @@ def test_lockstep_modes_differ_only_in_padding(tmp_path):
 
 
 def test_freeze_embeddings_trains_every_mode_with_the_embeddings_fixed(tmp_path):
-    from kerasbert import checkpoint, pipeline
     from kerasbert.model import build_classifier
 
     model_path = str(save_tiny_bert(tmp_path, VOCAB))
-    rows = tiny_texts(8, seed=2)
-    labels = sorted({label for _, label in rows})
-    encoded = pipeline.encode(checkpoint.load_tokenizer(model_path), [t for t, _ in rows], 32)
-    label_ids = np.array([labels.index(label) for _, label in rows])
     config = BenchmarkConfig(
         batch_size=8, epochs=1, learning_rate=1e-2, freeze_embeddings=True
     ).resolved()
+    runs, _, labels = train_tiny_lockstep(model_path, tiny_texts(8, seed=2), 32, config, seed=1)
     pretrained = build_classifier(model_path, labels).bert
-    features = np.zeros((len(rows), 16), np.float32)
-    runs, _ = train_modes_in_lockstep(
-        model_path, labels, encoded, label_ids, encoded, label_ids, config, features, seed=1
-    )
     for run in runs.values():
         bert = run["model"].bert
         assert not bert.embeddings.trainable
