@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import tiny_config
+from conftest import VOCAB, save_tiny_bert, tiny_config, tiny_texts, write_csv
 from sklearn.metrics import accuracy_score, f1_score
 
 from kerasbert.config import TrainConfig
@@ -22,8 +22,25 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
-def tiny_run(tiny_checkpoint, tiny_csv, tmp_path_factory) -> tuple[Path, TrainConfig]:
-    config = tiny_config(tiny_checkpoint, tiny_csv, tmp_path_factory.mktemp("runs") / "tiny")
+def tiny_run(tmp_path_factory) -> tuple[Path, TrainConfig]:
+    """One run that must learn the keyword task, whatever CPU the suite runs on.
+
+    The shared hidden-16 checkpoint is too small for that: its 40 random word vectors cannot be
+    told apart in 16 dimensions until fine-tuning has moved them, so whether 6 epochs of 120 texts
+    get past chance depended on the CPU's rounding (a CI machine read 1/3). Hidden 64 on 300 texts
+    reached 0.95–1.0 test accuracy in 17 runs (fp32 and cpu_bfloat16, oneDNN on and off, 17 seeds).
+    """
+    checkpoint = save_tiny_bert(
+        tmp_path_factory.mktemp("learnable-checkpoint"),
+        VOCAB,
+        hidden_size=64,
+        num_attention_heads=4,
+        intermediate_size=128,
+        initializer_range=0.1,
+    )
+    data = write_csv(tmp_path_factory.mktemp("keywords") / "keywords.csv", tiny_texts(100))
+    output_dir = tmp_path_factory.mktemp("runs") / "tiny"
+    config = tiny_config(checkpoint, data, output_dir, learning_rate=1e-3)
     run_dir = fit_run(config)
     evaluate_run(run_dir, plots=False)
     return run_dir, config
@@ -73,7 +90,7 @@ def test_metrics_agree_with_scikit_learn(tiny_run) -> None:
         np.array(metrics["confusion_matrix"]).sum() == len(test) == metrics["split_sizes"]["test"]
     )
     assert set(metrics["per_class"]) == set(labels)
-    assert metrics["accuracy"] > 0.5  # keywords decide the class; chance is 1/3
+    assert metrics["accuracy"] > 0.8  # keywords decide the class; chance is 1/3
     assert {"accuracy", "macro_f1"} <= set(metrics["baseline"])
 
 
@@ -82,7 +99,7 @@ def test_summary_records_padding_and_lengths(tiny_run) -> None:
     assert summary["padding"]["mode"] == "bucket"
     assert 0.9 < summary["padding"]["train_padding_efficiency"] <= 1.0
     assert summary["token_lengths"]["train"]["p50"] > 5
-    assert sum(summary["split_sizes"].values()) == 120
+    assert sum(summary["split_sizes"].values()) == 300
 
 
 def test_existing_run_directory_is_refused(tiny_checkpoint, tiny_csv, tiny_run) -> None:
