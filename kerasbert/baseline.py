@@ -1,4 +1,4 @@
-"""TF-IDF + logistic regression baseline on the same splits, and BERT's lift over it.
+"""TF-IDF + logistic regression baseline on the same splits as BERT.
 
 A linear model on word and bigram counts is the bar BERT has to clear: on topic-labelled news it is
 often within a point or two, and it trains in seconds on a CPU. The report shows both side by side.
@@ -16,20 +16,9 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
-from kerasbert.evaluate import compute_metrics, labels_to_ids
+from kerasbert.metrics import compute_metrics, labels_to_ids
 
 logger = logging.getLogger(__name__)
-
-# Metrics the lift is reported for: the headline numbers of the report's comparison table.
-LIFT_METRICS = (
-    "accuracy",
-    "macro_precision",
-    "macro_recall",
-    "macro_f1",
-    "weighted_f1",
-    "log_loss",
-    "expected_calibration_error",
-)
 
 
 def build_baseline(seed: int = 42) -> Pipeline:
@@ -82,7 +71,7 @@ def tfidf_baseline(
         seed: seed of the classifier, so reruns give identical numbers.
 
     Returns:
-        The `evaluate.compute_metrics` dict for the test split, plus `model` (a description) and
+        The `kerasbert.metrics.compute_metrics` dict for the test split, plus `model` (a description) and
         `fit_seconds`.
 
     Example:
@@ -124,15 +113,6 @@ def tfidf_baseline(
         fit_seconds,
     )
     return result
-
-
-def lift(model_metrics: dict[str, Any], baseline_metrics: dict[str, Any]) -> dict[str, float]:
-    """Model minus baseline for each of `LIFT_METRICS` in both (log loss: negative is better)."""
-    return {
-        key: float(model_metrics[key]) - float(baseline_metrics[key])
-        for key in LIFT_METRICS
-        if model_metrics.get(key) is not None and baseline_metrics.get(key) is not None
-    }
 
 
 def _as_ids(values: Sequence[str] | Sequence[int], labels: list[str], source: str) -> np.ndarray:

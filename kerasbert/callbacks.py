@@ -5,15 +5,17 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from kerasbert.files import read_json, sync_to_remote, write_json
-from kerasbert.model import keras
+from kerasbert.files import read_json, write_json
+from kerasbert.remote import sync_to_remote
+from kerasbert.rundir import RunDir
+from kerasbert.tfkeras import keras, tf
 
 # The variable in which tf-keras' BackupAndRestore checkpoint keeps the last saved epoch's index.
 SAVED_EPOCH = "ckpt_saved_epoch/.ATTRIBUTES/VARIABLE_VALUE"
 
 
 def make_callbacks(
-    run_dir: Path, early_stopping_patience: int, remote: str | None = None, completed: int = 0
+    run: RunDir, early_stopping_patience: int, remote: str | None = None, completed: int = 0
 ) -> list:
     """Early stopping, best checkpoint, resume backup, TensorBoard, JSON history, NaN guard, and
     with `remote` (e.g. gs://bucket/run) a copy of the run directory kept there every epoch.
@@ -23,25 +25,25 @@ def make_callbacks(
     before the kill: otherwise the first resumed epoch would count as an improvement and could
     overwrite a better checkpoint, and patience would start over.
     """
-    past = past_validation_losses(run_dir / "history.json", completed)
+    past = past_validation_losses(run.history, completed)
     callbacks = [
         keras.callbacks.TerminateOnNaN(),
         keras.callbacks.ModelCheckpoint(
-            str(run_dir / "checkpoints" / "best.weights.h5"),
+            str(run.best_weights),
             monitor="val_loss",
             save_best_only=True,
             save_weights_only=True,
             initial_value_threshold=min(past) if past else None,
         ),
-        keras.callbacks.TensorBoard(str(run_dir / "logs"), write_graph=False),
-        JsonHistory(run_dir / "history.json"),
+        keras.callbacks.TensorBoard(str(run.logs), write_graph=False),
+        JsonHistory(run.history),
         # Saves the whole training state each epoch; a killed run restarted into the same
         # directory continues from the last completed epoch. It saves after the files above: a
         # kill between them makes the restart redo that epoch and rewrite them, never skip one.
-        keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
+        keras.callbacks.BackupAndRestore(str(run.backup)),
     ]
     if remote:
-        callbacks.append(RemoteSync(run_dir, remote))
+        callbacks.append(RemoteSync(run.path, remote))
     if early_stopping_patience:
         callbacks.append(ResumableEarlyStopping(past, patience=early_stopping_patience))
     return callbacks
@@ -49,8 +51,6 @@ def make_callbacks(
 
 def completed_epochs(backup_dir: Path) -> int:
     """How many epochs the `BackupAndRestore` directory `backup_dir` holds (0 without one)."""
-    import tensorflow as tf
-
     for index in sorted(Path(backup_dir).rglob("checkpoint")):
         latest = tf.train.latest_checkpoint(str(index.parent))
         if latest:

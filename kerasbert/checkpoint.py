@@ -15,6 +15,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+# transformers picks its Keras when it is imported: tf-keras is set up before it.
+from kerasbert import tfkeras  # noqa: F401
 from kerasbert.errors import InputError
 
 logger = logging.getLogger(__name__)

@@ -14,15 +14,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import logging
-import os
 import sys
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
 from kerasbert.config import TrainConfig
 from kerasbert.errors import InputError
+from kerasbert.logs import setup_logging
+from kerasbert.rundir import RunDir
 
 USER_ERRORS = (
     InputError,
@@ -169,7 +168,7 @@ def _parser_for(type_name: str):
 
 def _train(args: argparse.Namespace) -> int:
     config = config_from_args(args)  # validated before TensorFlow is imported
-    from kerasbert.train import run
+    from kerasbert.job import run
 
     result = run(config)
     print_summary(result)
@@ -189,8 +188,9 @@ def print_summary(result) -> None:
             f"TF-IDF baseline: {metrics['baseline']['accuracy']:.4f}   "
             f"macro-F1: {metrics['baseline']['macro_f1']:.4f}"
         )
-    if (result.run_dir / "report.md").exists():
-        print(f"Report:          {result.run_dir / 'report.md'}")
+    report = RunDir(result.run_dir).report
+    if report.exists():
+        print(f"Report:          {report}")
     if result.export_dir:
         print(f"ONNX export:     {result.export_dir}")
         for sample in result.samples:
@@ -249,23 +249,3 @@ def _predict(args: argparse.Namespace) -> int:
         best = int(row.argmax())
         print(f"{classifier.labels[best]}\t{row[best]:.4f}\t{text}")
     return 0
-
-
-def setup_logging(
-    debug: bool = False, fmt: str = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-) -> None:
-    """kerasbert's own messages at INFO (DEBUG with --debug); other libraries' only from WARNING.
-
-    tf2onnx logs dozens of INFO lines per export; kerasbert reports what it did in one line
-    (`export` also quiets onnxruntime's optimizer and quantizer, which log on their own terms).
-    """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    logging.basicConfig(
-        level=logging.DEBUG if debug else logging.WARNING, format=fmt, datefmt="%H:%M:%S"
-    )
-    logging.getLogger("kerasbert").setLevel(logging.DEBUG if debug else logging.INFO)
-    # transformers' own loading report is replaced by kerasbert's checks in checkpoint.py.
-    logging.getLogger("tensorflow").setLevel(logging.ERROR)
-    # transformers' TF models trip their own deprecation warning on every training step's build.
-    warnings.filterwarnings("ignore", message="`seed_generator` is deprecated")

@@ -16,10 +16,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from kerasbert.schema import PIPELINE_INPUT_NAMES as INPUT_NAMES
+
 # Sorting within chunks of 50 batches keeps batches of near-equal length while the batches still
 # differ from epoch to epoch (sorting the whole set would fix the batch contents forever).
 CHUNK_BATCHES = 50
-INPUT_NAMES = ("input_ids", "attention_mask")
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,7 @@ def make_dataset(
     order depends only on `seed` and `e`: a run resumed at epoch `e` sees the very batches an
     uninterrupted run would have.
     """
-    import tensorflow as tf
+    from kerasbert.tfkeras import tf
 
     epoch_numbers = range(first_epoch, epochs) if epochs is not None else None
     if padding == "fixed":
@@ -205,7 +206,7 @@ def pooled_features(model, encoded: Encoded, batch_size: int = 64) -> np.ndarray
 
 
 def _map_batches(function, encoded: Encoded, batch_size: int) -> np.ndarray:
-    import tensorflow as tf
+    from kerasbert.tfkeras import tf
 
     forward = tf.function(
         function,

@@ -23,24 +23,17 @@ import numpy as np  # noqa: E402
 import seaborn as sns  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from kerasbert.data import read_jsonl  # noqa: E402
-from kerasbert.evaluate import (  # noqa: E402
+from kerasbert.metrics import (  # noqa: E402
     CALIBRATION_BINS,
     calibration_bins,
     expected_calibration_error,
 )
-from kerasbert.files import read_json  # noqa: E402
+from kerasbert.rundir import PLOT_FILES, RunDir  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
 # 120 dpi keeps text crisp on a laptop screen and in a GitHub README without multi-MB files.
 DPI = 120
-TRAINING_CURVES = "training_curves.png"
-CONFUSION_MATRIX = "confusion_matrix.png"
-PER_CLASS_METRICS = "per_class_metrics.png"
-RELIABILITY = "reliability.png"
-SAMPLE_PREDICTIONS = "sample_predictions.png"
-PLOT_FILES = (TRAINING_CURVES, CONFUSION_MATRIX, PER_CLASS_METRICS, RELIABILITY, SAMPLE_PREDICTIONS)
 
 _CORRECT_COLOUR = "#e3f2e1"
 _WRONG_COLOUR = "#fbe3e1"
@@ -53,26 +46,26 @@ def write_plots(run_dir: str | Path) -> list[Path]:
     `test_probabilities.json`. The training curves are skipped, with a warning, when the run has
     no `history.json` (e.g. a model evaluated without training).
     """
-    run_dir = Path(run_dir)
-    labels = read_json(run_dir / "labels.json")
-    metrics = read_json(run_dir / "metrics.json")
-    test = read_jsonl(run_dir / "data" / "test.jsonl")
+    run = RunDir(run_dir)
+    labels = run.read_labels()
+    metrics = run.read_metrics()
+    test = run.read_split("test")
     texts = test.texts
-    probabilities = np.asarray(read_json(run_dir / "test_probabilities.json"), dtype=np.float64)
-    if len(probabilities) != len(texts):
+    probabilities = run.read_test_probabilities()
+    if probabilities is None or len(probabilities) != len(texts):
         raise ValueError(
-            f"{run_dir / 'test_probabilities.json'} has {len(probabilities)} rows but "
-            f"data/test.jsonl has {len(texts)} texts; the run directory is inconsistent."
+            f"{run.test_probabilities} is missing or does not match the {len(texts)} texts of "
+            f"{run.split_path('test')}; the run directory is inconsistent."
         )
     y_true = test.label_ids(labels)
 
-    plots_dir = run_dir / "plots"
+    plots_dir = run.plots
     written = []
-    history_path = run_dir / "history.json"
-    if history_path.is_file():
-        written.append(plot_training_curves(read_json(history_path), plots_dir / TRAINING_CURVES))
+    history = run.read_history()
+    if history is not None:
+        written.append(plot_training_curves(history, run.plot("training_curves")))
     else:
-        logger.warning("%s is missing; skipping the training curves.", history_path)
+        logger.warning("%s is missing; skipping the training curves.", run.history)
     written += write_evaluation_plots(metrics, texts, y_true, probabilities, labels, plots_dir)
     logger.info("Wrote %d plots to %s", len(written), plots_dir)
     return written
@@ -96,13 +89,13 @@ def write_evaluation_plots(
         plot_confusion_matrix(
             metrics["confusion_matrix"],
             labels,
-            plots_dir / CONFUSION_MATRIX,
+            plots_dir / PLOT_FILES["confusion_matrix"],
             title=f"Confusion matrix on {_plain(dataset)}",
         ),
-        plot_per_class_metrics(metrics, plots_dir / PER_CLASS_METRICS, dataset=dataset),
-        plot_reliability(y_true, probabilities, plots_dir / RELIABILITY),
+        plot_per_class_metrics(metrics, plots_dir / PLOT_FILES["per_class_metrics"], dataset=dataset),
+        plot_reliability(y_true, probabilities, plots_dir / PLOT_FILES["reliability"]),
         plot_sample_predictions(
-            texts, y_true, probabilities, labels, plots_dir / SAMPLE_PREDICTIONS, dataset=dataset
+            texts, y_true, probabilities, labels, plots_dir / PLOT_FILES["sample_predictions"], dataset=dataset
         ),
     ]
 

@@ -25,25 +25,13 @@ import onnxruntime
 from tokenizers import Tokenizer
 
 from kerasbert.errors import InputError
+from kerasbert.exportdir import ExportDir, read_metadata
+from kerasbert.schema import MODEL_INPUT_NAMES, TEXT_COLUMN_NAMES
 
 logger = logging.getLogger(__name__)
 
-# The export directory layout: `kerasbert.export` writes it, this module reads it.
-METADATA_FILE = "kerasbert.json"
-TOKENIZER_FILE = "tokenizer.json"
-MODEL_FILES = {
-    "fp32": "model.onnx",
-    "optimized": "model.optimized.onnx",
-    "int8": "model.int8.onnx",
-}
-SCHEMA_VERSION = 1
-# Key under which the label names (a JSON list) sit in each ONNX model's own metadata_props.
-ONNX_LABELS_KEY = "kerasbert.labels"
-
 # 32 sequences keep a CPU core busy without padding short texts far; memory stays small.
 DEFAULT_BATCH_SIZE = 32
-# Column names tried, in order, when a CSV/JSONL file has several columns and none is named.
-TEXT_COLUMN_CANDIDATES = ("text", "content", "body", "document", "article", "sentence", "headline")
 
 
 def recommended_variant(metadata: dict[str, Any]) -> str:
@@ -58,46 +46,6 @@ def recommended_variant(metadata: dict[str, Any]) -> str:
         )
         return "fp32"
     return "int8"
-
-
-def read_metadata(model_dir: str | Path) -> dict[str, Any]:
-    """Read and validate `kerasbert.json` of an export directory.
-
-    Raises `FileNotFoundError` if it is missing and `ValueError` naming the first bad field.
-    """
-    path = Path(model_dir) / METADATA_FILE
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"{path} is missing: {model_dir} is not a kerasbert export directory. "
-            "Create one with `kerasbert export RUN_DIR`."
-        )
-    try:
-        metadata = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise InputError(f"{path} is not valid JSON ({error}); re-export the model.") from error
-    if not isinstance(metadata, dict):
-        raise InputError(f"{path} must hold a JSON object; re-export the model.")
-    version = metadata.get("schema_version")
-    if version != SCHEMA_VERSION:
-        raise InputError(
-            f"{path} has schema_version {version!r}; this kerasbert reads version "
-            f"{SCHEMA_VERSION}. Re-export the model with this version of kerasbert."
-        )
-    labels = metadata.get("labels")
-    if (
-        not isinstance(labels, list)
-        or not labels
-        or not all(isinstance(label, str) for label in labels)
-        or len(set(labels)) != len(labels)
-    ):
-        raise InputError(f"{path}: 'labels' must be a non-empty list of distinct strings.")
-    for key in ("max_length", "pad_token_id"):
-        value = metadata.get(key)
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise InputError(f"{path}: {key!r} must be a non-negative integer, got {value!r}.")
-    if metadata["max_length"] < 3:
-        raise InputError(f"{path}: 'max_length' must be at least 3, got {metadata['max_length']}.")
-    return metadata
 
 
 class TextEncoder:
@@ -221,14 +169,12 @@ class OnnxClassifier:
         metadata = read_metadata(directory)
         if variant is None:
             variant = recommended_variant(metadata)
-        if variant not in MODEL_FILES:
-            raise InputError(f"variant must be one of {', '.join(MODEL_FILES)}; got {variant!r}.")
         if not isinstance(batch_size, int) or batch_size <= 0:
             raise InputError(f"batch_size must be a positive integer, got {batch_size!r}.")
         if threads is not None and (not isinstance(threads, int) or threads <= 0):
             raise InputError(f"threads must be a positive integer or None, got {threads!r}.")
-        model_path = directory / MODEL_FILES[variant]
-        tokenizer_path = directory / TOKENIZER_FILE
+        export = ExportDir(directory)
+        model_path, tokenizer_path = export.model_path(variant), export.tokenizer
         missing = [p.name for p in (model_path, tokenizer_path) if not p.is_file()]
         if missing:
             raise FileNotFoundError(
@@ -253,7 +199,7 @@ class OnnxClassifier:
             )
         self._session = _load_session(model_path, providers, threads)
         self._input_names = [node.name for node in self._session.get_inputs()]
-        unknown = set(self._input_names) - {"input_ids", "attention_mask", "token_type_ids"}
+        unknown = set(self._input_names) - set(MODEL_INPUT_NAMES)
         if unknown or "input_ids" not in self._input_names:
             raise InputError(
                 f"{model_path} has inputs {self._input_names}; expected input_ids, attention_mask "
@@ -262,12 +208,13 @@ class OnnxClassifier:
         self._check_output_size(model_path)
 
     def _check_output_size(self, model_path: Path) -> None:
+        export = ExportDir(self.directory)
         size = self._session.get_outputs()[0].shape[-1]
         if not isinstance(size, int):  # a symbolic dimension: ask the model itself
             size = self._run(np.array([self._encoder.encode([""])[0]], dtype=np.int32)).shape[-1]
         if size != len(self.labels):
             raise InputError(
-                f"{model_path} outputs {size} classes but {METADATA_FILE} lists "
+                f"{model_path} outputs {size} classes but {export.metadata.name} lists "
                 f"{len(self.labels)} labels; the directory mixes files from different exports. "
                 "Re-export it with `kerasbert export --overwrite`."
             )
@@ -372,7 +319,7 @@ def read_texts(input_path: str | Path, text_column: str | None = None) -> list[s
 
     A `.txt` file holds one text per line; blank lines are skipped. A `.csv` file needs a header
     row; a `.jsonl` file holds one JSON object (or one JSON string) per line. Without
-    `text_column` the only column is used, else the first of `TEXT_COLUMN_CANDIDATES` present.
+    `text_column` the only column is used, else the first of `TEXT_COLUMN_NAMES` present.
     """
     path = Path(input_path)
     if not path.is_file():
@@ -433,7 +380,7 @@ def _text_column(path: Path, columns: list[str], requested: str | None) -> str:
     if len(columns) == 1:
         return columns[0]
     lowered = {column.lower(): column for column in columns}
-    for candidate in TEXT_COLUMN_CANDIDATES:
+    for candidate in TEXT_COLUMN_NAMES:
         if candidate in lowered:
             return lowered[candidate]
     raise InputError(
@@ -474,11 +421,6 @@ def predict_file(
 
 
 __all__ = [
-    "METADATA_FILE",
-    "MODEL_FILES",
-    "ONNX_LABELS_KEY",
-    "SCHEMA_VERSION",
-    "TOKENIZER_FILE",
     "OnnxClassifier",
     "TextEncoder",
     "predict_file",

@@ -15,10 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from kerasbert.baseline import lift
-from kerasbert.data import read_jsonl
-from kerasbert.evaluate import confident_mistakes
 from kerasbert.files import read_json
+from kerasbert.metrics import confident_mistakes, lift
+from kerasbert.rundir import RunDir
 
 logger = logging.getLogger(__name__)
 
@@ -50,11 +49,11 @@ _METRIC_ROWS = (
 )
 
 _PLOT_TITLES = (
-    ("training_curves.png", "Training curves"),
-    ("confusion_matrix.png", "Confusion matrix"),
-    ("per_class_metrics.png", "Per-class precision, recall and F1"),
-    ("reliability.png", "Calibration"),
-    ("sample_predictions.png", "Sample predictions"),
+    ("training_curves", "Training curves"),
+    ("confusion_matrix", "Confusion matrix"),
+    ("per_class_metrics", "Per-class precision, recall and F1"),
+    ("reliability", "Calibration"),
+    ("sample_predictions", "Sample predictions"),
 )
 
 _SNIPPET_CHARACTERS = 160
@@ -66,11 +65,12 @@ def write_report(run_dir: str | Path) -> Path:
     Needs `metrics.json` and `labels.json`; `config.json`, `data_summary.json`, `history.json`,
     the test split, its probabilities and `plots/*.png` each add their section when present.
     """
-    run_dir = Path(run_dir)
-    metrics = read_json(run_dir / "metrics.json")
-    config = _read_optional(run_dir / "config.json")
-    summary = _read_optional(run_dir / "data_summary.json")
-    history = _read_optional(run_dir / "history.json")
+    run = RunDir(run_dir)
+    run_dir = run.path
+    metrics = run.read_metrics()
+    config = _read_optional(run.config)
+    summary = _read_optional(run.data_summary)
+    history = _read_optional(run.history)
 
     sections = [
         _headline(run_dir, metrics, config),
@@ -78,10 +78,10 @@ def write_report(run_dir: str | Path) -> Path:
         _data(summary, metrics, config),
         _results(metrics),
         _training(history),
-        _plots(run_dir),
-        _mistakes(run_dir, metrics),
+        _plots(run),
+        _mistakes(run, metrics),
     ]
-    path = run_dir / "report.md"
+    path = run.report
     path.write_text(
         "\n\n".join(section for section in sections if section) + "\n", encoding="utf-8"
     )
@@ -291,28 +291,22 @@ def _training(history: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _plots(run_dir: Path) -> str:
+def _plots(run: RunDir) -> str:
     lines = ["## Plots"]
-    for name, title in _PLOT_TITLES:
-        if (run_dir / "plots" / name).is_file():
-            lines += ["", f"### {title}", "", f"![{title}](plots/{name})"]
+    for role, title in _PLOT_TITLES:
+        path = run.plot(role)
+        if path.is_file():
+            lines += ["", f"### {title}", "", f"![{title}]({path.relative_to(run.path).as_posix()})"]
     return "\n".join(lines) if len(lines) > 1 else ""
 
 
-def _mistakes(run_dir: Path, metrics: dict[str, Any], k: int = 10) -> str:
+def _mistakes(run: RunDir, metrics: dict[str, Any], k: int = 10) -> str:
     mistakes = metrics.get("confident_mistakes")
-    test_path, probabilities_path = (
-        run_dir / "data" / "test.jsonl",
-        run_dir / "test_probabilities.json",
-    )
-    if mistakes is None and test_path.is_file() and probabilities_path.is_file():
-        test = read_jsonl(test_path)
+    probabilities = run.read_test_probabilities()
+    if mistakes is None and run.split_path("test").is_file() and probabilities is not None:
+        test = run.read_split("test")
         mistakes = confident_mistakes(
-            test.texts,
-            test.label_ids(metrics["labels"]),
-            np.asarray(read_json(probabilities_path)),
-            metrics["labels"],
-            k=k,
+            test.texts, test.label_ids(metrics["labels"]), probabilities, metrics["labels"], k=k
         )
     if mistakes is None:
         return ""

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import glob
-import importlib
 import json
 import logging
 import os
@@ -27,6 +26,7 @@ import socket
 from urllib.parse import urlparse
 
 from kerasbert.errors import InputError
+from kerasbert.tfkeras import keras, tf
 
 logger = logging.getLogger(__name__)
 
@@ -52,9 +52,8 @@ CPU_INFO = "/proc/cpuinfo"
 BFLOAT16_REWRITE = "auto_mixed_precision_onednn_bfloat16"
 # The rewrite would also move the elementwise ops between the matmuls (GELU's Erfc, layer norm,
 # softmax, dropout's Mul, residual adds) to bfloat16, where TensorFlow's CPU kernels for them are
-# slower than in float32 and cost casts besides. Kept in float32, only the matmuls run in bfloat16:
-# a MiniLM train step took 1623 instead of 1884 ms at 32 × 128 and 182 instead of 206 ms at 32 × 9
-# (in one process, taking turns; float32: 2535 and 224 ms).
+# slower than in float32 and cost casts besides. Kept in float32, only the matmuls run in bfloat16,
+# which is where bfloat16 pays (docs/PERFORMANCE.md has the step times).
 BFLOAT16_FLOAT32_OPS = tuple(
     "Add AddN AddV2 BiasAddGrad Erf Erfc Mean Mul RealDiv Reciprocal Rsqrt Softmax Sqrt Square "
     "SquaredDifference Sub Sum".split()
@@ -76,8 +75,6 @@ def create_strategy(name: str = "auto", tpu: str | None = None):
     >>> strategy.num_replicas_in_sync
     1
     """
-    tf = _tensorflow()
-
     chosen = detect_strategy(tpu) if name == "auto" else name
     if chosen == "tpu":
         strategy = _tpu_strategy(tpu)
@@ -111,8 +108,6 @@ def detect_strategy(tpu: str | None = None) -> str:
 
     Only the environment and device files are inspected, so this never waits on the network.
     """
-    tf = _tensorflow()
-
     if tpu_address(tpu) is not None:
         return "tpu"
     if len(_tf_config().get("cluster", {}).get("worker", [])) > 1:
@@ -140,8 +135,6 @@ def tpu_address(tpu: str | None = None) -> str | None:
 
 
 def _tpu_strategy(tpu: str | None):
-    tf = _tensorflow()
-
     address = tpu_address(tpu)
     if address is None:
         raise InputError(
@@ -204,22 +197,17 @@ def _one_device(device: str):
     A single-device `MirroredStrategy` rather than `OneDeviceStrategy`: tf-keras' BackupAndRestore
     (the resume-after-kill callback of every run) refuses `OneDeviceStrategy`.
     """
-    tf = _tensorflow()
     return tf.distribute.MirroredStrategy(devices=[device])
 
 
 def _mirrored_devices() -> list[str]:
     """Every local GPU; without GPUs every logical CPU (several only when split for testing)."""
-    tf = _tensorflow()
-
     devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
     return [device.name for device in devices]
 
 
 def accelerator(strategy) -> str:
     """`tpu`, `gpu` or `cpu`: what the strategy's replicas run on."""
-    tf = _tensorflow()
-
     if isinstance(strategy, tf.distribute.TPUStrategy):
         return "tpu"
     try:
@@ -236,7 +224,7 @@ def resolve_precision(precision: str, strategy=None) -> str:
     if precision != "auto":
         return precision
     if strategy is None:
-        strategy = _tensorflow().distribute.get_strategy()
+        strategy = tf.distribute.get_strategy()
     cpu = "cpu_bfloat16" if cpu_has_native_bfloat16() else "fp32"
     return {"tpu": "mixed_bfloat16", "gpu": "mixed_float16", "cpu": cpu}[accelerator(strategy)]
 
@@ -263,8 +251,6 @@ def apply_precision(precision: str) -> None:
     head stays float32 (`kerasbert.model.build_classifier`), and `compile_classifier` adds loss
     scaling for float16.
     """
-    from kerasbert.model import keras
-
     if precision not in PRECISION_POLICIES:
         raise InputError(
             f"--precision must be one of {', '.join(PRECISION_POLICIES)} (or auto), got "
@@ -286,7 +272,7 @@ def set_bfloat16_rewrite(enabled: bool) -> bool:
     listed there stay). They are left in place when the rewrite goes off; besides this rewrite
     only TensorFlow's CUDA float16 graph rewrite reads them, which kerasbert does not use.
     """
-    options = _tensorflow().config.optimizer
+    options = tf.config.optimizer
     was = bool(options.get_experimental_options().get(BFLOAT16_REWRITE, False))
     if enabled:
         for variable in BFLOAT16_LIST_VARIABLES:
@@ -305,12 +291,3 @@ def bfloat16_rewrite(enabled: bool):
         yield
     finally:
         set_bfloat16_rewrite(was)
-
-
-def _tensorflow():
-    """TensorFlow, imported after `kerasbert.model` has made transformers pick tf-keras."""
-    # kerasbert.model sets TF_USE_LEGACY_KERAS, which must precede TensorFlow's import.
-    importlib.import_module("kerasbert.model")
-    import tensorflow as tf
-
-    return tf

@@ -10,10 +10,10 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import train_test_split
 
-from kerasbert.baseline import lift, tfidf_baseline
-from kerasbert.data import read_bbc
+from kerasbert.baseline import tfidf_baseline
 from kerasbert.errors import InputError
-from kerasbert.evaluate import compute_metrics
+from kerasbert.metrics import compute_metrics, lift
+from kerasbert.readers import read_bbc
 
 LABELS = ["business", "sport", "tech"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from kerasbert.callbacks import ResumableEarlyStopping, make_callbacks, past_validation_losses
-from kerasbert.model import keras
+from kerasbert.tfkeras import keras
 
 
 def _write_history(run_dir, val_losses) -> None:

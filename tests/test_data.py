@@ -11,8 +11,9 @@ import pandas as pd
 import pytest
 from conftest import tiny_texts, write_csv
 
-from kerasbert.data import load_splits, read_bbc, read_labelled_file, read_source
+from kerasbert.data import load_splits
 from kerasbert.errors import InputError
+from kerasbert.readers import read_bbc, read_labelled_file, read_source
 
 
 def test_bbc_news_is_the_real_corpus() -> None:

@@ -14,10 +14,13 @@ import onnx
 import pytest
 from tiny_export_fixtures import LABELS, MAX_LENGTH, tiny_run_and_export
 
-from kerasbert import export
+from kerasbert import export, parity
 from kerasbert.errors import InputError
-from kerasbert.export import ParityError, check_parity, compare_int8, export_run
-from kerasbert.predictor import ONNX_LABELS_KEY, OnnxClassifier
+from kerasbert.export import export_run
+from kerasbert.exportdir import ONNX_LABELS_KEY
+from kerasbert.parity import ParityError, check_parity, compare_int8
+from kerasbert.predictor import OnnxClassifier
+from kerasbert.schema import MODEL_INPUT_NAMES
 
 
 @pytest.fixture(scope="session")
@@ -154,7 +157,7 @@ def test_check_parity_raises_on_disagreement(tiny: tuple[Path, Path], tensorflow
     run_dir, export_dir = tiny
     _, tokenizer = tensorflow_model
     texts = _test_texts(run_dir)[:3]
-    batches = export.encode_for_parity(tokenizer, texts, MAX_LENGTH, export.INPUT_NAMES)
+    batches = parity.encode_for_parity(tokenizer, texts, MAX_LENGTH, MODEL_INPUT_NAMES)
     import onnxruntime
 
     session = onnxruntime.InferenceSession(str(export_dir / "model.onnx"))
@@ -264,7 +267,7 @@ def test_default_target_is_exported_run_name(
 
 
 def test_spread_by_length_keeps_short_and_long_texts_in_order() -> None:
-    from kerasbert.export import spread_by_length
+    from kerasbert.parity import spread_by_length
 
     texts = [f"text {'x' * length}" for length in (50, 3, 80, 10, 1, 65)]
     picked = spread_by_length(texts, 3)

@@ -11,8 +11,8 @@ import pytest
 from PIL import Image
 
 from kerasbert import plots
-from kerasbert.baseline import lift
-from kerasbert.evaluate import compute_metrics, confident_mistakes
+from kerasbert.metrics import compute_metrics, confident_mistakes, lift
+from kerasbert.rundir import PLOT_FILES
 
 LABELS = ["business", "sport", "tech"]
 
@@ -101,7 +101,7 @@ def assert_readable_png(path: Path, min_width: int = 500, min_height: int = 300)
 def test_write_plots_writes_five_readable_pngs(tmp_path: Path) -> None:
     run_dir = make_run_dir(tmp_path)
     written = plots.write_plots(run_dir)
-    assert [path.name for path in written] == list(plots.PLOT_FILES)
+    assert [path.name for path in written] == list(PLOT_FILES.values())
     for path in written:
         assert path.parent == run_dir / "plots"
         assert_readable_png(path)
@@ -111,7 +111,7 @@ def test_write_plots_without_history_skips_training_curves(tmp_path: Path) -> No
     run_dir = make_run_dir(tmp_path)
     (run_dir / "history.json").unlink()
     written = plots.write_plots(run_dir)
-    assert plots.TRAINING_CURVES not in [path.name for path in written]
+    assert PLOT_FILES["training_curves"] not in [path.name for path in written]
     assert len(written) == 4
 
 

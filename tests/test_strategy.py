@@ -246,7 +246,8 @@ def test_mixed_precision_trains_with_float32_logits_and_loss(
     import tensorflow as tf
 
     from kerasbert import checkpoint, pipeline
-    from kerasbert.model import build_classifier, compile_classifier, keras
+    from kerasbert.model import build_classifier, compile_classifier
+    from kerasbert.tfkeras import keras
 
     tokenizer = checkpoint.load_tokenizer(str(tiny_checkpoint))
     rows = examples(48)

@@ -13,9 +13,9 @@ from conftest import VOCAB, save_tiny_bert, tiny_config, tiny_texts, write_csv
 from sklearn.metrics import accuracy_score, f1_score
 
 from kerasbert.config import TrainConfig
-from kerasbert.data import read_jsonl
 from kerasbert.errors import InputError
 from kerasbert.evaluate import evaluate_run
+from kerasbert.rundir import RunDir
 from kerasbert.train import fit_run
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -82,7 +82,7 @@ def test_metrics_agree_with_scikit_learn(tiny_run) -> None:
     run_dir, _ = tiny_run
     metrics = json.loads((run_dir / "metrics.json").read_text())
     labels = metrics["labels"]
-    test = read_jsonl(run_dir / "data" / "test.jsonl")
+    test = RunDir(run_dir).read_split("test")
     truth = test.label_ids(labels)
     predicted = np.array(json.loads((run_dir / "test_probabilities.json").read_text())).argmax(1)
     assert metrics["accuracy"] == pytest.approx(accuracy_score(truth, predicted))

@@ -1,0 +1,87 @@
+"""The default job: fine-tune, evaluate, report, export and check the exported predictor.
+
+`run(config)` is what users start with `python scripts/train.py` or `kerasbert train`; each step is
+a function of its own module (`train.fit_run`, `evaluate.evaluate_run`, `export.export_run`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kerasbert.config import TrainConfig
+from kerasbert.evaluate import evaluate_run
+from kerasbert.export import export_run
+from kerasbert.predictor import OnnxClassifier
+from kerasbert.remote import is_remote, sync_to_remote
+from kerasbert.rundir import RunDir
+from kerasbert.train import PhaseTimer, default_export_dir, fit_run
+
+
+@dataclass
+class RunResult:
+    """What a finished job produced."""
+
+    run_dir: Path
+    metrics: dict[str, Any]
+    seconds: float
+    export_dir: Path | None = None
+    samples: list[dict[str, Any]] = field(default_factory=list)
+    output_dir: str | None = None
+    # Seconds per phase, in order: prepare, fit_head, train, save, evaluate, export.
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def location(self) -> str:
+        """Where the run lives for the user: the remote URL, else the local directory."""
+        return self.output_dir if is_remote(self.output_dir) else str(self.run_dir)
+
+
+def run(config: TrainConfig, strategy=None) -> RunResult:
+    """Train, evaluate, report and export: the default job.
+
+    Example:
+    >>> result = run(TrainConfig(data="bbc-headlines"))  # doctest: +SKIP
+    >>> result.metrics["accuracy"]  # doctest: +SKIP
+    0.9141
+    """
+    timer = PhaseTimer()
+    run_dir = fit_run(config, strategy, timer)
+    metrics = evaluate_run(run_dir, plots=config.plots)
+    if is_remote(config.output_dir):
+        sync_to_remote(run_dir, config.output_dir)
+    timer.lap("evaluate")
+    export_dir, samples = None, []
+    if config.export:
+        export_dir, samples = export_and_check(run_dir, config)
+        timer.lap("export")
+    RunDir(run_dir).write_timings({"total": timer.total, **timer.seconds})
+    if is_remote(config.output_dir):
+        sync_to_remote(run_dir, config.output_dir)
+    return RunResult(
+        run_dir, metrics, timer.total, export_dir, samples, config.output_dir, timer.seconds
+    )
+
+
+def export_and_check(run_dir: Path, config: TrainConfig) -> tuple[Path, list[dict[str, Any]]]:
+    """Export to ONNX and predict three test texts with the exported predictor."""
+    export_dir = export_run(
+        run_dir, default_export_dir(config, run_dir), overwrite=config.overwrite
+    )
+    classifier = OnnxClassifier(export_dir)
+    test = RunDir(run_dir).read_split("test")
+    # The first test text of three different classes: a sample that shows more than one label.
+    first_of_class = {label: index for index, label in reversed(list(enumerate(test.labels)))}
+    picks = sorted(first_of_class.values())[:3]
+    probabilities = classifier.predict_proba([test.texts[index] for index in picks])
+    samples = [
+        {
+            "text": test.texts[index],
+            "true": test.labels[index],
+            "predicted": classifier.labels[int(row.argmax())],
+            "probability": float(row.max()),
+        }
+        for index, row in zip(picks, probabilities)
+    ]
+    return export_dir, samples

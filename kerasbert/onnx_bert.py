@@ -1,0 +1,580 @@
+"""Write a fine-tuned transformers TF BERT classifier as ONNX straight from its weights.
+
+`build_onnx(model, path)` reads the config and the variables of an in-memory
+`TFBertForSequenceClassification` and emits the ONNX graph of its inference pass with
+`onnx.helper`; nothing is traced and no converter runs. tf2onnx needs tens of times the model's
+size in memory because it traces, freezes and rewrites a TensorFlow graph; here every weight is
+copied once, from its variable into an initializer, so a BERT-base classifier builds on an
+ordinary machine.
+
+Two forms of the same arithmetic:
+
+- fused (default): onnxruntime's `com.microsoft` BERT kernels: `EmbedLayerNormalization`,
+  `Attention` (packed Q/K/V projection, fed the raw 0/1 attention mask so padding may sit on
+  either side), `SkipLayerNormalization` and `BiasGelu` (exact erf GELU, like TF BERT's
+  "gelu"). onnxruntime's optimizer never has to recognise the attention pattern itself.
+- plain (`fused=False`): standard ONNX ops only (opset 17 and later), for runtimes without the
+  contrib ops and as the reference the fused form is measured against.
+
+Both take int32 `input_ids`, `attention_mask` and `token_type_ids` of shape `[batch, sequence]`
+(the names and dtypes `kerasbert.predictor` feeds) and return float32 `logits`,
+`[batch, num_labels]`. Positions count from 0 at the first column whatever the padding side,
+as in TensorFlow.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper
+
+from kerasbert.errors import InputError
+
+logger = logging.getLogger(__name__)
+
+# onnxruntime's transformer kernels and every onnxruntime since 1.12 handle 17, the first opset
+# with LayerNormalization, which the plain form needs.
+DEFAULT_OPSET = 17
+MINIMUM_OPSET = 17
+INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
+OUTPUT_NAME = "logits"
+CONTRIB_DOMAIN = "com.microsoft"
+# TF BERT adds (1 - mask) * -10000 to the attention scores, not -inf: using the same value keeps
+# the logits of padded rows identical in both runtimes.
+MASK_FILTER_VALUE = -10000.0
+# A protobuf message cannot be serialized past 2 GiB; above this many weight bytes the weights go
+# to a side file, leaving room for the graph itself.
+EXTERNAL_DATA_THRESHOLD_BYTES = 1_800_000_000
+SUPPORTED_ACTIVATIONS = ("gelu",)
+
+
+def build_onnx(
+    model: Any,
+    path: str | Path,
+    *,
+    fused: bool = True,
+    opset: int = DEFAULT_OPSET,
+    external_data: bool | None = None,
+) -> dict[str, Any]:
+    """Write the ONNX graph of a `TFBertForSequenceClassification` to `path`.
+
+    The graph takes int32 `input_ids`, `attention_mask` (1 for tokens, 0 for padding, on
+    either side) and `token_type_ids`, each `[batch, sequence]`, and returns float32 `logits`
+    `[batch, num_labels]`, equal to `model(inputs, training=False).logits` to float32
+    round-off. The file is checked with `onnx.checker` after it is written.
+
+    Args:
+        model: a built transformers `TFBertForSequenceClassification` (called once or loaded
+            with `from_pretrained`) whose `hidden_act` is "gelu".
+        path: the `.onnx` file to write; its directory must exist.
+        fused: use onnxruntime's contrib BERT kernels (`EmbedLayerNormalization`, `Attention`,
+            `SkipLayerNormalization`, `BiasGelu`); False writes standard ONNX ops only.
+        opset: the default-domain opset; at least 17.
+        external_data: store the weights in `<path>.data` beside the graph. Default: only when
+            they exceed `EXTERNAL_DATA_THRESHOLD_BYTES`, as protobuf cannot write more than
+            2 GiB into one file.
+
+    Returns:
+        Facts about the graph: `form` ("fused" or "plain"), `opset`, `layers`, `op_counts`,
+        `contrib_op_counts` (the `com.microsoft` ops), `nodes`, `parameters`, `weight_bytes`,
+        `external_data`, `file_bytes`.
+
+    Raises:
+        InputError: (a ValueError) the model is not a built BERT classifier this module can
+            express, or `opset` is below 17.
+
+    Example:
+    >>> from kerasbert.onnx_bert import build_onnx
+    >>> facts = build_onnx(model, "model.onnx")  # doctest: +SKIP
+    >>> facts["contrib_op_counts"]  # doctest: +SKIP
+    {'Attention': 12, 'BiasGelu': 12, 'EmbedLayerNormalization': 1, 'SkipLayerNormalization': 24}
+    """
+    config = _check_model(model)
+    if not isinstance(opset, int) or opset < MINIMUM_OPSET:
+        raise InputError(
+            f"opset must be an integer >= {MINIMUM_OPSET} (LayerNormalization's first opset); "
+            f"got {opset!r}."
+        )
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"Directory {path.parent} does not exist; create it first.")
+
+    graph = _GraphBuilder()
+    writer = _FusedWriter(graph, config) if fused else _PlainWriter(graph, config)
+    hidden = writer.embeddings(model.bert.embeddings)
+    for layer in model.bert.encoder.layer:
+        hidden = writer.encoder_layer(layer, hidden)
+    _write_head(graph, model, hidden)
+    model_proto = graph.finish(opset, fused)
+
+    if external_data is None:
+        external_data = graph.weight_bytes > EXTERNAL_DATA_THRESHOLD_BYTES
+    nodes = model_proto.graph.node
+    facts = {
+        "form": "fused" if fused else "plain",
+        "opset": opset,
+        "layers": len(model.bert.encoder.layer),
+        "op_counts": dict(sorted(Counter(node.op_type for node in nodes).items())),
+        "contrib_op_counts": dict(
+            sorted(Counter(n.op_type for n in nodes if n.domain == CONTRIB_DOMAIN).items())
+        ),
+        "nodes": len(nodes),
+        "parameters": graph.parameters,
+        "weight_bytes": graph.weight_bytes,
+        "external_data": bool(external_data),
+    }
+    _save(model_proto, path, external_data)
+    del model_proto, nodes, graph
+    # By path: the checker then reads external weights too, and the in-memory graph is gone
+    # before it loads its own copy.
+    onnx.checker.check_model(str(path))
+    facts["file_bytes"] = path.stat().st_size + (
+        _data_path(path).stat().st_size if external_data else 0
+    )
+    logger.info(
+        "Wrote %s BERT ONNX graph %s: %d nodes, %d parameters",
+        facts["form"],
+        path,
+        facts["nodes"],
+        facts["parameters"],
+    )
+    return facts
+
+
+def _check_model(model: Any) -> Any:
+    config = getattr(model, "config", None)
+    bert = getattr(model, "bert", None)
+    if (
+        config is None
+        or getattr(config, "model_type", None) != "bert"
+        or bert is None
+        or getattr(model, "classifier", None) is None
+    ):
+        raise InputError(
+            f"build_onnx takes a transformers TFBertForSequenceClassification; got "
+            f"{type(model).__name__}. Load the fine-tuned model with "
+            "TFBertForSequenceClassification.from_pretrained(...)."
+        )
+    if not model.built or not model.weights:
+        raise InputError(
+            "The model has no weights yet: call it once (model(model.dummy_inputs)) or load it "
+            "with from_pretrained before building its ONNX graph."
+        )
+    if bert.pooler is None:
+        raise InputError(
+            "The model has no pooler (add_pooling_layer=False); BERT sequence classifiers "
+            "classify the pooled first token. Rebuild it with a pooler."
+        )
+    unsupported = []
+    if config.hidden_act not in SUPPORTED_ACTIVATIONS:
+        unsupported.append(f"hidden_act={config.hidden_act!r} (supported: 'gelu')")
+    if getattr(config, "position_embedding_type", "absolute") != "absolute":
+        unsupported.append(f"position_embedding_type={config.position_embedding_type!r}")
+    if config.is_decoder:
+        unsupported.append("is_decoder=True")
+    if unsupported:
+        raise InputError(
+            f"build_onnx writes encoder-only BERT with absolute positions and exact GELU; this "
+            f"model has {', '.join(unsupported)}. Export it with "
+            "kerasbert.export.convert_to_onnx (tf2onnx) instead."
+        )
+    if config.hidden_size % config.num_attention_heads:
+        raise InputError(
+            f"hidden_size {config.hidden_size} is not a multiple of num_attention_heads "
+            f"{config.num_attention_heads}; the checkpoint's config is inconsistent."
+        )
+    return config
+
+
+def _array(variable: Any) -> np.ndarray:
+    """A variable's value as a C-ordered float32 array (a copy the caller owns)."""
+    return np.ascontiguousarray(variable.numpy(), dtype=np.float32)
+
+
+class _GraphBuilder:
+    """Writes nodes and initializers straight into one `ModelProto`; names tensors uniquely.
+
+    Weights are serialized into the model's own initializers as they arrive: building a list of
+    `TensorProto`s first and handing it to `helper.make_graph` / `make_model` would copy every
+    weight twice more.
+    """
+
+    def __init__(self) -> None:
+        self.model = onnx.ModelProto()
+        self.graph = self.model.graph
+        self.parameters = 0
+        self.weight_bytes = 0
+        self._used: Counter[str] = Counter()
+        self._constants: dict[str, str] = {}
+
+    def name(self, base: str) -> str:
+        self._used[base] += 1
+        count = self._used[base]
+        return base if count == 1 else f"{base}_{count}"
+
+    def weight(self, name: str, array: np.ndarray, *, parameter: bool = True) -> str:
+        """Add `array` as an initializer and return its name; the array is not kept."""
+        name = self.name(name)
+        tensor = self.graph.initializer.add()
+        tensor.name = name
+        tensor.data_type = helper.np_dtype_to_tensor_dtype(array.dtype)
+        tensor.dims.extend(array.shape)
+        tensor.raw_data = array.tobytes()
+        if parameter:
+            self.parameters += array.size
+        self.weight_bytes += array.nbytes
+        return name
+
+    def constant(self, name: str, value: Any, dtype: type = np.float32) -> str:
+        """A small constant, stored once however often it is asked for."""
+        if name not in self._constants:
+            array = np.asarray(value, dtype=dtype)
+            self._constants[name] = self.weight(name, array, parameter=False)
+        return self._constants[name]
+
+    def node(
+        self,
+        op_type: str,
+        inputs: list[str],
+        name: str,
+        *,
+        output: str | None = None,
+        unused_outputs: tuple[str, ...] = (),
+        domain: str = "",
+        width: int | None = None,
+        **attributes: Any,
+    ) -> str:
+        """Add a node and return the name of its first output.
+
+        `unused_outputs` names further outputs a kernel's shape inference insists on. `width`
+        declares the output as float32 `[batch, sequence, width]`: onnx's shape inference does
+        not know contrib ops, and onnxruntime's quantizer needs the type of every tensor it
+        quantizes.
+        """
+        output = output or self.name(name)
+        outputs = [output] + [self.name(f"{name}.{each}") for each in unused_outputs]
+        self.graph.node.append(
+            helper.make_node(op_type, inputs, outputs, name=output, domain=domain, **attributes)
+        )
+        if width is not None:
+            self.graph.value_info.append(
+                helper.make_tensor_value_info(
+                    output, TensorProto.FLOAT, ["batch", "sequence", width]
+                )
+            )
+        return output
+
+    def finish(self, opset: int, fused: bool) -> onnx.ModelProto:
+        """Declare inputs, output and opsets; return the model (no copy is made)."""
+        self.graph.name = "bert_classifier"
+        sequence_axes = ["batch", "sequence"]
+        self.graph.input.extend(
+            helper.make_tensor_value_info(name, TensorProto.INT32, sequence_axes)
+            for name in INPUT_NAMES
+        )
+        self.graph.output.append(
+            helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.FLOAT, ["batch", "num_labels"])
+        )
+        opsets = [helper.make_opsetid("", opset)]
+        if fused:
+            opsets.append(helper.make_opsetid(CONTRIB_DOMAIN, 1))
+        self.model.opset_import.extend(opsets)
+        # The oldest IR version the opset allows, so older onnxruntime releases load it too.
+        self.model.ir_version = helper.find_min_ir_version_for(opsets, ignore_unknown=True)
+        self.model.producer_name = "kerasbert.onnx_bert"
+        return self.model
+
+
+class _FusedWriter:
+    """BERT in onnxruntime's contrib kernels, one kernel per block."""
+
+    def __init__(self, graph: _GraphBuilder, config: Any) -> None:
+        self.graph = graph
+        self.heads = config.num_attention_heads
+        self.hidden_size = config.hidden_size
+        self.intermediate_size = config.intermediate_size
+        self.epsilon = float(config.layer_norm_eps)
+
+    def embeddings(self, embeddings: Any) -> str:
+        graph = self.graph
+        # The mask is left out on purpose: given one, the kernel would reduce it to a per-row
+        # length, which is wrong for left padding. Attention takes the raw mask instead.
+        return graph.node(
+            "EmbedLayerNormalization",
+            [
+                "input_ids",
+                "token_type_ids",
+                graph.weight("embeddings.word", _array(embeddings.weight)),
+                graph.weight("embeddings.position", _array(embeddings.position_embeddings)),
+                graph.weight("embeddings.token_type", _array(embeddings.token_type_embeddings)),
+                graph.weight("embeddings.norm.gamma", _array(embeddings.LayerNorm.gamma)),
+                graph.weight("embeddings.norm.beta", _array(embeddings.LayerNorm.beta)),
+            ],
+            "embeddings",
+            unused_outputs=("mask_index",),
+            domain=CONTRIB_DOMAIN,
+            width=self.hidden_size,
+            epsilon=self.epsilon,
+        )
+
+    def encoder_layer(self, layer: Any, hidden: str) -> str:
+        graph = self.graph
+        prefix = layer.name.replace("layer_._", "layer")
+        attention = layer.attention.self_attention
+        projections = (attention.query, attention.key, attention.value)
+        qkv_weight = np.concatenate([_array(dense.kernel) for dense in projections], axis=1)
+        qkv_bias = np.concatenate([_array(dense.bias) for dense in projections])
+        context = graph.node(
+            "Attention",
+            [
+                hidden,
+                graph.weight(f"{prefix}.attention.qkv.weight", qkv_weight),
+                graph.weight(f"{prefix}.attention.qkv.bias", qkv_bias),
+                "attention_mask",
+            ],
+            f"{prefix}.attention",
+            domain=CONTRIB_DOMAIN,
+            width=self.hidden_size,
+            num_heads=self.heads,
+            mask_filter_value=MASK_FILTER_VALUE,
+        )
+        del qkv_weight, qkv_bias
+        self_output = layer.attention.dense_output
+        hidden = self._dense_add_norm(
+            context, hidden, self_output.dense, self_output.LayerNorm, f"{prefix}.attention.output"
+        )
+        intermediate = layer.intermediate.dense
+        activated = graph.node(
+            "BiasGelu",
+            [
+                self._matmul(hidden, intermediate, f"{prefix}.intermediate"),
+                graph.weight(f"{prefix}.intermediate.bias", _array(intermediate.bias)),
+            ],
+            f"{prefix}.intermediate.gelu",
+            domain=CONTRIB_DOMAIN,
+            width=self.intermediate_size,
+        )
+        output = layer.bert_output
+        return self._dense_add_norm(
+            activated, hidden, output.dense, output.LayerNorm, f"{prefix}.output"
+        )
+
+    def _matmul(self, tensor: str, dense: Any, name: str) -> str:
+        weight = self.graph.weight(f"{name}.weight", _array(dense.kernel))
+        return self.graph.node("MatMul", [tensor, weight], f"{name}.matmul")
+
+    def _dense_add_norm(self, tensor: str, residual: str, dense: Any, norm: Any, name: str) -> str:
+        """LayerNorm(tensor @ kernel + bias + residual) as MatMul + SkipLayerNormalization."""
+        graph = self.graph
+        return graph.node(
+            "SkipLayerNormalization",
+            [
+                self._matmul(tensor, dense, name),
+                residual,
+                graph.weight(f"{name}.norm.gamma", _array(norm.gamma)),
+                graph.weight(f"{name}.norm.beta", _array(norm.beta)),
+                graph.weight(f"{name}.bias", _array(dense.bias)),
+            ],
+            f"{name}.norm",
+            domain=CONTRIB_DOMAIN,
+            width=self.hidden_size,
+            epsilon=self.epsilon,
+        )
+
+
+class _PlainWriter:
+    """BERT in standard ONNX ops, written as TensorFlow computes it."""
+
+    def __init__(self, graph: _GraphBuilder, config: Any) -> None:
+        self.graph = graph
+        self.heads = config.num_attention_heads
+        self.head_size = config.hidden_size // config.num_attention_heads
+        self.hidden_size = config.hidden_size
+        self.epsilon = float(config.layer_norm_eps)
+        self.mask_bias = ""
+
+    def embeddings(self, embeddings: Any) -> str:
+        graph = self.graph
+        words = graph.node(
+            "Gather",
+            [graph.weight("embeddings.word", _array(embeddings.weight)), "input_ids"],
+            "embeddings.word.gather",
+        )
+        length = graph.node("Shape", ["input_ids"], "sequence_length", start=1, end=2)
+        positions = graph.node(
+            "Slice",
+            [
+                graph.weight("embeddings.position", _array(embeddings.position_embeddings)),
+                graph.constant("zero", [0], np.int64),
+                length,
+                graph.constant("zero", [0], np.int64),
+            ],
+            "embeddings.position.slice",
+        )
+        token_types = graph.node(
+            "Gather",
+            [
+                graph.weight("embeddings.token_type", _array(embeddings.token_type_embeddings)),
+                "token_type_ids",
+            ],
+            "embeddings.token_type.gather",
+        )
+        total = graph.node("Add", [words, positions], "embeddings.add")
+        total = graph.node("Add", [total, token_types], "embeddings.add")
+        # [batch, sequence] 0/1 -> [batch, 1, 1, sequence] additive bias, shared by every layer.
+        mask = graph.node("Cast", ["attention_mask"], "mask.float", to=TensorProto.FLOAT)
+        mask = graph.node("Sub", [graph.constant("one", 1.0), mask], "mask.inverted")
+        mask = graph.node(
+            "Mul", [mask, graph.constant("mask_filter_value", MASK_FILTER_VALUE)], "mask.bias"
+        )
+        self.mask_bias = graph.node(
+            "Unsqueeze", [mask, graph.constant("mask.axes", [1, 2], np.int64)], "mask.bias.4d"
+        )
+        return self._layer_norm(total, embeddings.LayerNorm, "embeddings.norm")
+
+    def encoder_layer(self, layer: Any, hidden: str) -> str:
+        graph = self.graph
+        prefix = layer.name.replace("layer_._", "layer")
+        attention = layer.attention.self_attention
+        query = self._heads(hidden, attention.query, f"{prefix}.attention.query", [0, 2, 1, 3])
+        key = self._heads(hidden, attention.key, f"{prefix}.attention.key", [0, 2, 3, 1])
+        value = self._heads(hidden, attention.value, f"{prefix}.attention.value", [0, 2, 1, 3])
+        name = f"{prefix}.attention"
+        scores = graph.node("MatMul", [query, key], f"{name}.scores")
+        scores = graph.node(
+            "Div",
+            [scores, graph.constant("head_size.sqrt", math.sqrt(self.head_size))],
+            f"{name}.scaled",
+        )
+        scores = graph.node("Add", [scores, self.mask_bias], f"{name}.masked")
+        probabilities = graph.node("Softmax", [scores], f"{name}.softmax", axis=-1)
+        context = graph.node("MatMul", [probabilities, value], f"{name}.context")
+        context = graph.node("Transpose", [context], f"{name}.context.transpose", perm=[0, 2, 1, 3])
+        context = graph.node(
+            "Reshape",
+            [context, graph.constant("hidden.shape", [0, 0, self.hidden_size], np.int64)],
+            f"{name}.context.merge",
+        )
+        self_output = layer.attention.dense_output
+        hidden = self._dense_add_norm(
+            context, hidden, self_output.dense, self_output.LayerNorm, f"{name}.output"
+        )
+        intermediate = self._dense(hidden, layer.intermediate.dense, f"{prefix}.intermediate")
+        activated = self._gelu(intermediate, f"{prefix}.intermediate.gelu")
+        output = layer.bert_output
+        return self._dense_add_norm(
+            activated, hidden, output.dense, output.LayerNorm, f"{prefix}.output"
+        )
+
+    def _dense(self, tensor: str, dense: Any, name: str) -> str:
+        graph = self.graph
+        product = graph.node(
+            "MatMul",
+            [tensor, graph.weight(f"{name}.weight", _array(dense.kernel))],
+            f"{name}.matmul",
+        )
+        return graph.node(
+            "Add", [product, graph.weight(f"{name}.bias", _array(dense.bias))], f"{name}.add"
+        )
+
+    def _heads(self, hidden: str, dense: Any, name: str, permutation: list[int]) -> str:
+        """Project and split into heads: [batch, heads, sequence, head size] (keys transposed)."""
+        graph = self.graph
+        projected = self._dense(hidden, dense, name)
+        shape = graph.constant("heads.shape", [0, 0, self.heads, self.head_size], np.int64)
+        split = graph.node("Reshape", [projected, shape], f"{name}.split")
+        return graph.node("Transpose", [split], f"{name}.transpose", perm=permutation)
+
+    def _layer_norm(self, tensor: str, norm: Any, name: str) -> str:
+        graph = self.graph
+        return graph.node(
+            "LayerNormalization",
+            [
+                tensor,
+                graph.weight(f"{name}.gamma", _array(norm.gamma)),
+                graph.weight(f"{name}.beta", _array(norm.beta)),
+            ],
+            name,
+            axis=-1,
+            epsilon=self.epsilon,
+        )
+
+    def _dense_add_norm(self, tensor: str, residual: str, dense: Any, norm: Any, name: str) -> str:
+        total = self.graph.node(
+            "Add", [self._dense(tensor, dense, name), residual], f"{name}.residual"
+        )
+        return self._layer_norm(total, norm, f"{name}.norm")
+
+    def _gelu(self, tensor: str, name: str) -> str:
+        """(0.5 * x) * (1 + erf(x / sqrt(2))): TF's exact GELU, in the form onnxruntime fuses.
+
+        Halving is exact in floating point, so the order of the products changes no bit.
+        """
+        graph = self.graph
+        scaled = graph.node("Div", [tensor, graph.constant("sqrt2", math.sqrt(2.0))], f"{name}.div")
+        cdf = graph.node("Erf", [scaled], f"{name}.erf")
+        cdf = graph.node("Add", [cdf, graph.constant("one", 1.0)], f"{name}.add")
+        half = graph.node("Mul", [tensor, graph.constant("half", 0.5)], f"{name}.half")
+        return graph.node("Mul", [half, cdf], f"{name}.mul")
+
+
+def _write_head(graph: _GraphBuilder, model: Any, hidden: str) -> None:
+    """Pooler (first token, dense, tanh) and classifier; the same ops in both forms."""
+    first = graph.node(
+        "Gather", [hidden, graph.constant("first_token", 0, np.int64)], "pooler.first", axis=1
+    )
+    pooler = model.bert.pooler.dense
+    pooled = graph.node(
+        "MatMul", [first, graph.weight("pooler.weight", _array(pooler.kernel))], "pooler.matmul"
+    )
+    pooled = graph.node(
+        "Add", [pooled, graph.weight("pooler.bias", _array(pooler.bias))], "pooler.add"
+    )
+    pooled = graph.node("Tanh", [pooled], "pooler.tanh")
+    classifier = model.classifier
+    logits = graph.node(
+        "MatMul",
+        [pooled, graph.weight("classifier.weight", _array(classifier.kernel))],
+        "classifier.matmul",
+    )
+    graph.node(
+        "Add",
+        [logits, graph.weight("classifier.bias", _array(classifier.bias))],
+        "classifier.add",
+        output=OUTPUT_NAME,
+    )
+
+
+def _data_path(path: Path) -> Path:
+    return path.with_name(path.name + ".data")
+
+
+def _save(model_proto: onnx.ModelProto, path: Path, external_data: bool) -> None:
+    if external_data:
+        data_path = _data_path(path)
+        data_path.unlink(missing_ok=True)  # onnx appends to an existing data file
+        onnx.save(
+            model_proto,
+            str(path),
+            save_as_external_data=True,
+            all_tensors_to_one_file=True,
+            location=data_path.name,
+            size_threshold=1024,
+        )
+    else:
+        onnx.save(model_proto, str(path))
+
+
+__all__ = [
+    "DEFAULT_OPSET",
+    "EXTERNAL_DATA_THRESHOLD_BYTES",
+    "INPUT_NAMES",
+    "OUTPUT_NAME",
+    "build_onnx",
+]
