@@ -15,7 +15,7 @@ SAVED_EPOCH = "ckpt_saved_epoch/.ATTRIBUTES/VARIABLE_VALUE"
 
 
 def make_callbacks(
-    run: RunDir, early_stopping_patience: int, remote: str | None = None, completed: int = 0
+    run: RunDir | Path, early_stopping_patience: int, remote: str | None = None, completed: int = 0
 ) -> list:
     """Early stopping, best checkpoint, resume backup, TensorBoard, JSON history, NaN guard, and
     with `remote` (e.g. gs://bucket/run) a copy of the run directory kept there every epoch.
@@ -25,6 +25,7 @@ def make_callbacks(
     before the kill: otherwise the first resumed epoch would count as an improvement and could
     overwrite a better checkpoint, and patience would start over.
     """
+    run = run if isinstance(run, RunDir) else RunDir(run)
     past = past_validation_losses(run.history, completed)
     callbacks = [
         keras.callbacks.TerminateOnNaN(),

@@ -3,9 +3,9 @@
 `build_onnx(model, path)` reads the config and the variables of an in-memory
 `TFBertForSequenceClassification` and emits the ONNX graph of its inference pass with
 `onnx.helper`; nothing is traced and no converter runs. tf2onnx needs tens of times the model's
-size in memory because it traces, freezes and rewrites a TensorFlow graph; here every weight is
-copied once, from its variable into an initializer, so a BERT-base classifier builds on an
-ordinary machine.
+size in memory because it traces, freezes and rewrites a TensorFlow graph; here each weight goes
+from its variable straight into the model's initializers, one tensor at a time, and the graph
+holds it once, so a BERT-base classifier builds on an ordinary machine.
 
 Two forms of the same arithmetic:
 
@@ -35,6 +35,7 @@ import onnx
 from onnx import TensorProto, helper
 
 from kerasbert.errors import InputError
+from kerasbert.schema import LOGITS, MODEL_INPUT_NAMES
 
 logger = logging.getLogger(__name__)
 
@@ -42,8 +43,6 @@ logger = logging.getLogger(__name__)
 # with LayerNormalization, which the plain form needs.
 DEFAULT_OPSET = 17
 MINIMUM_OPSET = 17
-INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
-OUTPUT_NAME = "logits"
 CONTRIB_DOMAIN = "com.microsoft"
 # TF BERT adds (1 - mask) * -10000 to the attention scores, not -inf: using the same value keeps
 # the logits of padded rows identical in both runtimes.
@@ -105,34 +104,27 @@ def build_onnx(
     if not path.parent.is_dir():
         raise FileNotFoundError(f"Directory {path.parent} does not exist; create it first.")
 
-    graph = _GraphBuilder()
-    writer = _FusedWriter(graph, config) if fused else _PlainWriter(graph, config)
-    hidden = writer.embeddings(model.bert.embeddings)
-    for layer in model.bert.encoder.layer:
-        hidden = writer.encoder_layer(layer, hidden)
-    _write_head(graph, model, hidden)
-    model_proto = graph.finish(opset, fused)
-
+    model_proto, parameters, weight_bytes = _model_proto(model, config, fused, opset)
     if external_data is None:
-        external_data = graph.weight_bytes > EXTERNAL_DATA_THRESHOLD_BYTES
+        external_data = weight_bytes > EXTERNAL_DATA_THRESHOLD_BYTES
     nodes = model_proto.graph.node
     facts = {
         "form": "fused" if fused else "plain",
         "opset": opset,
-        "layers": len(model.bert.encoder.layer),
+        "layers": config.num_hidden_layers,
         "op_counts": dict(sorted(Counter(node.op_type for node in nodes).items())),
         "contrib_op_counts": dict(
             sorted(Counter(n.op_type for n in nodes if n.domain == CONTRIB_DOMAIN).items())
         ),
         "nodes": len(nodes),
-        "parameters": graph.parameters,
-        "weight_bytes": graph.weight_bytes,
+        "parameters": parameters,
+        "weight_bytes": weight_bytes,
         "external_data": bool(external_data),
     }
     _save(model_proto, path, external_data)
-    del model_proto, nodes, graph
-    # By path: the checker then reads external weights too, and the in-memory graph is gone
-    # before it loads its own copy.
+    del model_proto, nodes
+    # By path, once the in-memory graph is gone: the checker loads its own copy, and reads
+    # external weights too.
     onnx.checker.check_model(str(path))
     facts["file_bytes"] = path.stat().st_size + (
         _data_path(path).stat().st_size if external_data else 0
@@ -145,6 +137,19 @@ def build_onnx(
         facts["parameters"],
     )
     return facts
+
+
+def _model_proto(
+    model: Any, config: Any, fused: bool, opset: int
+) -> tuple[onnx.ModelProto, int, int]:
+    """The model's graph, its parameter count and its weight bytes."""
+    graph = _GraphBuilder()
+    writer = _FusedWriter(graph, config) if fused else _PlainWriter(graph, config)
+    hidden = writer.embeddings(model.bert.embeddings)
+    for layer in model.bert.encoder.layer:
+        hidden = writer.encoder_layer(layer, hidden)
+    _write_head(graph, model, hidden)
+    return graph.finish(opset, fused), graph.parameters, graph.weight_bytes
 
 
 def _check_model(model: Any) -> Any:
@@ -182,7 +187,7 @@ def _check_model(model: Any) -> Any:
         raise InputError(
             f"build_onnx writes encoder-only BERT with absolute positions and exact GELU; this "
             f"model has {', '.join(unsupported)}. Export it with "
-            "kerasbert.export.convert_to_onnx (tf2onnx) instead."
+            "kerasbert.convert.convert_to_onnx (tf2onnx) instead."
         )
     if config.hidden_size % config.num_attention_heads:
         raise InputError(
@@ -276,10 +281,10 @@ class _GraphBuilder:
         sequence_axes = ["batch", "sequence"]
         self.graph.input.extend(
             helper.make_tensor_value_info(name, TensorProto.INT32, sequence_axes)
-            for name in INPUT_NAMES
+            for name in MODEL_INPUT_NAMES
         )
         self.graph.output.append(
-            helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.FLOAT, ["batch", "num_labels"])
+            helper.make_tensor_value_info(LOGITS, TensorProto.FLOAT, ["batch", "num_labels"])
         )
         opsets = [helper.make_opsetid("", opset)]
         if fused:
@@ -547,7 +552,7 @@ def _write_head(graph: _GraphBuilder, model: Any, hidden: str) -> None:
         "Add",
         [logits, graph.weight("classifier.bias", _array(classifier.bias))],
         "classifier.add",
-        output=OUTPUT_NAME,
+        output=LOGITS,
     )
 
 
@@ -571,10 +576,4 @@ def _save(model_proto: onnx.ModelProto, path: Path, external_data: bool) -> None
         onnx.save(model_proto, str(path))
 
 
-__all__ = [
-    "DEFAULT_OPSET",
-    "EXTERNAL_DATA_THRESHOLD_BYTES",
-    "INPUT_NAMES",
-    "OUTPUT_NAME",
-    "build_onnx",
-]
+__all__ = ["DEFAULT_OPSET", "EXTERNAL_DATA_THRESHOLD_BYTES", "build_onnx"]

@@ -26,7 +26,7 @@ from tokenizers import Tokenizer
 
 from kerasbert.errors import InputError
 from kerasbert.exportdir import ExportDir, read_metadata
-from kerasbert.schema import MODEL_INPUT_NAMES, TEXT_COLUMN_NAMES
+from kerasbert.schema import MODEL_INPUT_NAMES, PREDICTION_TEXT_COLUMN_NAMES
 
 logger = logging.getLogger(__name__)
 
@@ -319,7 +319,7 @@ def read_texts(input_path: str | Path, text_column: str | None = None) -> list[s
 
     A `.txt` file holds one text per line; blank lines are skipped. A `.csv` file needs a header
     row; a `.jsonl` file holds one JSON object (or one JSON string) per line. Without
-    `text_column` the only column is used, else the first of `TEXT_COLUMN_NAMES` present.
+    `text_column` the only column is used, else the first of `PREDICTION_TEXT_COLUMN_NAMES` present.
     """
     path = Path(input_path)
     if not path.is_file():
@@ -380,7 +380,7 @@ def _text_column(path: Path, columns: list[str], requested: str | None) -> str:
     if len(columns) == 1:
         return columns[0]
     lowered = {column.lower(): column for column in columns}
-    for candidate in TEXT_COLUMN_NAMES:
+    for candidate in PREDICTION_TEXT_COLUMN_NAMES:
         if candidate in lowered:
             return lowered[candidate]
     raise InputError(

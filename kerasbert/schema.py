@@ -4,18 +4,23 @@ The predictor reads files and feeds ONNX models without TensorFlow; the training
 files and builds those models. Both take these names from here, so they cannot drift apart.
 """
 
-# Column names tried, in order, when a table's text or label column is not named explicitly.
-TEXT_COLUMN_NAMES = (
+# Column names that identify a table's text and label columns when they are not named explicitly.
+# Training takes the text column only when exactly one of these is present: a wrong guess would
+# train on the wrong field without any error.
+TEXT_COLUMN_NAMES = ("text", "sentence", "content", "review")
+LABEL_COLUMN_NAMES = ("label", "labels", "category", "class", "target")
+# Prediction files carry no labels and often come from other tools; the predictor tries these
+# names in order and takes the first present, so a wider set is safe there.
+PREDICTION_TEXT_COLUMN_NAMES = (
     "text",
-    "sentence",
     "content",
-    "review",
     "body",
     "document",
     "article",
+    "sentence",
     "headline",
+    "review",
 )
-LABEL_COLUMN_NAMES = ("label", "labels", "category", "class", "target")
 
 # Inputs of the ONNX model, in the order the graph takes them. The tf.data pipeline feeds the first
 # two (BERT's segment ids default to zeros for single texts); an export takes those its model uses.

@@ -13,7 +13,8 @@ import onnxruntime
 import pytest
 
 from kerasbert.errors import InputError
-from kerasbert.onnx_bert import INPUT_NAMES, build_onnx
+from kerasbert.onnx_bert import build_onnx
+from kerasbert.schema import MODEL_INPUT_NAMES
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
@@ -77,7 +78,7 @@ def _batch(case: str) -> dict[str, np.ndarray]:
         "attention_mask": attention_mask,
         "token_type_ids": token_type_ids,
     }
-    return {name: feeds[name] for name in INPUT_NAMES}
+    return {name: feeds[name] for name in MODEL_INPUT_NAMES}
 
 
 def _onnx_logits(path: Path, feeds: dict[str, np.ndarray]) -> np.ndarray:
@@ -123,7 +124,7 @@ def test_fused_graph_has_one_attention_kernel_per_layer(graphs: dict[str, Any]) 
         str(path), providers=["CPUExecutionProvider"]
     ).get_inputs()
     assert [(each.name, each.type, each.shape) for each in inputs] == [
-        (name, "tensor(int32)", ["batch", "sequence"]) for name in INPUT_NAMES
+        (name, "tensor(int32)", ["batch", "sequence"]) for name in MODEL_INPUT_NAMES
     ]
 
 
@@ -140,7 +141,7 @@ def test_plain_graph_uses_standard_ops_only(graphs: dict[str, Any]) -> None:
 def test_int8_fused_graph_quantizes_attention_and_keeps_predictions(
     graphs: dict[str, Any], tmp_path: Path
 ) -> None:
-    from kerasbert.export import quantize_int8
+    from kerasbert.convert import quantize_int8
 
     int8_path = tmp_path / "fused.int8.onnx"
     quantize_int8(graphs["fused"][0], int8_path)

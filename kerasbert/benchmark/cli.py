@@ -1,0 +1,38 @@
+"""`kerasbert benchmark` / `scripts/benchmark.py`: run the benchmark, print the table, write the
+results (`--output`, default `benchmark.json`) and the same tables as Markdown beside them."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from kerasbert.benchmark.config import parse_config
+from kerasbert.benchmark.report import format_markdown, format_table
+from kerasbert.benchmark.run import run_benchmark
+from kerasbert.errors import InputError
+from kerasbert.logs import setup_logging
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run, print the table, write the JSON and Markdown; 2 on a user mistake."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["--"]:  # `kerasbert benchmark -- --quick` passes the separator along
+        argv = argv[1:]
+    config = parse_config(argv)
+    setup_logging(fmt="%(message)s")
+    try:
+        results = run_benchmark(config)
+    except (InputError, FileNotFoundError) as error:
+        print(f"kerasbert benchmark: error: {error}", file=sys.stderr)
+        return 2
+    output = Path(config.output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    command = " ".join(["python scripts/benchmark.py", *argv])
+    markdown = output.with_suffix(".md")
+    markdown.write_text(format_markdown(results, command), encoding="utf-8")
+    print(format_table(results))
+    print(f"\nWrote {output} and {markdown} (the README's tables)")
+    return 0

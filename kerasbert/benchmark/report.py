@@ -1,0 +1,249 @@
+"""The benchmark's figures as tables: printed at the end of a run, and as `benchmark.md`.
+
+`result_tables` is the one source of both: `(header, rows)` of formatted cells per table.
+`flop_notes` says in words how the training FLOP rate compares with the matmul ceiling and where
+a step's time goes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kerasbert.benchmark.config import MODES
+from kerasbert.benchmark.inference import COLD_START_PROCESSES, ENGINES
+from kerasbert.benchmark.profile import OP_CATEGORIES
+from kerasbert.benchmark.targets import training_datasets
+
+Table = tuple[list[str], list[list[str]]]
+
+
+def result_tables(results: dict[str, Any]) -> dict[str, Table]:
+    """The figures the targets are judged on, as `(header, rows)` of formatted cells: one source
+    for the printed table and for `benchmark.md`."""
+    builders = {
+        "training": training_table,
+        "op_time": op_time_table,
+        "inference": inference_table,
+        "cold_start": cold_start_table,
+        "targets": targets_table,
+    }
+    tables = {name: build(results) for name, build in builders.items()}
+    return {name: table for name, table in tables.items() if table is not None}
+
+
+def training_table(results: dict[str, Any]) -> Table | None:
+    train = results.get("train", {})
+    rows = [
+        [
+            f"{dataset} ({train[dataset][mode]['max_length']}), {mode}",
+            f"{train[dataset][mode]['examples_per_s']:.1f}",
+            f"{train[dataset][mode]['tokens_per_s']:.0f}",
+            f"{train[dataset][mode]['padding_efficiency']:.3f}",
+            accuracy_cell(train[dataset][mode]),
+        ]
+        for dataset in training_datasets(results)
+        for mode in MODES
+    ]
+    if not rows:
+        return None
+    header = [
+        "training",
+        "examples/s",
+        "real tokens/s",
+        "padding efficiency",
+        "test accuracy (mean; per seed)",
+    ]
+    return header, rows
+
+
+def op_time_table(results: dict[str, Any]) -> Table | None:
+    op_time = results.get("train", {}).get("step_profile", {}).get("op_time", {})
+    if not op_time:
+        return None
+    shapes = list(op_time)
+    header = ["training step op time (share)", *(f"{shape} step" for shape in shapes)]
+    rows = [
+        [f"{name}: {what}", *(f"{100 * op_time[shape]['share'][name]:.1f}%" for shape in shapes)]
+        for name, what in OP_CATEGORIES
+    ]
+    totals = (
+        ("op ms per step (summed over ops running at once)", "op_ms_per_step", "{:.0f}"),
+        ("wall ms per step (traced)", "wall_ms_per_step", "{:.0f}"),
+        ("ops running at once (mean)", "ops_at_once", "{:.2f}"),
+    )
+    for label, key, cell in totals:
+        rows.append([label, *(cell.format(op_time[shape][key]) for shape in shapes)])
+    return header, rows
+
+
+def inference_table(results: dict[str, Any]) -> Table | None:
+    inference = results.get("inference", {})
+    if not inference:
+        return None
+    header = [
+        f"inference ({inference.get('dataset')})",
+        "batch-1 p50 ms",
+        "batch-1 p95 ms",
+        "batch-32 seq/s",
+    ]
+    rows = [
+        [
+            engine,
+            f"{inference[engine]['batch1_p50_ms']:.1f}",
+            f"{inference[engine]['batch1_p95_ms']:.1f}",
+            f"{inference[engine]['batch32_seq_per_s']:.0f}",
+        ]
+        for engine in ENGINES
+        if engine in inference
+    ]
+    return header, rows
+
+
+def cold_start_table(results: dict[str, Any]) -> Table | None:
+    processes = [name for name in COLD_START_PROCESSES if name in results]
+    if not processes:
+        return None
+    rows = [
+        [name, f"{results[name]['cold_start_s']:.2f}", f"{results[name]['peak_rss_mb']:.0f}"]
+        for name in processes
+    ]
+    return ["cold start (import + load + first prediction)", "seconds", "peak RSS MB"], rows
+
+
+def targets_table(results: dict[str, Any]) -> Table | None:
+    targets = results.get("targets", {})
+    if not targets:
+        return None
+    rows = []
+    for name, entry in targets.items():
+        verdict = "met" if entry["met"] else "MISSED"
+        if not entry.get("judged", True):
+            verdict = f"not judged: {entry['why']}"
+        rows.append([name, f"{entry['value']:.3f}", entry["target"], verdict])
+    return ["target", "value", "wanted", "verdict"], rows
+
+
+def accuracy_cell(figures: dict[str, Any]) -> str:
+    """Mean test accuracy, with each seed's when there are several."""
+    cell = f"{100 * figures['accuracy']:.2f}%"
+    per_seed = figures.get("accuracy_per_seed", [])
+    if len(per_seed) > 1:
+        cell += " (" + ", ".join(f"{100 * value:.1f}" for value in per_seed) + ")"
+    return cell
+
+
+def flop_notes(results: dict[str, Any]) -> list[str]:
+    """The training FLOP rate against the matmul ceiling, and where a step's time goes."""
+    train = results.get("train", {})
+    if "flop_fraction_of_matmul_ceiling" not in train:
+        return []
+    notes = [
+        f"training FLOP rate at 128: {train['flop_rate_at_128'] / 1e9:.1f} GFLOP/s = "
+        f"{100 * train['flop_fraction_of_matmul_ceiling']:.0f}% of the float32 matmul ceiling "
+        f"timed under the same load ({train['matmul_ceiling_same_load'] / 1e9:.1f} GFLOP/s); "
+        f"{100 * train['flop_fraction_of_best_matmul']:.0f}% of the best single matmul "
+        f"({train['matmul_ceiling']['flop_rate'] / 1e9:.1f} GFLOP/s)"
+    ]
+    if "flop_fraction_of_bfloat16_matmul" in train:
+        notes.append(
+            f"training ran its matmuls in bfloat16 (--precision cpu_bfloat16): "
+            f"{100 * train['flop_fraction_of_bfloat16_matmul']:.0f}% of the best bfloat16 matmul "
+            f"({train['bfloat16_matmul_ceiling']['flop_rate'] / 1e9:.1f} GFLOP/s)"
+        )
+    if "step_profile" in train:
+        notes += step_profile_notes(train["step_profile"])
+    if "step_matmuls" in train:
+        matmuls = train["step_matmuls"]
+        bfloat16 = bool(matmuls.get("bfloat16"))
+        notes.append(
+            f"the step's matmuls alone"
+            f"{' (bfloat16 rewrite, casts included)' if bfloat16 else ''}: "
+            f"{matmuls['flop_rate'] / 1e9:.1f} GFLOP/s "
+            f"({100 * matmuls['fraction_of_matmul_ceiling']:.0f}% of the "
+            f"{'bfloat16 ' if bfloat16 else ''}ceiling), "
+            f"{100 * matmuls['share_of_step_time']:.0f}% of the step time; other ops take the rest"
+        )
+    return notes + step_cost_notes(train)
+
+
+def step_profile_notes(profile: dict[str, Any]) -> list[str]:
+    """The step's parts, and its time with and without the bfloat16 rewrite where measured."""
+    notes = []
+    turns = profile.get("precision_step_seconds", {})
+    if turns:
+        notes.append(
+            "the same train step with the bfloat16 rewrite and without: "
+            + ", ".join(
+                f"{shape} {1000 * timed['cpu_bfloat16']:.0f} vs {1000 * timed['fp32']:.0f} ms "
+                f"({timed['speedup']:.2f}×)"
+                for shape, timed in turns.items()
+            )
+        )
+    parts = ", ".join(
+        f"{name.replace('_', ' ')} {1000 * profile[f'{name}_seconds']:.0f} ms"
+        for name in ("forward", "backward", "optimizer", "keras_overhead")
+    )
+    notes.append(
+        f"one {profile['batch']}×{profile['length']} step: "
+        f"{1000 * profile['step_seconds']:.0f} ms ({parts})"
+    )
+    return notes
+
+
+def step_cost_notes(train: dict[str, Any]) -> list[str]:
+    """Per data set, the fitted per-step and per-token cost of a step."""
+    notes = []
+    for dataset, figures in train.items():
+        fit = figures.get("step_cost") if isinstance(figures, dict) else None
+        # Only data sets up to 128 tokens get a fit; a noisy one can come out below zero.
+        if not fit or fit["per_step_ms"] <= 0:
+            continue
+        bucketed = figures["bucketed"]
+        step_ms = 1000 * bucketed["timed_seconds"] / bucketed["timed_batches"]
+        notes.append(
+            f"{dataset} step time ≈ {fit['per_step_ms']:.0f} ms per step + "
+            f"{fit['per_1k_tokens_ms']:.0f} ms per 1,000 processed tokens (fit over the "
+            f"longest and bucketed steps, R² {fit['r_squared']:.2f}); the per-step part, "
+            f"which padding does not change, is {100 * fit['per_step_ms'] / step_ms:.0f}% of a "
+            f"bucketed step"
+        )
+    return notes
+
+
+def format_table(results: dict[str, Any]) -> str:
+    """The plain-text report printed at the end of a run."""
+    lines: list[str] = []
+    for name, (header, rows) in result_tables(results).items():
+        widths = [max(len(row[column]) for row in [header, *rows]) for column in range(len(header))]
+        for row in [header, *rows]:
+            cells = [row[0].ljust(widths[0])]
+            cells += [cell.rjust(width) for cell, width in zip(row[1:], widths[1:])]
+            lines.append("  ".join(cells).rstrip())
+        if name == "training":
+            lines += [f"  {note}" for note in flop_notes(results)]
+        lines.append("")
+    machine = results.get("machine", {})
+    lines.append(
+        f"{machine.get('cpu', '?')}, {machine.get('usable_cpus')} usable CPUs, load average "
+        f"{machine.get('load_average_start', [float('nan')])[0]:.2f} → "
+        f"{machine.get('load_average_end', [float('nan')])[0]:.2f}; {results.get('date')}"
+    )
+    return "\n".join(lines)
+
+
+def format_markdown(results: dict[str, Any], command: str) -> str:
+    """The same tables in Markdown (`benchmark.md`), headed by the command and the machine."""
+    machine = results.get("machine", {})
+    lines = [
+        f"`{command}` on {machine.get('cpu', '?')} ({machine.get('usable_cpus')} usable CPUs, "
+        f"load average {machine.get('load_average_start', [float('nan')])[0]:.2f} at the start), "
+        f"{results.get('date', '?')[:10]}, {results.get('seconds', 0) / 60:.0f} minutes.",
+    ]
+    for name, (header, rows) in result_tables(results).items():
+        lines += ["", "| " + " | ".join(header) + " |", "|---" + "|---:" * (len(header) - 1) + "|"]
+        lines += ["| " + " | ".join(row) + " |" for row in rows]
+        notes = flop_notes(results) if name == "training" else []
+        if notes:
+            text = "; ".join(notes)
+            lines += ["", text[0].upper() + text[1:] + "."]
+    return "\n".join(lines) + "\n"

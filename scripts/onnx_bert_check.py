@@ -1,0 +1,302 @@
+"""Measure `kerasbert.onnx_bert`: build memory and time, parity on real text, onnxruntime speed.
+
+    # memory and time of one build (run under /usr/bin/time -v for the process's peak RSS)
+    python scripts/onnx_bert_check.py build --model bert-base --form fused --output /tmp/obc
+    python scripts/onnx_bert_check.py build --model minilm --form none      # model alone
+    # fused and plain graphs of the packaged MiniLM against TensorFlow on BBC texts
+    python scripts/onnx_bert_check.py parity --output /tmp/obc-minilm
+    # batch-32 throughput and batch-1 latency of the four graphs, taking turns
+    python scripts/onnx_bert_check.py speed --directory /tmp/obc
+
+`build` writes `<model>.<form>.onnx` into `--output`; `speed` reads `bert-base.fused.onnx` and
+`bert-base.plain.onnx` there and writes their int8 versions beside them. Every subcommand prints
+one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import os
+import resource
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import numpy as np  # noqa: E402
+
+MODELS = ("bert-base", "minilm")
+# Five classes, as the BBC news data the project is demonstrated on.
+LABELS = ["business", "entertainment", "politics", "sport", "tech"]
+ENGINES = ("fused fp32", "plain fp32", "fused int8", "plain int8")
+
+
+def peak_rss_bytes() -> int:
+    """This process's peak resident set so far (Linux reports kilobytes)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def load_model(name: str) -> Any:
+    """BERT-base-sized random classifier (BertConfig() defaults) or the packaged MiniLM."""
+    if name == "minilm":
+        from kerasbert.checkpoint import load_classifier, resolve_checkpoint
+
+        return load_classifier(resolve_checkpoint("minilm"), LABELS)
+    import tensorflow as tf
+    from transformers import BertConfig, TFBertForSequenceClassification
+
+    tf.random.set_seed(0)
+    model = TFBertForSequenceClassification(BertConfig(num_labels=len(LABELS)))
+    model(model.dummy_inputs, training=False)
+    return model
+
+
+def measure_build(model_name: str, form: str, output: Path) -> dict[str, Any]:
+    """Seconds and peak RSS of constructing the model, then of building one graph form."""
+    from kerasbert.onnx_bert import build_onnx
+
+    start = time.perf_counter()
+    model = load_model(model_name)
+    result: dict[str, Any] = {
+        "model": model_name,
+        "form": form,
+        "parameters": int(sum(np.prod(weight.shape) for weight in model.weights)),
+        "model_seconds": round(time.perf_counter() - start, 2),
+        "peak_rss_after_model_bytes": peak_rss_bytes(),
+    }
+    if form != "none":
+        output.mkdir(parents=True, exist_ok=True)
+        start = time.perf_counter()
+        facts = build_onnx(model, output / f"{model_name}.{form}.onnx", fused=form == "fused")
+        result["build_seconds"] = round(time.perf_counter() - start, 2)
+        result["peak_rss_after_build_bytes"] = peak_rss_bytes()
+        result["file_bytes"] = facts["file_bytes"]
+        result["op_counts"] = facts["op_counts"]
+    return result
+
+
+def bbc_batches(tokenizer: Any, max_length: int = 256) -> list[dict[str, np.ndarray]]:
+    """Real texts in batches mixing headlines and whole articles, so padding varies per row:
+    four right-padded batches of 16, one left-padded, and four single texts."""
+    from kerasbert.data import load_splits
+
+    headlines = load_splits("bbc-headlines").test.texts[:32]
+    articles = load_splits("bbc-news").test.texts[:32]
+    mixed = [text for pair in zip(headlines, articles) for text in pair]
+    batches = []
+    for side, texts in (
+        [("right", mixed[start : start + 16]) for start in range(0, 64, 16)]
+        + [("left", mixed[:16])]
+        + [("right", [text]) for text in (headlines[0], articles[0], headlines[1], articles[1])]
+    ):
+        tokenizer.padding_side = side
+        tokens = tokenizer(
+            texts, truncation=True, max_length=max_length, padding=True, return_tensors="np"
+        )
+        batches.append(
+            {
+                name: tokens[name].astype(np.int32)
+                for name in ("input_ids", "attention_mask", "token_type_ids")
+            }
+        )
+    tokenizer.padding_side = "right"
+    return batches
+
+
+def measure_parity(output: Path) -> dict[str, Any]:
+    """Max |Δlogit| of the fused and plain MiniLM graphs against TensorFlow on BBC texts."""
+    import onnxruntime
+    from transformers import AutoTokenizer
+
+    from kerasbert.checkpoint import resolve_checkpoint
+    from kerasbert.onnx_bert import build_onnx
+
+    model = load_model("minilm")
+    # The new head's 0.02-scale weights give logits near 0.05, where any error looks small;
+    # weights of 0.2 spread them over several units.
+    kernel = model.classifier.kernel
+    kernel.assign(np.random.default_rng(0).normal(0.0, 0.2, kernel.shape).astype(np.float32))
+    tokenizer = AutoTokenizer.from_pretrained(resolve_checkpoint("minilm"))
+    batches = bbc_batches(tokenizer)
+    expected = [model(feeds, training=False).logits.numpy() for feeds in batches]
+    output.mkdir(parents=True, exist_ok=True)
+    result: dict[str, Any] = {
+        "texts": sum(len(feeds["input_ids"]) for feeds in batches),
+        "widths": sorted({feeds["input_ids"].shape[1] for feeds in batches}),
+        "max_abs_logit": float(max(np.abs(logits).max() for logits in expected)),
+    }
+    for form in ("fused", "plain"):
+        path = output / f"minilm.{form}.onnx"
+        build_onnx(model, path, fused=form == "fused")
+        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        differences = [
+            float(np.abs(session.run(["logits"], feeds)[0] - logits).max())
+            for feeds, logits in zip(batches, expected, strict=True)
+        ]
+        result[form] = {
+            "max_abs_diff": max(differences),
+            "max_abs_diff_left_padded": differences[4],
+        }
+    return result
+
+
+def bert_inference_flops(length: int, *, layers: int, hidden: int, intermediate: int) -> float:
+    """FLOPs of one text through the encoder: the four projections, the feed-forward pair and
+    the two attention products (QKᵀ and PV)."""
+    return (
+        2.0
+        * length
+        * layers
+        * (4 * hidden * hidden + 2 * hidden * intermediate + 2 * length * hidden)
+    )
+
+
+def open_sessions(directory: Path, threads: int, profile: bool = False) -> dict[str, Any]:
+    """onnxruntime sessions for `ENGINES`, quantizing the fp32 graphs first if needed."""
+    import onnxruntime
+
+    from kerasbert.convert import quantize_int8
+
+    paths = {
+        "fused fp32": directory / "bert-base.fused.onnx",
+        "plain fp32": directory / "bert-base.plain.onnx",
+        "fused int8": directory / "bert-base.fused.int8.onnx",
+        "plain int8": directory / "bert-base.plain.int8.onnx",
+    }
+    for form in ("fused", "plain"):
+        if not paths[f"{form} int8"].is_file():
+            quantize_int8(paths[f"{form} fp32"], paths[f"{form} int8"])
+    sessions = {}
+    for name, path in paths.items():
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        if profile:
+            options.enable_profiling = True
+            options.profile_file_prefix = str(directory / name.replace(" ", "-"))
+        sessions[name] = onnxruntime.InferenceSession(
+            str(path), options, providers=["CPUExecutionProvider"]
+        )
+    return sessions
+
+
+def time_in_turn(
+    calls: dict[str, Any], feeds: dict[str, np.ndarray], rounds: int
+) -> dict[str, list[float]]:
+    """Seconds of each call per round; the calls take turns in an order rotating each round, so
+    all of them meet the same machine load (its speed swings twofold with other work)."""
+    names = list(calls)
+    seconds: dict[str, list[float]] = {name: [] for name in names}
+    for index in range(rounds):
+        shift = index % len(names)
+        for name in names[shift:] + names[:shift]:
+            start = time.perf_counter()
+            calls[name](feeds)
+            seconds[name].append(time.perf_counter() - start)
+    return seconds
+
+
+def random_feeds(batch: int, length: int, vocabulary: int, seed: int = 0) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    input_ids = rng.integers(1000, vocabulary, size=(batch, length), dtype=np.int32)
+    return {
+        "input_ids": input_ids,
+        "attention_mask": np.ones_like(input_ids),
+        "token_type_ids": np.zeros_like(input_ids),
+    }
+
+
+def measure_speed(
+    directory: Path,
+    lengths: Sequence[int],
+    batch: int,
+    rounds: int,
+    latency_runs: int,
+    threads: int,
+    engines: Sequence[str] = ENGINES,
+) -> dict[str, Any]:
+    """Batch throughput per length and batch-1 latency at the longest, engines taking turns."""
+    sessions = open_sessions(directory, threads)
+    calls = {name: functools.partial(sessions[name].run, ["logits"]) for name in engines}
+    dimensions = dict(layers=12, hidden=768, intermediate=3072)
+    result: dict[str, Any] = {"batch": batch, "rounds": rounds, "threads": threads}
+    for length in lengths:
+        feeds = random_feeds(batch, length, 30522)
+        for call in calls.values():  # warm-up: first runs allocate and pack weights
+            call(feeds)
+        seconds = time_in_turn(calls, feeds, rounds)
+        flops = batch * bert_inference_flops(length, **dimensions)
+        figures = {}
+        for name in calls:
+            median = float(np.median(seconds[name]))
+            figures[name] = {
+                "median_seconds": round(median, 3),
+                "texts_per_second": round(batch / median, 2),
+                "gflops_per_second": round(flops / median / 1e9, 1),
+                "all_seconds": [round(value, 3) for value in seconds[name]],
+            }
+        result[f"batch{batch}_length{length}"] = figures
+    length = max(lengths)
+    feeds = random_feeds(1, length, 30522, seed=1)
+    for call in calls.values():
+        call(feeds)
+    seconds = time_in_turn(calls, feeds, latency_runs)
+    result[f"batch1_length{length}_p50_ms"] = {
+        name: round(float(np.median(values)) * 1000, 1) for name, values in seconds.items()
+    }
+    return result
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    build = commands.add_parser("build", help="construct a model and build one graph form")
+    build.add_argument("--model", choices=MODELS, default="bert-base")
+    build.add_argument(
+        "--form", choices=("fused", "plain", "none"), default="fused", help="none: model only"
+    )
+    build.add_argument("--output", type=Path, default=Path("/tmp/onnx-bert-check"))
+    parity = commands.add_parser("parity", help="MiniLM graphs against TensorFlow on BBC texts")
+    parity.add_argument("--output", type=Path, default=Path("/tmp/onnx-bert-check-minilm"))
+    speed = commands.add_parser("speed", help="onnxruntime speed of the bert-base graphs")
+    speed.add_argument("--directory", type=Path, default=Path("/tmp/onnx-bert-check"))
+    speed.add_argument("--lengths", type=int, nargs="+", default=[128, 256, 512])
+    speed.add_argument("--batch", type=int, default=32)
+    speed.add_argument("--rounds", type=int, default=5, help="passes per engine and length")
+    speed.add_argument("--latency-runs", type=int, default=15)
+    speed.add_argument("--threads", type=int, default=2, help="onnxruntime intra-op threads")
+    speed.add_argument("--engines", nargs="+", choices=ENGINES, default=list(ENGINES))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = build_parser().parse_args(argv)
+    if arguments.command == "build":
+        result = measure_build(arguments.model, arguments.form, arguments.output)
+    elif arguments.command == "parity":
+        result = measure_parity(arguments.output)
+    else:
+        result = measure_speed(
+            arguments.directory,
+            arguments.lengths,
+            arguments.batch,
+            arguments.rounds,
+            arguments.latency_runs,
+            arguments.threads,
+            arguments.engines,
+        )
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
