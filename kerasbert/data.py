@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from kerasbert.config import TrainConfig
 from kerasbert.errors import InputError
 from kerasbert.readers import is_integer, read_source
 
@@ -162,6 +163,22 @@ def load_splits(
         duplicates_dropped=duplicates,
         conflicting_duplicates_dropped=conflicts,
         overlap_dropped=overlap,
+    )
+
+
+def splits_for(config: TrainConfig) -> DataSplits:
+    """The splits a run with these settings trains, validates and tests on."""
+    return load_splits(
+        config.data,
+        validation_data=config.validation_data,
+        test_data=config.test_data,
+        text_column=config.text_column,
+        label_column=config.label_column,
+        validation_fraction=config.validation_fraction,
+        test_fraction=config.test_fraction,
+        max_train_samples=config.max_train_samples,
+        max_eval_samples=config.max_eval_samples,
+        seed=config.seed,
     )
 
 

@@ -59,9 +59,7 @@ class ExportDir:
 
     def model_path(self, variant: str) -> Path:
         if variant not in MODEL_FILES:
-            raise InputError(
-                f"variant must be one of {', '.join(MODEL_FILES)}; got {variant!r}."
-            )
+            raise InputError(f"variant must be one of {', '.join(MODEL_FILES)}; got {variant!r}.")
         return self.path / MODEL_FILES[variant]
 
     def read_metadata(self) -> dict[str, Any]:

@@ -121,9 +121,7 @@ def agreement_with_tensorflow(
 
     Raises `ParityError` when any prediction differs; returns the figures otherwise.
     """
-    different = int(
-        (tensorflow_probabilities.argmax(1) != predictor_probabilities.argmax(1)).sum()
-    )
+    different = int((tensorflow_probabilities.argmax(1) != predictor_probabilities.argmax(1)).sum())
     result = {
         "examples": len(tensorflow_probabilities),
         "different_predictions": different,

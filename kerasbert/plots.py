@@ -92,10 +92,17 @@ def write_evaluation_plots(
             plots_dir / PLOT_FILES["confusion_matrix"],
             title=f"Confusion matrix on {_plain(dataset)}",
         ),
-        plot_per_class_metrics(metrics, plots_dir / PLOT_FILES["per_class_metrics"], dataset=dataset),
+        plot_per_class_metrics(
+            metrics, plots_dir / PLOT_FILES["per_class_metrics"], dataset=dataset
+        ),
         plot_reliability(y_true, probabilities, plots_dir / PLOT_FILES["reliability"]),
         plot_sample_predictions(
-            texts, y_true, probabilities, labels, plots_dir / PLOT_FILES["sample_predictions"], dataset=dataset
+            texts,
+            y_true,
+            probabilities,
+            labels,
+            plots_dir / PLOT_FILES["sample_predictions"],
+            dataset=dataset,
         ),
     ]
 

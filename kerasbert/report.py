@@ -296,7 +296,12 @@ def _plots(run: RunDir) -> str:
     for role, title in _PLOT_TITLES:
         path = run.plot(role)
         if path.is_file():
-            lines += ["", f"### {title}", "", f"![{title}]({path.relative_to(run.path).as_posix()})"]
+            lines += [
+                "",
+                f"### {title}",
+                "",
+                f"![{title}]({path.relative_to(run.path).as_posix()})",
+            ]
     return "\n".join(lines) if len(lines) > 1 else ""
 
 

@@ -22,7 +22,7 @@ import numpy as np
 from kerasbert import checkpoint, pipeline
 from kerasbert.callbacks import completed_epochs, make_callbacks
 from kerasbert.config import TrainConfig
-from kerasbert.data import DataSplits, load_splits
+from kerasbert.data import DataSplits, splits_for
 from kerasbert.errors import InputError
 from kerasbert.exportdir import ExportDir
 from kerasbert.files import check_replaceable
@@ -83,7 +83,7 @@ def fit_run(config: TrainConfig, strategy=None, timer: PhaseTimer | None = None)
     # First: a missing TPU fails in seconds, before any data is read, and connecting to a TPU
     # resets TensorFlow's context, which must happen before other TensorFlow work.
     strategy = strategy or create_strategy(config.strategy, config.tpu)
-    splits = _load_data(config)
+    splits = splits_for(config)
     model_path = checkpoint.resolve_checkpoint(config.model)
     max_positions = checkpoint.max_positions(model_path)
     if config.max_length > max_positions:
@@ -118,21 +118,6 @@ def fit_run(config: TrainConfig, strategy=None, timer: PhaseTimer | None = None)
         sync_to_remote(run.path, remote)
     timer.lap("save")
     return run.path
-
-
-def _load_data(config: TrainConfig) -> DataSplits:
-    return load_splits(
-        config.data,
-        validation_data=config.validation_data,
-        test_data=config.test_data,
-        text_column=config.text_column,
-        label_column=config.label_column,
-        validation_fraction=config.validation_fraction,
-        test_fraction=config.test_fraction,
-        max_train_samples=config.max_train_samples,
-        max_eval_samples=config.max_eval_samples,
-        seed=config.seed,
-    )
 
 
 def _prepare_inputs(config, splits: DataSplits, tokenizer, strategy, precision: str) -> Inputs:

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import tiny_config
+from conftest import LEARNABLE_SETTINGS, tiny_config
 
 from kerasbert.data import load_splits
 from kerasbert.evaluate import evaluate_run
@@ -17,17 +17,19 @@ SPLIT_FILES = ("data/train.jsonl", "data/validation.jsonl", "data/test.jsonl", "
 TIMINGS = ("epoch_seconds",)
 
 
-def _train(tiny_checkpoint: Path, tiny_csv: Path, run_dir: Path, seed: int) -> Path:
-    config = tiny_config(tiny_checkpoint, tiny_csv, run_dir, seed=seed)
+def _train(checkpoint: Path, data: Path, run_dir: Path, seed: int) -> Path:
+    config = tiny_config(checkpoint, data, run_dir, seed=seed, **LEARNABLE_SETTINGS)
     fit_run(config)
     evaluate_run(run_dir, plots=False)
     return run_dir
 
 
 @pytest.fixture(scope="module")
-def two_runs(tiny_checkpoint, tiny_csv, tmp_path_factory) -> tuple[Path, Path]:
+def two_runs(learnable_checkpoint, keyword_csv, tmp_path_factory) -> tuple[Path, Path]:
+    """Two runs of the checkpoint that learns on any CPU (`conftest.learnable_checkpoint`), so the
+    sanity check below tells a real result from two identical failures wherever it runs."""
     folder = tmp_path_factory.mktemp("determinism")
-    return tuple(_train(tiny_checkpoint, tiny_csv, folder / name, seed=13) for name in "ab")
+    return tuple(_train(learnable_checkpoint, keyword_csv, folder / name, seed=13) for name in "ab")
 
 
 def test_same_seed_gives_the_same_split(two_runs) -> None:

@@ -15,6 +15,7 @@ from kerasbert.evaluate import evaluate_run
 
 LABELS = ["business", "entertainment", "politics", "sport", "tech"]
 
+
 def _trained_run_dir(root: Path, tiny_checkpoint: Path) -> Path:
     """A run directory holding an (untrained) classifier saved as `train` saves it."""
     from kerasbert.checkpoint import load_classifier, load_tokenizer

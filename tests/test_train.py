@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import VOCAB, save_tiny_bert, tiny_config, tiny_texts, write_csv
+from conftest import LEARNABLE_SETTINGS, tiny_config, tiny_texts, write_csv
 from sklearn.metrics import accuracy_score, f1_score
 
 from kerasbert.config import TrainConfig
@@ -22,26 +22,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory) -> tuple[Path, TrainConfig]:
-    """One run that must learn the keyword task, whatever CPU the suite runs on.
-
-    The shared hidden-16 checkpoint is too small for that: its 40 random word vectors cannot be
-    told apart in 16 dimensions until fine-tuning has moved them, so whether 6 epochs of 120 texts
-    get past chance depended on the CPU's rounding (a CI machine read 1/3). Hidden 64 on 300 texts
-    at lr 1e-3 reached 0.95–1.0 test accuracy in 13 runs (13 seeds: fp32 and cpu_bfloat16 with
-    oneDNN, fp32 without it); without fine-tuning (lr 1e-9) it scores 0.55.
-    """
-    checkpoint = save_tiny_bert(
-        tmp_path_factory.mktemp("learnable-checkpoint"),
-        VOCAB,
-        hidden_size=64,
-        num_attention_heads=4,
-        intermediate_size=128,
-        initializer_range=0.1,
-    )
-    data = write_csv(tmp_path_factory.mktemp("keywords") / "keywords.csv", tiny_texts(100))
+def tiny_run(learnable_checkpoint, keyword_csv, tmp_path_factory) -> tuple[Path, TrainConfig]:
+    """One run that must learn the keyword task, whatever CPU the suite runs on (see
+    `conftest.learnable_checkpoint`)."""
     output_dir = tmp_path_factory.mktemp("runs") / "tiny"
-    config = tiny_config(checkpoint, data, output_dir, learning_rate=1e-3)
+    config = tiny_config(learnable_checkpoint, keyword_csv, output_dir, **LEARNABLE_SETTINGS)
     run_dir = fit_run(config)
     evaluate_run(run_dir, plots=False)
     return run_dir, config
@@ -159,7 +144,6 @@ def test_train_script_end_to_end_on_real_checkpoint(tmp_path) -> None:
 def test_user_csv_with_custom_columns_trains_through_the_cli(
     tiny_checkpoint, tmp_path, capsys
 ) -> None:
-    from conftest import tiny_texts, write_csv
 
     from kerasbert.cli import main
 

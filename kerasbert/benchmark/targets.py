@@ -63,8 +63,16 @@ class Target:
     datasets: tuple[str, ...] | None = None
     unjudged_when_quick: str = ""
 
+    def __post_init__(self) -> None:
+        if self.comparison not in COMPARISONS:
+            raise ValueError(
+                f"Target {self.name!r}: comparison must be one of {', '.join(COMPARISONS)}, "
+                f"got {self.comparison!r}."
+            )
+
     @property
     def per_dataset(self) -> bool:
+        """Judged once per data set: the metric reads a `{dataset}` path."""
         return any(DATASET in path.split(".") for path in metric_paths(self.metric))
 
 

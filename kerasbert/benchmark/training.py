@@ -21,7 +21,7 @@ from kerasbert.benchmark.config import MODES, BenchmarkConfig
 from kerasbert.benchmark.matmul import CEILING_SIZE, bert_training_flops, dimensions, square_matmul
 from kerasbert.benchmark.speed import training_figures
 from kerasbert.config import TrainConfig
-from kerasbert.data import DataSplits, load_splits
+from kerasbert.data import splits_for
 from kerasbert.rundir import SPLITS, RunDir
 from kerasbert.schema import PIPELINE_INPUT_NAMES
 
@@ -181,7 +181,11 @@ def step_in_lockstep(runs: dict[str, dict[str, Any]], num_labels: int) -> list[d
 
 
 def timed_step(
-    step, features: dict[str, np.ndarray], labels: np.ndarray, sizes: dict[str, int], num_labels
+    step,
+    features: dict[str, np.ndarray],
+    labels: np.ndarray,
+    sizes: dict[str, int],
+    num_labels: int,
 ) -> dict[str, float]:
     """Run one training step and return its record: seconds, examples, real and processed
     tokens, FLOPs."""
@@ -226,22 +230,6 @@ def run_settings(
     )
 
 
-def load_run_splits(settings: TrainConfig) -> DataSplits:
-    """The splits `settings` make, exactly as the training job makes them."""
-    return load_splits(
-        settings.data,
-        validation_data=settings.validation_data,
-        test_data=settings.test_data,
-        text_column=settings.text_column,
-        label_column=settings.label_column,
-        validation_fraction=settings.validation_fraction,
-        test_fraction=settings.test_fraction,
-        max_train_samples=settings.max_train_samples,
-        max_eval_samples=settings.max_eval_samples,
-        seed=settings.seed,
-    )
-
-
 def benchmark_training(
     dataset: str, config: BenchmarkConfig, work_dir: Path
 ) -> tuple[dict[str, Any], RunDir]:
@@ -255,7 +243,7 @@ def benchmark_training(
     max_length = min(config.max_length_for(dataset), checkpoint.max_positions(model_path))
     run_dir = RunDir(work_dir / f"run-{Path(dataset).stem}")
     settings = run_settings(dataset, config, max_length, run_dir)
-    splits = load_run_splits(settings)
+    splits = splits_for(settings)
     run_dir.path.mkdir(parents=True, exist_ok=True)
     run_dir.write_config(settings.to_dict())
     run_dir.write_labels(splits.labels)
