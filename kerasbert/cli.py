@@ -89,6 +89,13 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("run_dir")
     export.add_argument("--output", help="Export directory (default: exported/<run-name>).")
     export.add_argument("--overwrite", action="store_true", help="Replace an existing export.")
+    export.add_argument(
+        "--converter",
+        default="auto",
+        choices=("auto", "fused", "plain", "tf2onnx"),
+        help="How the fp32 graph is written (default auto: fused; plain where the fused graph "
+        "fails parity; tf2onnx where neither can express the model).",
+    )
     export.set_defaults(handler=_export)
 
     predict = commands.add_parser(
@@ -220,7 +227,9 @@ def _evaluate(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from kerasbert.export import export_run
 
-    path = export_run(Path(args.run_dir), args.output, overwrite=args.overwrite)
+    path = export_run(
+        Path(args.run_dir), args.output, overwrite=args.overwrite, converter=args.converter
+    )
     print(f"Exported to {path}")
     return 0
 

@@ -1,8 +1,17 @@
 """TensorFlow to ONNX: convert a fine-tuned classifier, optimize the graph ahead of time, quantize.
 
-The conversion runs tf2onnx in-process and rewrites its graph into the forms onnxruntime fuses
-(`kerasbert.onnx_graph`); `optimize` applies onnxruntime's own portable optimizations once, at
-export, and `quantize_int8` writes the dynamically quantized copy.
+`convert` writes the fp32 graph by one of `CONVERTERS`:
+- `fused` (default): the BERT graph emitted straight from the weights in onnxruntime's fused form
+  (`kerasbert.onnx_bert`: fused attention, skip layer norms, bias GELU); memory of a few times the
+  model's size, so BERT-base converts on an ordinary machine;
+- `plain`: the same graph in standard ONNX ops only, for runtimes without onnxruntime's contrib
+  ops, and the fallback when the fused graph fails its parity check;
+- `tf2onnx`: tf2onnx in-process, its graph rewritten into forms onnxruntime fuses
+  (`kerasbert.onnx_graph`). It traces the model, so it needs tens of times the model's size in
+  memory; it serves models `onnx_bert` cannot express and cross-checks it in the tests.
+
+`optimize` applies onnxruntime's own portable optimizations once, at export, and `quantize_int8`
+writes the dynamically quantized copy.
 """
 
 from __future__ import annotations
@@ -18,6 +27,7 @@ import numpy as np
 import onnx
 
 from kerasbert import onnx_graph
+from kerasbert.onnx_bert import build_onnx
 from kerasbert.schema import LOGITS, MODEL_INPUT_NAMES
 from kerasbert.tfkeras import tf
 
@@ -26,6 +36,43 @@ logger = logging.getLogger(__name__)
 # 17 is the newest opset that both tf2onnx 1.17 handles fully and onnxruntime's transformer
 # tools target; any onnxruntime since 1.12 runs it.
 DEFAULT_OPSET = 17
+CONVERTERS = ("fused", "plain", "tf2onnx")
+
+
+def convert(
+    model: Any, path: str | Path, converter: str = "fused", *, opset: int = DEFAULT_OPSET
+) -> dict[str, Any]:
+    """Write `model` (a fine-tuned `TFBertForSequenceClassification`) as fp32 ONNX at `path`.
+
+    Args:
+        model: the TensorFlow classifier, built (loaded with `from_pretrained`).
+        path: the `.onnx` file to write.
+        converter: one of `CONVERTERS` (see the module docstring).
+        opset: the ONNX opset.
+
+    Returns:
+        Facts about the graph: `converter`, `inputs`, `op_counts`, and per converter
+        `contrib_op_counts` (fused, plain) or `graph_rewrites` (tf2onnx).
+
+    Raises:
+        InputError: `onnx_bert` cannot express this model (the caller may try `tf2onnx`).
+
+    Example:
+    >>> convert(model, "model.onnx")["contrib_op_counts"]["Attention"]  # doctest: +SKIP
+    6
+    """
+    if converter not in CONVERTERS:
+        raise ValueError(f"converter must be one of {CONVERTERS}, got {converter!r}.")
+    if converter == "tf2onnx":
+        input_names, rewrites = convert_to_onnx(model, path, opset=opset)
+        return {
+            "converter": converter,
+            "inputs": input_names,
+            "graph_rewrites": rewrites,
+            "op_counts": _op_counts(onnx.load(str(path), load_external_data=False)),
+        }
+    facts = build_onnx(model, path, fused=converter == "fused", opset=opset)
+    return {"converter": converter, **facts}
 
 
 def convert_to_onnx(

@@ -28,7 +28,7 @@ from typing import Any
 import onnx
 
 from kerasbert.checkpoint import load_trained_model
-from kerasbert.convert import DEFAULT_OPSET, convert_to_onnx, optimize, quantize_int8
+from kerasbert.convert import CONVERTERS, DEFAULT_OPSET, convert, optimize, quantize_int8
 from kerasbert.errors import InputError
 from kerasbert.exportdir import (
     ONNX_LABELS_KEY,
@@ -52,6 +52,7 @@ from kerasbert.parity import (
 )
 from kerasbert.predictor import OnnxClassifier
 from kerasbert.rundir import RunDir
+from kerasbert.schema import MODEL_INPUT_NAMES
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +69,8 @@ VERSIONED_PACKAGES = (
     "tokenizers",
     "numpy",
 )
+# `auto` tries these in turn: the first whose graph passes the parity check is exported.
+AUTO_CONVERTERS = ("fused", "plain", "tf2onnx")
 # The fast tokenizer's file in a Hugging Face model folder (`save_pretrained`).
 TOKENIZER_JSON = "tokenizer.json"
 
@@ -80,6 +83,7 @@ def export_run(
     opset: int = DEFAULT_OPSET,
     int8_threshold: float = DEFAULT_INT8_THRESHOLD,
     parity_texts: Sequence[str] | None = None,
+    converter: str = "auto",
 ) -> Path:
     """Export the fine-tuned model of `run_dir` and return the export directory.
 
@@ -95,6 +99,9 @@ def export_run(
             `PARITY_MAX_TEXTS` test texts spread over the length range. Whatever they are, the
             exported predictor must also agree with the run's own TF predictions on every test
             text (`test_probabilities.json`), or the export fails.
+        converter: `auto` (the fused graph; the plain one where the fused graph fails parity;
+            tf2onnx where neither can express the model; `kerasbert.json` says which and why),
+            or one of `kerasbert.convert.CONVERTERS` only.
 
     Raises:
         FileNotFoundError: a file of the run directory is missing.
@@ -109,6 +116,10 @@ def export_run(
     run = _read_run(source)
     target = Path(output_dir) if output_dir is not None else Path("exported") / source.name
     _refuse_existing(target, overwrite)
+    if converter != "auto" and converter not in CONVERTERS:
+        raise InputError(
+            f"--converter must be auto or one of {', '.join(CONVERTERS)}; got {converter!r}."
+        )
     if parity_texts is None:
         parity_texts = spread_by_length(run["test_texts"], PARITY_MAX_TEXTS)
     parity_texts = list(parity_texts)
@@ -120,7 +131,9 @@ def export_run(
     staging = target.parent / f".{target.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     staging.mkdir()
     try:
-        _write_export(source, run, ExportDir(staging), opset, int8_threshold, parity_texts)
+        _write_export(
+            source, run, ExportDir(staging), opset, int8_threshold, parity_texts, converter
+        )
         _publish(staging, target, overwrite)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -136,6 +149,7 @@ def _write_export(
     opset: int,
     int8_threshold: float,
     parity_texts: list[str],
+    converter: str,
 ) -> None:
     model, tokenizer = load_trained_model(source.model)
     labels, max_length = run["labels"], run["max_length"]
@@ -145,15 +159,19 @@ def _write_export(
             f"{model.config.num_labels} outputs; the run directory is inconsistent, re-train it."
         )
 
-    fp32_path = staging.model_path("fp32")
-    input_names, rewrites = convert_to_onnx(model, fp32_path, opset=opset)
-
-    batches = encode_for_parity(tokenizer, parity_texts, max_length, input_names)
+    model_type = model.config.model_type
+    batches = encode_for_parity(tokenizer, parity_texts, max_length, MODEL_INPUT_NAMES)
     expected = [tensorflow_logits(model, feeds) for _, feeds in batches]
-    parity = {"fp32": check_parity(fp32_path, batches, expected)}
+    fp32_path = staging.model_path("fp32")
+    graph, fp32_parity = _convert_checked(model, fp32_path, converter, opset, batches, expected)
+    del model  # the graph holds the weights now; BERT-base needs the memory for what follows
+    input_names = graph["inputs"]
+    parity = {"fp32": fp32_parity}
 
     optimized_path = staging.model_path("optimized")
-    optimization = {"graph_rewrites": rewrites, **optimize(fp32_path, optimized_path)}
+    optimization = optimize(fp32_path, optimized_path)
+    if "graph_rewrites" in graph:
+        optimization = {"graph_rewrites": graph["graph_rewrites"], **optimization}
     parity["optimized"] = check_parity(optimized_path, batches, expected)
 
     int8_path = staging.model_path("int8")
@@ -175,8 +193,9 @@ def _write_export(
         "source": {
             "run": source.name,
             "checkpoint": checkpoint_name(run["config"].get("model")),
-            "model_type": model.config.model_type,
+            "model_type": model_type,
         },
+        "graph": graph,
         "parity": parity,
         "optimization": optimization,
         "int8": None,
@@ -214,6 +233,34 @@ def _write_export(
         path.name: path.stat().st_size for path in sorted(staging.path.iterdir()) if path.is_file()
     }
     write_json(staging.metadata, metadata)
+
+
+def _convert_checked(
+    model: Any,
+    path: Path,
+    converter: str,
+    opset: int,
+    batches: list,
+    expected: list,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Write the fp32 graph with the first converter whose graph passes the parity check.
+
+    Returns the graph's facts (with `fallbacks`: why earlier converters were passed over) and
+    its parity figures; raises `ParityError` when none passes.
+    """
+    fallbacks: list[str] = []
+    for name in AUTO_CONVERTERS if converter == "auto" else (converter,):
+        try:
+            graph = convert(model, path, name, opset=opset)
+            figures = check_parity(path, batches, expected)
+        except (InputError, ParityError) as error:
+            if converter != "auto":
+                raise
+            logger.warning("The %s graph is not exported: %s", name, error)
+            fallbacks.append(f"{name}: {error}")
+            continue
+        return {**graph, "fallbacks": fallbacks}, figures
+    raise ParityError("No converter gave a graph that matches TensorFlow: " + " | ".join(fallbacks))
 
 
 def checkpoint_name(model: str | None) -> str | None:

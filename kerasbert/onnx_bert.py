@@ -80,9 +80,9 @@ def build_onnx(
             2 GiB into one file.
 
     Returns:
-        Facts about the graph: `form` ("fused" or "plain"), `opset`, `layers`, `op_counts`,
-        `contrib_op_counts` (the `com.microsoft` ops), `nodes`, `parameters`, `weight_bytes`,
-        `external_data`, `file_bytes`.
+        Facts about the graph: `form` ("fused" or "plain"), `opset`, `inputs`, `layers`,
+        `op_counts`, `contrib_op_counts` (the `com.microsoft` ops), `nodes`, `parameters`,
+        `weight_bytes`, `external_data`, `file_bytes`.
 
     Raises:
         InputError: (a ValueError) the model is not a built BERT classifier this module can
@@ -111,6 +111,7 @@ def build_onnx(
     facts = {
         "form": "fused" if fused else "plain",
         "opset": opset,
+        "inputs": list(MODEL_INPUT_NAMES),
         "layers": config.num_hidden_layers,
         "op_counts": dict(sorted(Counter(node.op_type for node in nodes).items())),
         "contrib_op_counts": dict(
@@ -149,7 +150,8 @@ def _model_proto(
     for layer in model.bert.encoder.layer:
         hidden = writer.encoder_layer(layer, hidden)
     _write_head(graph, model, hidden)
-    return graph.finish(opset, fused), graph.parameters, graph.weight_bytes
+    model_proto = graph.finish(opset, fused, config.num_labels)
+    return model_proto, graph.parameters, graph.weight_bytes
 
 
 def _check_model(model: Any) -> Any:
@@ -275,7 +277,7 @@ class _GraphBuilder:
             )
         return output
 
-    def finish(self, opset: int, fused: bool) -> onnx.ModelProto:
+    def finish(self, opset: int, fused: bool, labels: int) -> onnx.ModelProto:
         """Declare inputs, output and opsets; return the model (no copy is made)."""
         self.graph.name = "bert_classifier"
         sequence_axes = ["batch", "sequence"]
@@ -284,7 +286,7 @@ class _GraphBuilder:
             for name in MODEL_INPUT_NAMES
         )
         self.graph.output.append(
-            helper.make_tensor_value_info(LOGITS, TensorProto.FLOAT, ["batch", "num_labels"])
+            helper.make_tensor_value_info(LOGITS, TensorProto.FLOAT, ["batch", labels])
         )
         opsets = [helper.make_opsetid("", opset)]
         if fused:

@@ -28,6 +28,12 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return tiny_run_and_export(tmp_path_factory.getbasetemp() / "tiny-export")
 
 
+@pytest.fixture(scope="session")
+def tiny_tf2onnx(tiny: tuple[Path, Path], tmp_path_factory) -> tuple[Path, Path]:
+    """The same run exported through tf2onnx, the converter that cross-checks the fused graph."""
+    return tiny_run_and_export(tmp_path_factory.getbasetemp() / "tiny-export", "tf2onnx")
+
+
 @pytest.fixture(scope="module")
 def tensorflow_model(tiny: tuple[Path, Path]):
     from transformers import AutoTokenizer, TFAutoModelForSequenceClassification
@@ -77,6 +83,56 @@ def test_metadata_records_labels_settings_and_provenance(tiny: tuple[Path, Path]
     assert metadata["files"]["model.onnx"] == (export_dir / "model.onnx").stat().st_size
 
 
+def test_default_export_is_the_fused_graph(tiny: tuple[Path, Path]) -> None:
+    _, export_dir = tiny
+    graph = json.loads((export_dir / "kerasbert.json").read_text(encoding="utf-8"))["graph"]
+    assert graph["converter"] == "fused" and graph["fallbacks"] == []
+    # Two layers: one fused attention, one bias GELU and two skip layer norms each.
+    assert graph["contrib_op_counts"] == {
+        "Attention": 2,
+        "BiasGelu": 2,
+        "EmbedLayerNormalization": 1,
+        "SkipLayerNormalization": 4,
+    }
+    fp32 = onnx.load(str(export_dir / "model.onnx"))
+    assert Counter(node.op_type for node in fp32.graph.node)["Attention"] == 2
+
+
+def test_fused_and_tf2onnx_exports_agree(tiny, tiny_tf2onnx) -> None:
+    run_dir, fused_dir = tiny
+    _, tf2onnx_dir = tiny_tf2onnx
+    texts = _test_texts(run_dir)
+    fused = OnnxClassifier(fused_dir, variant="fp32").predict_proba(texts)
+    traced = OnnxClassifier(tf2onnx_dir, variant="fp32").predict_proba(texts)
+    np.testing.assert_allclose(fused, traced, atol=1e-5)
+    metadata = json.loads((tf2onnx_dir / "kerasbert.json").read_text(encoding="utf-8"))
+    assert metadata["graph"]["converter"] == "tf2onnx"
+
+
+def test_a_fused_graph_that_fails_parity_falls_back_to_plain(tiny, tmp_path, monkeypatch) -> None:
+    """The parity gate, not trust: a fused graph with one wrong weight is not exported."""
+    run_dir, _ = tiny
+    real_convert = export.convert
+
+    def convert_with_a_wrong_fused_weight(model, path, converter="fused", **kwargs):
+        facts = real_convert(model, path, converter, **kwargs)
+        if converter == "fused":
+            wrong = onnx.load(str(path))
+            weight = next(item for item in wrong.graph.initializer if "output.weight" in item.name)
+            values = 2.0 * onnx.numpy_helper.to_array(weight)  # attention output, doubled
+            weight.CopyFrom(onnx.numpy_helper.from_array(values.astype(np.float32), weight.name))
+            onnx.save(wrong, str(path))
+        return facts
+
+    monkeypatch.setattr(export, "convert", convert_with_a_wrong_fused_weight)
+    export_dir = export_run(run_dir, tmp_path / "export")
+    metadata = json.loads((export_dir / "kerasbert.json").read_text(encoding="utf-8"))
+    assert metadata["graph"]["converter"] == "plain"
+    assert len(metadata["graph"]["fallbacks"]) == 1
+    assert metadata["graph"]["fallbacks"][0].startswith("fused:")
+    assert metadata["parity"]["fp32"]["max_abs_diff"] <= 1e-4
+
+
 def test_onnx_models_take_int32_dynamic_inputs_and_carry_labels(tiny: tuple[Path, Path]) -> None:
     _, export_dir = tiny
     for name in ("model.onnx", "model.optimized.onnx", "model.int8.onnx"):
@@ -93,12 +149,17 @@ def test_onnx_models_take_int32_dynamic_inputs_and_carry_labels(tiny: tuple[Path
         assert json.loads(properties[ONNX_LABELS_KEY]) == LABELS
     fp32 = onnx.load(str(export_dir / "model.onnx"))
     assert fp32.opset_import[0].version == export.DEFAULT_OPSET
+
+
+def test_tf2onnx_graph_has_no_erfc(tiny_tf2onnx: tuple[Path, Path]) -> None:
+    _, export_dir = tiny_tf2onnx
+    fp32 = onnx.load(str(export_dir / "model.onnx"))
     op_types = {node.op_type for node in fp32.graph.node}
     assert "Erf" in op_types and "Erfc" not in op_types  # TF's Erfc became 1 - Erf
 
 
-def test_graph_is_rewritten_into_the_forms_onnxruntime_fuses(tiny: tuple[Path, Path]) -> None:
-    _, export_dir = tiny
+def test_graph_is_rewritten_into_the_forms_onnxruntime_fuses(tiny_tf2onnx) -> None:
+    _, export_dir = tiny_tf2onnx
     metadata = json.loads((export_dir / "kerasbert.json").read_text(encoding="utf-8"))
     optimization = metadata["optimization"]
     # The tiny BERT has 2 layers: 2 layer norms each plus the embeddings'. tf2onnx already

@@ -120,12 +120,13 @@ def test_fused_graph_has_one_attention_kernel_per_layer(graphs: dict[str, Any]) 
         "EmbedLayerNormalization": 1,
         "SkipLayerNormalization": 2 * LAYERS,
     }
-    inputs = onnxruntime.InferenceSession(
-        str(path), providers=["CPUExecutionProvider"]
-    ).get_inputs()
-    assert [(each.name, each.type, each.shape) for each in inputs] == [
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    assert [(each.name, each.type, each.shape) for each in session.get_inputs()] == [
         (name, "tensor(int32)", ["batch", "sequence"]) for name in MODEL_INPUT_NAMES
     ]
+    assert facts["inputs"] == list(MODEL_INPUT_NAMES)
+    # A fixed class count lets the predictor check its labels without running the model.
+    assert session.get_outputs()[0].shape == ["batch", LABELS]
 
 
 def test_plain_graph_uses_standard_ops_only(graphs: dict[str, Any]) -> None:

@@ -74,13 +74,14 @@ def make_tiny_run(run_dir: Path) -> Path:
     return run_dir
 
 
-def tiny_run_and_export(base: Path) -> tuple[Path, Path]:
-    """Build (once per pytest session, under `base`) a tiny run and export it."""
+def tiny_run_and_export(base: Path, converter: str = "auto") -> tuple[Path, Path]:
+    """Build (once per pytest session, under `base`) a tiny run and export it with `converter`."""
     from kerasbert.export import export_run
 
-    run_dir, export_dir = base / "tiny-run", base / "exported" / "tiny-run"
+    folder = "tiny-run" if converter == "auto" else f"tiny-run-{converter}"
+    run_dir, export_dir = base / "tiny-run", base / "exported" / folder
     if not (export_dir / "kerasbert.json").is_file():
         if not run_dir.is_dir():
             make_tiny_run(run_dir)
-        export_run(run_dir, export_dir)
+        export_run(run_dir, export_dir, converter=converter)
     return run_dir, export_dir
