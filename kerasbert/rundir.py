@@ -8,7 +8,9 @@ or for the file's contents.
         config.json               TrainConfig.to_dict(): every setting, so the run can be repeated
         labels.json               label names; index i is class id i
         data_summary.json         split sizes, class counts, duplicates, token lengths, strategy
-        data/{train,validation,test}.jsonl   the exact splits, one {"text", "label"} per line
+        data/{train,validation,test}.jsonl   the exact splits, one example per line: {"text",
+                                  "label"}, with "text_pair" for text pairs, and "labels" (a list)
+                                  instead of "label" for multi-label data
         history.json              per-epoch Keras history, epoch times, learning rate
         metrics.json              test metrics (kerasbert.metrics) with the baseline and lift
         timings.json              seconds of the whole job and of each phase
@@ -180,27 +182,52 @@ class RunDir:
         return labels
 
     def write_split(self, split: str, examples: Examples) -> None:
-        """Write a split as `{"text", "label"}` lines: exactly the examples the run used."""
+        """Write a split, one example per line: exactly the examples the run used.
+
+        `{"text", "label"}`; with text pairs also `"text_pair"`; multi-label examples carry
+        `"labels"` (a list of label names, possibly empty) instead of `"label"`.
+        """
         path = self.split_path(split)
         path.parent.mkdir(parents=True, exist_ok=True)
+        pairs = examples.text_pairs
+        label_key = "labels" if examples.multi_label else "label"
         with path.open("w", encoding="utf-8") as file:
-            for text, label in zip(examples.texts, examples.labels):
-                file.write(json.dumps({"text": text, "label": label}, ensure_ascii=False) + "\n")
+            for index, (text, label) in enumerate(zip(examples.texts, examples.labels)):
+                row = {"text": text}
+                if pairs is not None:
+                    row["text_pair"] = pairs[index]
+                row[label_key] = list(label) if examples.multi_label else label
+                file.write(json.dumps(row, ensure_ascii=False) + "\n")
 
     def read_split(self, split: str) -> Examples:
+        """A split written by `write_split`, in any of its forms (pairs, multi-label or neither)."""
         path = self.split_path(split)
         if not path.is_file():
             raise FileNotFoundError(
                 f"{path} does not exist; is this a complete kerasbert run directory?"
             )
-        texts, labels = [], []
+        texts, pairs, labels = [], [], []
         with path.open(encoding="utf-8") as file:
-            for line in file:
-                if line.strip():
+            for number, line in enumerate(file, start=1):
+                if not line.strip():
+                    continue
+                try:
                     row = json.loads(line)
                     texts.append(row["text"])
-                    labels.append(row["label"])
-        return Examples(texts, labels)
+                    labels.append(tuple(row["labels"]) if "labels" in row else row["label"])
+                except (json.JSONDecodeError, KeyError, TypeError) as error:
+                    raise InputError(
+                        f"{path} line {number} is not a kerasbert example ({error!r}); the run "
+                        "directory is damaged: re-run `kerasbert train`."
+                    ) from error
+                pairs.append(row.get("text_pair"))
+        has_pair = [pair is not None for pair in pairs]
+        if any(has_pair) and not all(has_pair):
+            raise InputError(f'{path}: some lines have a "text_pair" and others not.')
+        try:
+            return Examples(texts, labels, pairs if any(has_pair) else None)
+        except ValueError as error:
+            raise InputError(f"{path}: {error}") from error
 
     def write_data_summary(self, summary: dict[str, Any]) -> None:
         write_json(self.data_summary, summary)

@@ -9,6 +9,20 @@ files and builds those models. Both take these names from here, so they cannot d
 # train on the wrong field without any error.
 TEXT_COLUMN_NAMES = ("text", "sentence", "content", "review")
 LABEL_COLUMN_NAMES = ("label", "labels", "category", "class", "target")
+# Column-name pairs of sentence-pair data sets (GLUE, SNLI, SQuAD-style, Quora, retrieval sets),
+# first text then second text. Training takes a pair only when no text column is named and exactly
+# one of these pairs is present, for the same reason as above.
+TEXT_PAIR_COLUMN_NAMES = (
+    ("sentence1", "sentence2"),
+    ("question", "sentence"),
+    ("premise", "hypothesis"),
+    ("text_a", "text_b"),
+    ("question1", "question2"),
+    ("query", "document"),
+    ("text", "text_pair"),
+)
+# Separators tried, in this order, when one label cell may hold several labels ("sport|tech").
+LABEL_SEPARATORS = (",", ";", "|")
 # Prediction files carry no labels and often come from other tools; the predictor tries these
 # names in order and takes the first present, so a wider set is safe there.
 PREDICTION_TEXT_COLUMN_NAMES = (

@@ -73,3 +73,64 @@ def test_bad_values_are_refused(field: str, value, message: str) -> None:
 def test_config_round_trips_through_json() -> None:
     config = TrainConfig(data="bbc-headlines", epochs=2)
     assert TrainConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+
+
+def test_data_layout_flags() -> None:
+    config = parse(
+        "--text-column", "question", "--text-pair-column", "sentence", "--multi-label",
+        "--label-separator", "|", "--class-weight", "balanced", "--truncation", "head_tail",
+    )  # fmt: skip
+    assert (config.text_column, config.text_pair_column) == ("question", "sentence")
+    assert config.multi_label is True and config.label_separator == "|"
+    assert (config.class_weight, config.truncation) == ("balanced", "head_tail")
+    assert parse("--no-multi-label").multi_label is False
+    assert parse("--label-columns", "toxic,insult").label_columns == "toxic,insult"
+    defaults = TrainConfig()
+    assert (defaults.multi_label, defaults.class_weight, defaults.truncation) == (
+        None, "auto", "head",
+    )  # fmt: skip
+    assert defaults.text_pair_column is None and defaults.label_columns is None
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        (
+            {"truncation": "middle"},
+            "--truncation must be one of head, tail, head_tail; got 'middle'",
+        ),
+        ({"class_weight": "inverse"}, "--class-weight must be one of auto, balanced, none"),
+        (
+            {"text_column": "text", "text_pair_column": "text"},
+            "--text-pair-column and --text-column are both 'text'",
+        ),
+        (
+            {"label_column": "label", "label_columns": "a,b"},
+            "--label-columns .* and --label-column .* exclude each other",
+        ),
+        ({"label_columns": "a,,b"}, "--label-columns 'a,,b' has an empty name"),
+        ({"label_columns": "a,b,a"}, r"--label-columns names \['a'\] more than once"),
+        (
+            {"multi_label": False, "label_separator": ";"},
+            "--no-multi-label contradicts --label-separator",
+        ),
+        (
+            {"multi_label": False, "label_columns": "a,b"},
+            "--no-multi-label contradicts --label-columns",
+        ),
+        ({"multi_label": "yes"}, "--multi-label must be true, false or unset; got 'yes'"),
+        ({"label_separator": " "}, "--label-separator must be a visible character"),
+        ({"text_pair_column": ""}, "--text-pair-column must be a column name"),
+    ],
+)
+def test_bad_data_layout_settings_are_refused(settings: dict, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        TrainConfig(**settings)
+
+
+def test_new_settings_round_trip_through_json() -> None:
+    config = TrainConfig(
+        text_pair_column="hypothesis", label_columns="a,b", multi_label=True,
+        class_weight="none", truncation="tail",
+    )  # fmt: skip
+    assert TrainConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
