@@ -32,9 +32,10 @@ from typing import Any
 
 import numpy as np
 import onnx
-from onnx import TensorProto, helper
+from onnx import TensorProto
 
 from kerasbert.errors import InputError
+from kerasbert.onnx_writer import CONTRIB_DOMAIN, GraphBuilder, data_path, save_model, weight_array
 from kerasbert.schema import LOGITS, MODEL_INPUT_NAMES
 
 logger = logging.getLogger(__name__)
@@ -43,7 +44,6 @@ logger = logging.getLogger(__name__)
 # with LayerNormalization, which the plain form needs.
 DEFAULT_OPSET = 17
 MINIMUM_OPSET = 17
-CONTRIB_DOMAIN = "com.microsoft"
 # TF BERT adds (1 - mask) * -10000 to the attention scores, not -inf: using the same value keeps
 # the logits of padded rows identical in both runtimes.
 MASK_FILTER_VALUE = -10000.0
@@ -122,13 +122,13 @@ def build_onnx(
         "weight_bytes": weight_bytes,
         "external_data": bool(external_data),
     }
-    _save(model_proto, path, external_data)
+    save_model(model_proto, path, external_data)
     del model_proto, nodes
     # By path, once the in-memory graph is gone: the checker loads its own copy, and reads
     # external weights too.
     onnx.checker.check_model(str(path))
     facts["file_bytes"] = path.stat().st_size + (
-        _data_path(path).stat().st_size if external_data else 0
+        data_path(path).stat().st_size if external_data else 0
     )
     logger.info(
         "Wrote %s BERT ONNX graph %s: %d nodes, %d parameters",
@@ -144,7 +144,7 @@ def _model_proto(
     model: Any, config: Any, fused: bool, opset: int
 ) -> tuple[onnx.ModelProto, int, int]:
     """The model's graph, its parameter count and its weight bytes."""
-    graph = _GraphBuilder()
+    graph = GraphBuilder()
     writer = _FusedWriter(graph, config) if fused else _PlainWriter(graph, config)
     hidden = writer.embeddings(model.bert.embeddings)
     for layer in model.bert.encoder.layer:
@@ -199,109 +199,10 @@ def _check_model(model: Any) -> Any:
     return config
 
 
-def _array(variable: Any) -> np.ndarray:
-    """A variable's value as a C-ordered float32 array (a copy the caller owns)."""
-    return np.ascontiguousarray(variable.numpy(), dtype=np.float32)
-
-
-class _GraphBuilder:
-    """Writes nodes and initializers straight into one `ModelProto`; names tensors uniquely.
-
-    Weights are serialized into the model's own initializers as they arrive: building a list of
-    `TensorProto`s first and handing it to `helper.make_graph` / `make_model` would copy every
-    weight twice more.
-    """
-
-    def __init__(self) -> None:
-        self.model = onnx.ModelProto()
-        self.graph = self.model.graph
-        self.parameters = 0
-        self.weight_bytes = 0
-        self._used: Counter[str] = Counter()
-        self._constants: dict[str, str] = {}
-
-    def name(self, base: str) -> str:
-        self._used[base] += 1
-        count = self._used[base]
-        return base if count == 1 else f"{base}_{count}"
-
-    def weight(self, name: str, array: np.ndarray, *, parameter: bool = True) -> str:
-        """Add `array` as an initializer and return its name; the array is not kept."""
-        name = self.name(name)
-        tensor = self.graph.initializer.add()
-        tensor.name = name
-        tensor.data_type = helper.np_dtype_to_tensor_dtype(array.dtype)
-        tensor.dims.extend(array.shape)
-        tensor.raw_data = array.tobytes()
-        if parameter:
-            self.parameters += array.size
-        self.weight_bytes += array.nbytes
-        return name
-
-    def constant(self, name: str, value: Any, dtype: type = np.float32) -> str:
-        """A small constant, stored once however often it is asked for."""
-        if name not in self._constants:
-            array = np.asarray(value, dtype=dtype)
-            self._constants[name] = self.weight(name, array, parameter=False)
-        return self._constants[name]
-
-    def node(
-        self,
-        op_type: str,
-        inputs: list[str],
-        name: str,
-        *,
-        output: str | None = None,
-        unused_outputs: tuple[str, ...] = (),
-        domain: str = "",
-        width: int | None = None,
-        **attributes: Any,
-    ) -> str:
-        """Add a node and return the name of its first output.
-
-        `unused_outputs` names further outputs a kernel's shape inference insists on. `width`
-        declares the output as float32 `[batch, sequence, width]`: onnx's shape inference does
-        not know contrib ops, and onnxruntime's quantizer needs the type of every tensor it
-        quantizes.
-        """
-        output = output or self.name(name)
-        outputs = [output] + [self.name(f"{name}.{each}") for each in unused_outputs]
-        self.graph.node.append(
-            helper.make_node(op_type, inputs, outputs, name=output, domain=domain, **attributes)
-        )
-        if width is not None:
-            self.graph.value_info.append(
-                helper.make_tensor_value_info(
-                    output, TensorProto.FLOAT, ["batch", "sequence", width]
-                )
-            )
-        return output
-
-    def finish(self, opset: int, fused: bool, labels: int) -> onnx.ModelProto:
-        """Declare inputs, output and opsets; return the model (no copy is made)."""
-        self.graph.name = "bert_classifier"
-        sequence_axes = ["batch", "sequence"]
-        self.graph.input.extend(
-            helper.make_tensor_value_info(name, TensorProto.INT32, sequence_axes)
-            for name in MODEL_INPUT_NAMES
-        )
-        self.graph.output.append(
-            helper.make_tensor_value_info(LOGITS, TensorProto.FLOAT, ["batch", labels])
-        )
-        opsets = [helper.make_opsetid("", opset)]
-        if fused:
-            opsets.append(helper.make_opsetid(CONTRIB_DOMAIN, 1))
-        self.model.opset_import.extend(opsets)
-        # The oldest IR version the opset allows, so older onnxruntime releases load it too.
-        self.model.ir_version = helper.find_min_ir_version_for(opsets, ignore_unknown=True)
-        self.model.producer_name = "kerasbert.onnx_bert"
-        return self.model
-
-
 class _FusedWriter:
     """BERT in onnxruntime's contrib kernels, one kernel per block."""
 
-    def __init__(self, graph: _GraphBuilder, config: Any) -> None:
+    def __init__(self, graph: GraphBuilder, config: Any) -> None:
         self.graph = graph
         self.heads = config.num_attention_heads
         self.hidden_size = config.hidden_size
@@ -310,18 +211,20 @@ class _FusedWriter:
 
     def embeddings(self, embeddings: Any) -> str:
         graph = self.graph
-        # The mask is left out on purpose: given one, the kernel would reduce it to a per-row
-        # length, which is wrong for left padding. Attention takes the raw mask instead.
+        # No mask input: the kernel would only reduce it to per-row lengths, a form that assumes
+        # right padding. Attention reads the raw 0/1 mask, right for either padding side.
         return graph.node(
             "EmbedLayerNormalization",
             [
                 "input_ids",
                 "token_type_ids",
-                graph.weight("embeddings.word", _array(embeddings.weight)),
-                graph.weight("embeddings.position", _array(embeddings.position_embeddings)),
-                graph.weight("embeddings.token_type", _array(embeddings.token_type_embeddings)),
-                graph.weight("embeddings.norm.gamma", _array(embeddings.LayerNorm.gamma)),
-                graph.weight("embeddings.norm.beta", _array(embeddings.LayerNorm.beta)),
+                graph.weight("embeddings.word", weight_array(embeddings.weight)),
+                graph.weight("embeddings.position", weight_array(embeddings.position_embeddings)),
+                graph.weight(
+                    "embeddings.token_type", weight_array(embeddings.token_type_embeddings)
+                ),
+                graph.weight("embeddings.norm.gamma", weight_array(embeddings.LayerNorm.gamma)),
+                graph.weight("embeddings.norm.beta", weight_array(embeddings.LayerNorm.beta)),
             ],
             "embeddings",
             unused_outputs=("mask_index",),
@@ -335,8 +238,8 @@ class _FusedWriter:
         prefix = layer.name.replace("layer_._", "layer")
         attention = layer.attention.self_attention
         projections = (attention.query, attention.key, attention.value)
-        qkv_weight = np.concatenate([_array(dense.kernel) for dense in projections], axis=1)
-        qkv_bias = np.concatenate([_array(dense.bias) for dense in projections])
+        qkv_weight = np.concatenate([weight_array(dense.kernel) for dense in projections], axis=1)
+        qkv_bias = np.concatenate([weight_array(dense.bias) for dense in projections])
         context = graph.node(
             "Attention",
             [
@@ -351,7 +254,6 @@ class _FusedWriter:
             num_heads=self.heads,
             mask_filter_value=MASK_FILTER_VALUE,
         )
-        del qkv_weight, qkv_bias
         self_output = layer.attention.dense_output
         hidden = self._dense_add_norm(
             context, hidden, self_output.dense, self_output.LayerNorm, f"{prefix}.attention.output"
@@ -361,7 +263,7 @@ class _FusedWriter:
             "BiasGelu",
             [
                 self._matmul(hidden, intermediate, f"{prefix}.intermediate"),
-                graph.weight(f"{prefix}.intermediate.bias", _array(intermediate.bias)),
+                graph.weight(f"{prefix}.intermediate.bias", weight_array(intermediate.bias)),
             ],
             f"{prefix}.intermediate.gelu",
             domain=CONTRIB_DOMAIN,
@@ -373,7 +275,7 @@ class _FusedWriter:
         )
 
     def _matmul(self, tensor: str, dense: Any, name: str) -> str:
-        weight = self.graph.weight(f"{name}.weight", _array(dense.kernel))
+        weight = self.graph.weight(f"{name}.weight", weight_array(dense.kernel))
         return self.graph.node("MatMul", [tensor, weight], f"{name}.matmul")
 
     def _dense_add_norm(self, tensor: str, residual: str, dense: Any, norm: Any, name: str) -> str:
@@ -384,9 +286,9 @@ class _FusedWriter:
             [
                 self._matmul(tensor, dense, name),
                 residual,
-                graph.weight(f"{name}.norm.gamma", _array(norm.gamma)),
-                graph.weight(f"{name}.norm.beta", _array(norm.beta)),
-                graph.weight(f"{name}.bias", _array(dense.bias)),
+                graph.weight(f"{name}.norm.gamma", weight_array(norm.gamma)),
+                graph.weight(f"{name}.norm.beta", weight_array(norm.beta)),
+                graph.weight(f"{name}.bias", weight_array(dense.bias)),
             ],
             f"{name}.norm",
             domain=CONTRIB_DOMAIN,
@@ -398,7 +300,7 @@ class _FusedWriter:
 class _PlainWriter:
     """BERT in standard ONNX ops, written as TensorFlow computes it."""
 
-    def __init__(self, graph: _GraphBuilder, config: Any) -> None:
+    def __init__(self, graph: GraphBuilder, config: Any) -> None:
         self.graph = graph
         self.heads = config.num_attention_heads
         self.head_size = config.hidden_size // config.num_attention_heads
@@ -410,14 +312,14 @@ class _PlainWriter:
         graph = self.graph
         words = graph.node(
             "Gather",
-            [graph.weight("embeddings.word", _array(embeddings.weight)), "input_ids"],
+            [graph.weight("embeddings.word", weight_array(embeddings.weight)), "input_ids"],
             "embeddings.word.gather",
         )
         length = graph.node("Shape", ["input_ids"], "sequence_length", start=1, end=2)
         positions = graph.node(
             "Slice",
             [
-                graph.weight("embeddings.position", _array(embeddings.position_embeddings)),
+                graph.weight("embeddings.position", weight_array(embeddings.position_embeddings)),
                 graph.constant("zero", [0], np.int64),
                 length,
                 graph.constant("zero", [0], np.int64),
@@ -427,7 +329,9 @@ class _PlainWriter:
         token_types = graph.node(
             "Gather",
             [
-                graph.weight("embeddings.token_type", _array(embeddings.token_type_embeddings)),
+                graph.weight(
+                    "embeddings.token_type", weight_array(embeddings.token_type_embeddings)
+                ),
                 "token_type_ids",
             ],
             "embeddings.token_type.gather",
@@ -483,11 +387,11 @@ class _PlainWriter:
         graph = self.graph
         product = graph.node(
             "MatMul",
-            [tensor, graph.weight(f"{name}.weight", _array(dense.kernel))],
+            [tensor, graph.weight(f"{name}.weight", weight_array(dense.kernel))],
             f"{name}.matmul",
         )
         return graph.node(
-            "Add", [product, graph.weight(f"{name}.bias", _array(dense.bias))], f"{name}.add"
+            "Add", [product, graph.weight(f"{name}.bias", weight_array(dense.bias))], f"{name}.add"
         )
 
     def _heads(self, hidden: str, dense: Any, name: str, permutation: list[int]) -> str:
@@ -504,8 +408,8 @@ class _PlainWriter:
             "LayerNormalization",
             [
                 tensor,
-                graph.weight(f"{name}.gamma", _array(norm.gamma)),
-                graph.weight(f"{name}.beta", _array(norm.beta)),
+                graph.weight(f"{name}.gamma", weight_array(norm.gamma)),
+                graph.weight(f"{name}.beta", weight_array(norm.beta)),
             ],
             name,
             axis=-1,
@@ -531,51 +435,33 @@ class _PlainWriter:
         return graph.node("Mul", [half, cdf], f"{name}.mul")
 
 
-def _write_head(graph: _GraphBuilder, model: Any, hidden: str) -> None:
+def _write_head(graph: GraphBuilder, model: Any, hidden: str) -> None:
     """Pooler (first token, dense, tanh) and classifier; the same ops in both forms."""
     first = graph.node(
         "Gather", [hidden, graph.constant("first_token", 0, np.int64)], "pooler.first", axis=1
     )
     pooler = model.bert.pooler.dense
     pooled = graph.node(
-        "MatMul", [first, graph.weight("pooler.weight", _array(pooler.kernel))], "pooler.matmul"
+        "MatMul",
+        [first, graph.weight("pooler.weight", weight_array(pooler.kernel))],
+        "pooler.matmul",
     )
     pooled = graph.node(
-        "Add", [pooled, graph.weight("pooler.bias", _array(pooler.bias))], "pooler.add"
+        "Add", [pooled, graph.weight("pooler.bias", weight_array(pooler.bias))], "pooler.add"
     )
     pooled = graph.node("Tanh", [pooled], "pooler.tanh")
     classifier = model.classifier
     logits = graph.node(
         "MatMul",
-        [pooled, graph.weight("classifier.weight", _array(classifier.kernel))],
+        [pooled, graph.weight("classifier.weight", weight_array(classifier.kernel))],
         "classifier.matmul",
     )
     graph.node(
         "Add",
-        [logits, graph.weight("classifier.bias", _array(classifier.bias))],
+        [logits, graph.weight("classifier.bias", weight_array(classifier.bias))],
         "classifier.add",
         output=LOGITS,
     )
-
-
-def _data_path(path: Path) -> Path:
-    return path.with_name(path.name + ".data")
-
-
-def _save(model_proto: onnx.ModelProto, path: Path, external_data: bool) -> None:
-    if external_data:
-        data_path = _data_path(path)
-        data_path.unlink(missing_ok=True)  # onnx appends to an existing data file
-        onnx.save(
-            model_proto,
-            str(path),
-            save_as_external_data=True,
-            all_tensors_to_one_file=True,
-            location=data_path.name,
-            size_threshold=1024,
-        )
-    else:
-        onnx.save(model_proto, str(path))
 
 
 __all__ = ["DEFAULT_OPSET", "EXTERNAL_DATA_THRESHOLD_BYTES", "build_onnx"]

@@ -114,11 +114,13 @@ def bbc_batches(tokenizer: Any, max_length: int = 256) -> list[dict[str, np.ndar
 
 
 def measure_parity(output: Path) -> dict[str, Any]:
-    """Max |Δlogit| of the fused and plain MiniLM graphs against TensorFlow on BBC texts."""
+    """Max |Δlogit| and argmax agreement of the fused and plain MiniLM graphs, fp32 and int8,
+    against TensorFlow on BBC texts."""
     import onnxruntime
     from transformers import AutoTokenizer
 
     from kerasbert.checkpoint import resolve_checkpoint
+    from kerasbert.convert import quantize_int8
     from kerasbert.onnx_bert import build_onnx
 
     model = load_model("minilm")
@@ -138,15 +140,26 @@ def measure_parity(output: Path) -> dict[str, Any]:
     for form in ("fused", "plain"):
         path = output / f"minilm.{form}.onnx"
         build_onnx(model, path, fused=form == "fused")
-        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-        differences = [
-            float(np.abs(session.run(["logits"], feeds)[0] - logits).max())
-            for feeds, logits in zip(batches, expected, strict=True)
-        ]
-        result[form] = {
-            "max_abs_diff": max(differences),
-            "max_abs_diff_left_padded": differences[4],
-        }
+        int8_path = output / f"minilm.{form}.int8.onnx"
+        quantize_int8(path, int8_path)
+        for precision, file in (("fp32", path), ("int8", int8_path)):
+            session = onnxruntime.InferenceSession(str(file), providers=["CPUExecutionProvider"])
+            actual = [session.run(["logits"], feeds)[0] for feeds in batches]
+            differences = [
+                float(np.abs(logits - reference).max())
+                for logits, reference in zip(actual, expected, strict=True)
+            ]
+            agreement = np.concatenate(
+                [
+                    logits.argmax(axis=1) == reference.argmax(axis=1)
+                    for logits, reference in zip(actual, expected, strict=True)
+                ]
+            )
+            result[f"{form} {precision}"] = {
+                "max_abs_diff": max(differences),
+                "max_abs_diff_left_padded": differences[4],
+                "argmax_agreement": float(agreement.mean()),
+            }
     return result
 
 
@@ -205,6 +218,18 @@ def time_in_turn(
     return seconds
 
 
+def fused_speedups(seconds: dict[str, list[float]]) -> dict[str, float]:
+    """Median over rounds of plain seconds ÷ fused seconds, per precision. Each ratio pairs runs
+    of the same round, close in time, so a slow spell of the machine cancels out of it."""
+    speedups = {}
+    for precision in ("fp32", "int8"):
+        fused, plain = seconds.get(f"fused {precision}"), seconds.get(f"plain {precision}")
+        if fused and plain:
+            ratios = np.asarray(plain) / np.asarray(fused)
+            speedups[precision] = round(float(np.median(ratios)), 3)
+    return speedups
+
+
 def random_feeds(batch: int, length: int, vocabulary: int, seed: int = 0) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
     input_ids = rng.integers(1000, vocabulary, size=(batch, length), dtype=np.int32)
@@ -244,6 +269,7 @@ def measure_speed(
                 "gflops_per_second": round(flops / median / 1e9, 1),
                 "all_seconds": [round(value, 3) for value in seconds[name]],
             }
+        figures["fused speed-up"] = fused_speedups(seconds)
         result[f"batch{batch}_length{length}"] = figures
     length = max(lengths)
     feeds = random_feeds(1, length, 30522, seed=1)
@@ -253,6 +279,7 @@ def measure_speed(
     result[f"batch1_length{length}_p50_ms"] = {
         name: round(float(np.median(values)) * 1000, 1) for name, values in seconds.items()
     }
+    result[f"batch1_length{length}_fused_speed-up"] = fused_speedups(seconds)
     return result
 
 
