@@ -122,14 +122,14 @@ class TrainConfig:
     )
 
     # Optimisation: within the usual BERT fine-tuning ranges (Devlin et al., 2019). Batch 32
-    # rather than 16 halves the per-step AdamW update of all 22M weights, which on a 2-core CPU
-    # made the default job 25% faster (396 s vs 521 s) at the same test accuracy (0.9765); the
-    # peak learning rate grows with the batch (about sqrt(2) x 5e-5).
+    # rather than 16 halves how often the AdamW update touches all 22M weights, which dominates a
+    # CPU step, at the same accuracy; the peak learning rate grows with the batch (about
+    # sqrt(2) x 5e-5). docs/PERFORMANCE.md has the figures.
     batch_size: int = setting(
         32, "Examples per replica per step; the global batch is this × replicas."
     )
-    # Two epochs from a fitted head matched three from a random head on bbc-news (0.9765 test
-    # accuracy both) in less time (380 s vs 396 s for the whole job, one run each).
+    # Two epochs from a fitted head reach what three from a random head do: the first epoch no
+    # longer goes to undoing a random head's gradients.
     epochs: int = setting(2, "Maximum epochs; early stopping may end sooner.")
     learning_rate: float = setting(8e-5, "Peak AdamW learning rate after warm-up.")
     weight_decay: float = setting(
@@ -140,9 +140,8 @@ class TrainConfig:
         2, "Stop after this many epochs without a lower validation loss; 0 disables."
     )
     # Pretrained embeddings need little change for topic classification. Freezing them saves less
-    # than it used to: FusedAdamW's Adam step already skips the word-embedding rows no batch has
-    # reached; weight decay of all 30k rows and the reached rows' update remain (MiniLM on 2 cores:
-    # the optimizer took 27 ms a step without the word table, 50 ms with it).
+    # than it would with plain AdamW: FusedAdamW's Adam step already skips the word-embedding rows
+    # no batch has reached; weight decay of all 30k rows and the reached rows' update remain.
     freeze_embeddings: bool = setting(
         False, "Keep the pretrained embedding layer fixed (faster steps, fewer trainable weights)."
     )
