@@ -2,6 +2,8 @@
 
 A linear model on word and bigram counts is the bar BERT has to clear: on topic-labelled news it is
 often within a point or two, and it trains in seconds on a CPU. The report shows both side by side.
+Text pairs get the standard pair features: each text's TF-IDF vector and their elementwise product,
+with its sum, the texts' cosine similarity (`PairTfidf`).
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from scipy import sparse
+from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
@@ -21,19 +25,61 @@ from kerasbert.metrics import compute_metrics, labels_to_ids
 logger = logging.getLogger(__name__)
 
 
-def build_baseline(seed: int = 42) -> Pipeline:
-    """The unfitted scikit-learn pipeline: word 1-2 gram TF-IDF into logistic regression."""
+def build_vectorizer() -> TfidfVectorizer:
+    """Word 1-2 gram TF-IDF, unfitted."""
+    return TfidfVectorizer(
+        ngram_range=(1, 2),
+        # log(1 + tf): a word said ten times is not ten times the evidence.
+        sublinear_tf=True,
+        strip_accents="unicode",
+    )
+
+
+# The cosine feature's scale: at 1 the keyword-pair test task scores 0.88, at 3 to 30 0.96 (the
+# cosine alone 0.96); bbc-pairs scores 0.965 at 1 and at 10.
+COSINE_SCALE = 10.0
+
+
+class PairTfidf(TransformerMixin, BaseEstimator):
+    """TF-IDF features of `(text, text_pair)` pairs: both texts' vectors, their elementwise
+    product and its sum (the texts' cosine similarity).
+
+    One vectorizer is fitted on both texts of every training pair, so the two vectors share their
+    terms: the product is non-zero exactly on the terms both texts use, which is what lets a
+    linear model see whether the texts belong together; the vectors alone say what each is about.
+    The cosine is a feature of its own because "the texts share many terms" spread over every
+    product weight costs the L2 penalty of all of them: without it, logistic regression on
+    bbc-pairs (does the body belong to the headline?) predicts one class for every pair.
+
+    Args:
+        vectorizer: an unfitted `TfidfVectorizer` (cloned when fitted); default `build_vectorizer()`.
+    """
+
+    def __init__(self, vectorizer: TfidfVectorizer | None = None) -> None:
+        self.vectorizer = vectorizer
+
+    def fit(self, pairs: Sequence[tuple[str, str]], y: Any = None) -> PairTfidf:
+        self.vectorizer_ = clone(self.vectorizer) if self.vectorizer else build_vectorizer()
+        self.vectorizer_.fit([text for pair in pairs for text in pair])
+        self.vocabulary_ = self.vectorizer_.vocabulary_
+        return self
+
+    def transform(self, pairs: Sequence[tuple[str, str]]) -> sparse.csr_matrix:
+        first = self.vectorizer_.transform([text for text, _ in pairs])
+        second = self.vectorizer_.transform([pair for _, pair in pairs])
+        product = first.multiply(second).tocsr()
+        # Rows have unit norm: the product's sum is the cosine, a few tenths for related texts.
+        # Scaled to the range a logit moves in, it needs no large weight the L2 penalty resists.
+        cosine = sparse.csr_matrix(COSINE_SCALE * np.asarray(product.sum(axis=1)))
+        return sparse.hstack([first, second, product, cosine], format="csr")
+
+
+def build_baseline(seed: int = 42, pair: bool = False) -> Pipeline:
+    """The unfitted scikit-learn pipeline: word 1-2 gram TF-IDF (`PairTfidf` for text pairs)
+    into logistic regression."""
     return Pipeline(
         [
-            (
-                "tfidf",
-                TfidfVectorizer(
-                    ngram_range=(1, 2),
-                    # log(1 + tf): a word said ten times is not ten times the evidence.
-                    sublinear_tf=True,
-                    strip_accents="unicode",
-                ),
-            ),
+            ("tfidf", PairTfidf() if pair else build_vectorizer()),
             (
                 "classifier",
                 LogisticRegression(
@@ -58,6 +104,8 @@ def tfidf_baseline(
     test_labels: Sequence[str] | Sequence[int],
     labels: Sequence[str],
     seed: int = 42,
+    train_pairs: Sequence[str] | None = None,
+    test_pairs: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Fit the TF-IDF baseline on the training split and score it on the test split.
 
@@ -68,6 +116,8 @@ def tfidf_baseline(
         test_labels: their label names (or class ids).
         labels: all class names; index i names class id i.
         seed: seed of the classifier, so reruns give identical numbers.
+        train_pairs: the second texts of the training pairs, for text pairs (`PairTfidf`).
+        test_pairs: the second texts of the test pairs; given exactly when `train_pairs` is.
 
     Returns:
         The `kerasbert.metrics.compute_metrics` dict for the test split, plus `model` (a description) and
@@ -89,21 +139,30 @@ def tfidf_baseline(
     test_ids = _as_ids(test_labels, labels, "test split")
     if len(np.unique(train_ids)) < 2:
         raise ValueError("The baseline needs at least two classes in the training split.")
+    pair = train_pairs is not None
+    if (test_pairs is not None) != pair:
+        raise ValueError("Give the second texts of both splits (text pairs) or of neither.")
+    train_inputs = list(zip(train_texts, train_pairs)) if pair else list(train_texts)
+    test_inputs = list(zip(test_texts, test_pairs)) if pair else list(test_texts)
 
-    pipeline = build_baseline(seed)
+    pipeline = build_baseline(seed, pair=pair)
     start = time.perf_counter()
-    pipeline.fit(list(train_texts), train_ids)
+    pipeline.fit(train_inputs, train_ids)
     fit_seconds = time.perf_counter() - start
 
     # Classes missing from the training split get probability 0, keeping columns aligned.
     probabilities = np.zeros((len(test_texts), len(labels)))
     seen = pipeline.named_steps["classifier"].classes_
-    probabilities[:, seen] = pipeline.predict_proba(list(test_texts))
+    probabilities[:, seen] = pipeline.predict_proba(test_inputs)
     result = compute_metrics(test_ids, probabilities, labels)
     vocabulary = len(pipeline.named_steps["tfidf"].vocabulary_)
-    result["model"] = (
-        f"TF-IDF (word 1-2 grams, sublinear tf, {vocabulary} terms) + LogisticRegression"
+    features = (
+        f"TF-IDF of each text, their elementwise product and cosine (word 1-2 grams, sublinear "
+        f"tf, {vocabulary} terms shared by both texts)"
+        if pair
+        else f"TF-IDF (word 1-2 grams, sublinear tf, {vocabulary} terms)"
     )
+    result["model"] = f"{features} + LogisticRegression"
     result["fit_seconds"] = round(fit_seconds, 3)
     logger.info(
         "Baseline: accuracy %.4f, macro-F1 %.4f (fit in %.1f s)",

@@ -1,9 +1,9 @@
 """The `kerasbert` command line: a thin shell over the library's functions.
 
     kerasbert train [--config FILE] [--data bbc-news] [--epochs 3] ...
-    kerasbert evaluate RUN_DIR [--data FILE]
+    kerasbert evaluate RUN_DIR [--data FILE [--text-pair-column COLUMN]]
     kerasbert export RUN_DIR [--output DIR] [--overwrite]
-    kerasbert predict MODEL_DIR "text" ... | --input FILE --output preds.csv
+    kerasbert predict MODEL_DIR "text" ... | --input FILE --output preds.csv [--text-pair-column C]
     kerasbert benchmark [--quick] [--data FILE]
 
 A user mistake prints one line naming the problem and the fix, and exits with status 2; `--debug`
@@ -20,6 +20,7 @@ from pathlib import Path
 
 from kerasbert.config import TrainConfig
 from kerasbert.errors import InputError
+from kerasbert.examples import PAIR_SEPARATOR
 from kerasbert.logs import setup_logging
 from kerasbert.rundir import RunDir
 
@@ -78,8 +79,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("run_dir", help="A run directory written by `kerasbert train`.")
     evaluate.add_argument("--data", help="Labelled file to evaluate on (default: the test split).")
-    evaluate.add_argument("--text-column")
-    evaluate.add_argument("--label-column")
+    evaluate.add_argument("--text-column", help="Text column of --data (default: the run's).")
+    evaluate.add_argument(
+        "--text-pair-column",
+        help="Second-text column of --data, for a run on text pairs (default: the run's, else "
+        "detected from common pairs such as sentence1/sentence2).",
+    )
+    evaluate.add_argument("--label-column", help="Label column of --data (default: the run's).")
     evaluate.add_argument("--no-plots", dest="plots", action="store_false")
     evaluate.set_defaults(handler=_evaluate)
 
@@ -106,6 +112,11 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--input", help="A .csv, .jsonl or .txt file of texts.")
     predict.add_argument("--output", help="Where to write predictions as CSV (with --input).")
     predict.add_argument("--text-column", help="Text column of --input (csv/jsonl).")
+    predict.add_argument(
+        "--text-pair-column",
+        help="Second-text column of --input (csv/jsonl), for a model trained on text pairs; "
+        "default: detected from common pairs (sentence1/sentence2, question1/question2, ...).",
+    )
     predict.add_argument(
         "--variant",
         choices=("int8", "fp32", "optimized"),
@@ -201,7 +212,10 @@ def print_summary(result) -> None:
     if result.export_dir:
         print(f"ONNX export:     {result.export_dir}")
         for sample in result.samples:
-            snippet = sample["text"].replace("\n", " ")[:60]
+            shown = sample["text"]
+            if "text_pair" in sample:
+                shown += PAIR_SEPARATOR + sample["text_pair"]
+            snippet = shown.replace("\n", " ")[:60]
             print(
                 f"  {snippet!r:64} -> {sample['predicted']} ({sample['probability']:.3f}), "
                 f"true {sample['true']}"
@@ -219,6 +233,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         text_column=args.text_column,
         label_column=args.label_column,
         plots=args.plots,
+        text_pair_column=args.text_pair_column,
     )
     print(f"accuracy {metrics['accuracy']:.4f}  macro-F1 {metrics['macro_f1']:.4f}")
     return 0
@@ -246,6 +261,7 @@ def _predict(args: argparse.Namespace) -> int:
             args.output,
             text_column=args.text_column,
             variant=args.variant,
+            text_pair_column=args.text_pair_column,
         )
         print(f"Wrote {count} predictions to {args.output}")
         return 0
@@ -254,6 +270,12 @@ def _predict(args: argparse.Namespace) -> int:
             'Give texts to classify, e.g. kerasbert predict DIR "some text", or --input.'
         )
     classifier = OnnxClassifier(args.model_dir, variant=args.variant)
+    if classifier.pair:
+        raise InputError(
+            f"{args.model_dir} classifies text pairs; put them in a .csv or .jsonl file, one pair "
+            "per row, and pass --input FILE --output preds.csv (columns: --text-column and "
+            "--text-pair-column)."
+        )
     for text, row in zip(args.texts, classifier.predict_proba(args.texts)):
         best = int(row.argmax())
         print(f"{classifier.labels[best]}\t{row[best]:.4f}\t{text}")

@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from kerasbert.errors import InputError
+from kerasbert.truncation import TRUNCATIONS
 
 PADDING_MODES = ("bucket", "longest", "fixed")
 STRATEGIES = ("auto", "cpu", "gpu", "mirrored", "tpu", "multiworker")
 PRECISIONS = ("auto", "fp32", "mixed_float16", "mixed_bfloat16", "cpu_bfloat16")
-TRUNCATIONS = ("head", "tail", "head_tail")
 CLASS_WEIGHTS = ("auto", "balanced", "none")
 # --class-weight auto weights the classes only past this largest/smallest training-count ratio.
 # Up to 3:1 the smallest class still holds a quarter of a two-class set, and plain cross-entropy

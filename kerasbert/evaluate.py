@@ -7,6 +7,7 @@ TF-IDF baseline on the run's training split, and write `metrics.json`, the plots
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from pathlib import Path
 from typing import Any
@@ -15,8 +16,9 @@ import numpy as np
 
 from kerasbert.baseline import tfidf_baseline
 from kerasbert.errors import InputError
+from kerasbert.examples import Examples
 from kerasbert.metrics import compute_metrics, confident_mistakes, labels_to_ids, lift
-from kerasbert.readers import read_labelled_file
+from kerasbert.readers import ColumnSpec, read_labelled
 from kerasbert.rundir import RunDir
 
 logger = logging.getLogger(__name__)
@@ -31,6 +33,7 @@ def evaluate_run(
     text_column: str | None = None,
     label_column: str | None = None,
     plots: bool = True,
+    text_pair_column: str | None = None,
 ) -> dict[str, Any]:
     """Re-evaluate a run's saved model on its own test split or on any labelled file.
 
@@ -42,16 +45,21 @@ def evaluate_run(
     Args:
         run_dir: a directory written by `kerasbert train` (`kerasbert.train.fit_run`).
         data: a labelled CSV/TSV/JSONL/Parquet file or class folder; None for the run's test split.
-        text_column: text column of `data`; auto-detected if None.
-        label_column: label column of `data`; auto-detected if None.
+            It is read with the run's column settings (`config.json`), which the column
+            arguments override; it must hold text pairs if and only if the run trained on pairs.
+        text_column: text column of `data`; the run's, else auto-detected, if None.
+        label_column: label column of `data`; the run's, else auto-detected, if None.
         plots: also write the PNG plots (and, for the run's own split, `report.md`).
+        text_pair_column: second-text column of `data` for a run on text pairs; the run's, else
+            auto-detected, if None.
 
     Returns:
         The metrics dict that was written.
 
     Raises:
         FileNotFoundError: `run_dir` is not a complete run directory.
-        InputError: `data` has a label the model was not trained on.
+        InputError: `data` has a label the model was not trained on, or holds single texts for
+            a model of text pairs (or the reverse).
 
     Example:
     >>> evaluate_run("runs/bbc-news-20261126-101500")["accuracy"]  # doctest: +SKIP
@@ -63,20 +71,25 @@ def evaluate_run(
     labels = run.read_labels()
     config = run.read_config()
     if data is None:
-        test = run.read_split("test")
-        texts, names, source = test.texts, test.labels, str(run.split_path("test"))
-        output = run
+        examples = run.read_split("test")
+        source, output = str(run.split_path("test")), run
     else:
-        texts, names = read_labelled_file(data, text_column, label_column)
+        given = ColumnSpec(text_column, text_pair_column, label_column, multi_label=False)
+        examples = _read_evaluation_data(str(data), given, config, _takes_pairs(run), run.name)
         source, output = str(data), run.evaluation(data)
+    texts, names = examples.texts, examples.labels
     # Refuse unknown labels before paying for the model load.
     y_true = labels_to_ids(names, labels, source=source)
     if not texts:
         raise InputError(f"{source} has no labelled rows to evaluate.")
 
-    probabilities = _predict(run, texts, int(config.get("max_length", DEFAULT_MAX_LENGTH)), source)
+    max_length = int(config.get("max_length", DEFAULT_MAX_LENGTH))
+    truncation = config.get("truncation", "head")
+    probabilities = _predict(run, examples, max_length, truncation, source)
     result = compute_metrics(y_true, probabilities, labels)
-    result["confident_mistakes"] = confident_mistakes(texts, y_true, probabilities, labels)
+    result["confident_mistakes"] = confident_mistakes(
+        examples.display_texts(), y_true, probabilities, labels
+    )
     result["source"] = source
     if data is None:
         summary = run.read_data_summary()
@@ -89,7 +102,14 @@ def evaluate_run(
     if run.split_path("train").is_file():
         train = run.read_split("train")
         result["baseline"] = tfidf_baseline(
-            train.texts, train.labels, texts, names, labels, seed=int(config.get("seed", 42))
+            train.texts,
+            train.labels,
+            texts,
+            names,
+            labels,
+            seed=int(config.get("seed", 42)),
+            train_pairs=train.text_pairs,
+            test_pairs=examples.text_pairs,
         )
         result["lift"] = lift(result, result["baseline"])
     output.write_metrics(result)
@@ -101,20 +121,73 @@ def evaluate_run(
         output.metrics,
     )
     if plots:
-        _write_plots(run, output, data, result, texts, y_true, probabilities, labels)
+        shown = examples.display_texts()
+        _write_plots(run, output, data, result, shown, y_true, probabilities, labels)
     return result
 
 
-def _predict(run: RunDir, texts: list[str], max_length: int, source: str) -> np.ndarray:
-    """Class probabilities of the run's saved TensorFlow model for `texts`."""
+def _takes_pairs(run: RunDir) -> bool:
+    """Whether the run's model classifies text pairs (its data summary says, else its test split)."""
+    summary = run.read_data_summary()
+    if "pair" in summary:
+        return bool(summary["pair"])
+    return run.split_path("test").is_file() and run.read_split("test").text_pairs is not None
+
+
+def _read_evaluation_data(
+    data: str, given: ColumnSpec, config: dict[str, Any], pair: bool, run_name: str
+) -> Examples:
+    """A labelled file to evaluate on, refused unless it holds what the model classifies.
+
+    Columns not `given` are the run's (`config.json`); a file without the run's columns is read
+    with the given ones alone, the rest detected from common names.
+    """
+    run_columns = dataclasses.replace(
+        given,
+        text=given.text or config.get("text_column"),
+        text_pair=given.text_pair or config.get("text_pair_column"),
+        label=given.label or config.get("label_column"),
+    )
+    try:
+        read = read_labelled(data, run_columns)
+    except InputError:
+        if run_columns == given:
+            raise
+        read = read_labelled(data, given)
+    if pair and read.text_pairs is None:
+        raise InputError(
+            f"{data} holds single texts, but run {run_name} classifies text pairs; name the "
+            "columns of the two texts with --text-column and --text-pair-column."
+        )
+    if not pair and read.text_pairs is not None:
+        found = f"columns {read.columns.get('text')!r} and {read.columns.get('text_pair')!r}"
+        raise InputError(
+            f"{data} holds text pairs ({found}), but run {run_name} classifies single texts; "
+            "name its one text column with --text-column (and give no --text-pair-column)."
+        )
+    return Examples(read.texts, read.labels, read.text_pairs)
+
+
+def _predict(
+    run: RunDir, examples: Examples, max_length: int, truncation: str, source: str
+) -> np.ndarray:
+    """Class probabilities of the run's saved TensorFlow model for the texts (or text pairs)."""
     from kerasbert.checkpoint import load_trained_model
     from kerasbert.pipeline import predict_probabilities
 
     if not run.model.is_dir():
         raise FileNotFoundError(f"{run.model} does not exist; the run has no saved model.")
-    logger.info("Predicting %d texts from %s with %s", len(texts), source, run.model)
+    logger.info("Predicting %d texts from %s with %s", len(examples), source, run.model)
     model, tokenizer = load_trained_model(run.model)
-    return np.asarray(predict_probabilities(model, tokenizer, texts, max_length))
+    probabilities = predict_probabilities(
+        model,
+        tokenizer,
+        examples.texts,
+        max_length,
+        text_pairs=examples.text_pairs,
+        truncation=truncation,
+    )
+    return np.asarray(probabilities)
 
 
 def _write_plots(run, output, data, result, texts, y_true, probabilities, labels) -> None:

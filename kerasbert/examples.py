@@ -10,6 +10,9 @@ import numpy as np
 
 from kerasbert.labels import label_sort_key
 
+# Between the two texts of a pair where people read them (report, plots, the job's samples).
+PAIR_SEPARATOR = " ‖ "
+
 
 @dataclass(frozen=True)
 class Examples:
@@ -49,6 +52,13 @@ class Examples:
         """(text, second text or None) per example: what makes two examples the same."""
         pairs = self.text_pairs or [None] * len(self.texts)
         return list(zip(self.texts, pairs))
+
+    def display_texts(self) -> list[str]:
+        """One string per example for people to read: the text, or a pair's two texts joined by
+        `PAIR_SEPARATOR`."""
+        if self.text_pairs is None:
+            return list(self.texts)
+        return [text + PAIR_SEPARATOR + pair for text, pair in zip(self.texts, self.text_pairs)]
 
     def label_sets(self) -> list[tuple[str, ...]]:
         """Each example's labels as a tuple (a one-label tuple for single-label data)."""

@@ -82,7 +82,7 @@ def export_run(
     overwrite: bool = False,
     opset: int = DEFAULT_OPSET,
     int8_threshold: float = DEFAULT_INT8_THRESHOLD,
-    parity_texts: Sequence[str] | None = None,
+    parity_texts: Sequence[str] | Sequence[tuple[str, str]] | None = None,
     converter: str = "auto",
 ) -> Path:
     """Export the fine-tuned model of `run_dir` and return the export directory.
@@ -95,10 +95,11 @@ def export_run(
         opset: ONNX opset to convert to.
         int8_threshold: largest accepted int8 drop, in accuracy or macro-F1 points, before the
             export warns and marks `int8.drop_exceeds_threshold` in `kerasbert.json`.
-        parity_texts: texts for the TF/onnxruntime parity check; default up to
-            `PARITY_MAX_TEXTS` test texts spread over the length range. Whatever they are, the
-            exported predictor must also agree with the run's own TF predictions on every test
-            text (`test_probabilities.json`), or the export fails.
+        parity_texts: texts (`(text, text_pair)` tuples for a model of text pairs) for the
+            TF/onnxruntime parity check; default up to `PARITY_MAX_TEXTS` test examples spread
+            over the length range. Whatever they are, the exported predictor must also agree
+            with the run's own TF predictions on every test example (`test_probabilities.json`),
+            or the export fails.
         converter: `auto` (the fused graph; the plain one where the fused graph fails parity;
             tf2onnx where neither can express the model; `kerasbert.json` says which and why),
             or one of `kerasbert.convert.CONVERTERS` only.
@@ -121,10 +122,13 @@ def export_run(
             f"--converter must be auto or one of {', '.join(CONVERTERS)}; got {converter!r}."
         )
     if parity_texts is None:
-        parity_texts = spread_by_length(run["test_texts"], PARITY_MAX_TEXTS)
+        parity_texts = spread_by_length(run["test_examples"], PARITY_MAX_TEXTS)
     parity_texts = list(parity_texts)
     if not parity_texts:
         raise InputError("parity_texts is empty; the parity check needs at least one text.")
+    if any(isinstance(text, str) == run["pair"] for text in parity_texts):
+        kind = "(text, text_pair) tuples" if run["pair"] else "strings"
+        raise InputError(f"parity_texts must be {kind}, as the model's test examples are.")
 
     target.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_staging(target)
@@ -148,7 +152,7 @@ def _write_export(
     staging: ExportDir,
     opset: int,
     int8_threshold: float,
-    parity_texts: list[str],
+    parity_texts: list[str] | list[tuple[str, str]],
     converter: str,
 ) -> None:
     model, tokenizer = load_trained_model(source.model)
@@ -160,7 +164,14 @@ def _write_export(
         )
 
     model_type = model.config.model_type
-    batches = encode_for_parity(tokenizer, parity_texts, max_length, MODEL_INPUT_NAMES)
+    texts, pairs = (
+        ([text for text, _ in parity_texts], [pair for _, pair in parity_texts])
+        if run["pair"]
+        else (parity_texts, None)
+    )
+    batches = encode_for_parity(
+        tokenizer, texts, max_length, MODEL_INPUT_NAMES, pairs, run["truncation"]
+    )
     expected = [tensorflow_logits(model, feeds) for _, feeds in batches]
     fp32_path = staging.model_path("fp32")
     graph, fp32_parity = _convert_checked(model, fp32_path, converter, opset, batches, expected)
@@ -184,6 +195,9 @@ def _write_export(
         "schema_version": SCHEMA_VERSION,
         "labels": labels,
         "max_length": max_length,
+        # How the predictor must encode its inputs: text pairs or single texts, cut as in training.
+        "pair": run["pair"],
+        "truncation": run["truncation"],
         "lowercase": getattr(tokenizer, "do_lower_case", None),
         "pad_token_id": tokenizer.pad_token_id or 0,
         "inputs": input_names,
@@ -208,10 +222,10 @@ def _write_export(
     # Score both variants with the predictor users will run, on the files about to ship.
     true_ids = labels_to_ids(run["test_labels"], labels, source=str(source.split_path("test")))
     fp32_probabilities = OnnxClassifier(staging.path, variant="fp32").predict_proba(
-        run["test_texts"]
+        run["test_examples"]
     )
     int8_probabilities = OnnxClassifier(staging.path, variant="int8").predict_proba(
-        run["test_texts"]
+        run["test_examples"]
     )
     metadata["int8"] = compare_int8(
         true_ids, fp32_probabilities, int8_probabilities, int8_threshold
@@ -289,7 +303,12 @@ def _read_run(source: RunDir) -> dict[str, Any]:
         "labels": labels,
         "config": config,
         "max_length": max_length,
-        "test_texts": test.texts,
+        "pair": test.text_pairs is not None,
+        "truncation": config.get("truncation", "head"),
+        # What the predictor takes: texts, or (text, text_pair) tuples.
+        "test_examples": test.texts
+        if test.text_pairs is None
+        else list(zip(test.texts, test.text_pairs, strict=True)),
         "test_labels": test.labels,
     }
 

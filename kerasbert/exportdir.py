@@ -5,10 +5,11 @@
         model.optimized.onnx   fp32 with onnxruntime's graph optimizations applied ahead of time
         model.int8.onnx        dynamically quantized int8, its accuracy delta measured
         tokenizer.json         the training tokenizer
-        kerasbert.json         labels, max length, inputs, parity, int8 figures, versions, source
+        kerasbert.json         labels, max length, pair, truncation, inputs, parity, int8 figures,
+                               versions, source
 
-Imports nothing beyond the standard library and `kerasbert.errors`, because the predictor, which
-downstream apps install without TensorFlow, reads it.
+Imports nothing beyond the standard library, `kerasbert.errors` and `kerasbert.truncation`, because
+the predictor, which downstream apps install without TensorFlow, reads it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from kerasbert.errors import InputError
+from kerasbert.truncation import TRUNCATIONS
 
 METADATA_FILE = "kerasbert.json"
 TOKENIZER_FILE = "tokenizer.json"
@@ -100,6 +102,14 @@ class ExportDir:
         if metadata["max_length"] < 3:
             raise InputError(
                 f"{path}: 'max_length' must be at least 3, got {metadata['max_length']}."
+            )
+        # Absent in exports from before text pairs: single texts, cut at the head.
+        if not isinstance(metadata.get("pair", False), bool):
+            raise InputError(f"{path}: 'pair' must be true or false, got {metadata['pair']!r}.")
+        if metadata.get("truncation", "head") not in TRUNCATIONS:
+            raise InputError(
+                f"{path}: 'truncation' must be one of {', '.join(TRUNCATIONS)}, got "
+                f"{metadata['truncation']!r}."
             )
         return metadata
 

@@ -65,7 +65,10 @@ def run(config: TrainConfig, strategy=None) -> RunResult:
 
 
 def export_and_check(run_dir: Path, config: TrainConfig) -> tuple[Path, list[dict[str, Any]]]:
-    """Export to ONNX and predict three test texts with the exported predictor."""
+    """Export to ONNX and predict three test texts (or text pairs) with the exported predictor.
+
+    Each sample holds `text` (and `text_pair` for pairs), `true`, `predicted` and `probability`.
+    """
     export_dir = export_run(
         run_dir, default_export_dir(config, run_dir), overwrite=config.overwrite
     )
@@ -74,10 +77,15 @@ def export_and_check(run_dir: Path, config: TrainConfig) -> tuple[Path, list[dic
     # The first test text of three different classes: a sample that shows more than one label.
     first_of_class = {label: index for index, label in reversed(list(enumerate(test.labels)))}
     picks = sorted(first_of_class.values())[:3]
-    probabilities = classifier.predict_proba([test.texts[index] for index in picks])
+    pairs = test.text_pairs
+    inputs = [
+        test.texts[index] if pairs is None else (test.texts[index], pairs[index]) for index in picks
+    ]
+    probabilities = classifier.predict_proba(inputs)
     samples = [
         {
             "text": test.texts[index],
+            **({"text_pair": pairs[index]} if pairs is not None else {}),
             "true": test.labels[index],
             "predicted": classifier.labels[int(row.argmax())],
             "probability": float(row.max()),

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from kerasbert.pipeline import encode, pad_batch
 from kerasbert.schema import LOGITS
 
 logger = logging.getLogger(__name__)
@@ -44,27 +45,40 @@ class ParityError(RuntimeError):
 
 
 def encode_for_parity(
-    tokenizer: Any, texts: Sequence[str], max_length: int, input_names: Sequence[str]
+    tokenizer: Any,
+    texts: Sequence[str],
+    max_length: int,
+    input_names: Sequence[str],
+    text_pairs: Sequence[str] | None = None,
+    truncation: str = "head",
 ) -> list[tuple[int, dict[str, np.ndarray]]]:
-    """Batches for the parity check as `(batch size, inputs)`: single texts of spread lengths,
-    then all texts in input order in batches of 32.
+    """Batches for the parity check as `(batch size, inputs)`: single texts (or pairs) of spread
+    token lengths, then all of them in input order in batches of 32.
 
-    Each batch is padded to its own longest text, so padding and masking are exercised.
+    Encoded as training encodes them (`kerasbert.pipeline.encode`: pairs with their segment ids,
+    the run's truncation); each batch is padded to its own longest sequence, so padding and
+    masking are exercised. Single texts get segment ids 0.
     """
-    by_length = sorted(texts, key=len)
+    encoded = encode(
+        tokenizer,
+        list(texts),
+        max_length,
+        None if text_pairs is None else list(text_pairs),
+        truncation,
+    )
+    by_length = np.argsort(encoded.lengths, kind="stable")
     picks = np.unique(np.linspace(0, len(by_length) - 1, PARITY_SINGLE_EXAMPLES).astype(int))
-    batches = [(1, [by_length[index]]) for index in picks]
+    batches = [(1, by_length[[index]]) for index in picks]
     batches += [
-        (PARITY_BATCH_SIZE, texts[start : start + PARITY_BATCH_SIZE])
-        for start in range(0, len(texts), PARITY_BATCH_SIZE)
+        (PARITY_BATCH_SIZE, np.arange(start, min(start + PARITY_BATCH_SIZE, len(encoded))))
+        for start in range(0, len(encoded), PARITY_BATCH_SIZE)
     ]
-    encoded = []
+    feeds = []
     for batch_size, batch in batches:
-        tokens = tokenizer(
-            list(batch), truncation=True, max_length=max_length, padding=True, return_tensors="np"
-        )
-        encoded.append((batch_size, {name: tokens[name].astype(np.int32) for name in input_names}))
-    return encoded
+        features = pad_batch(encoded, batch)
+        zeros = np.zeros_like(features["input_ids"])
+        feeds.append((batch_size, {name: features.get(name, zeros) for name in input_names}))
+    return feeds
 
 
 def tensorflow_logits(model: Any, feeds: dict[str, np.ndarray]) -> np.ndarray:
@@ -189,10 +203,12 @@ def compare_int8(
     }
 
 
-def spread_by_length(texts: Sequence[str], count: int) -> list[str]:
-    """At most `count` texts evenly spread from shortest to longest, in their original order."""
+def spread_by_length(texts: Sequence[Any], count: int) -> list[Any]:
+    """At most `count` texts (or `(text, text_pair)` pairs, by their total length) evenly spread
+    from shortest to longest, in their original order."""
     if len(texts) <= count:
         return list(texts)
-    by_length = np.argsort([len(text) for text in texts], kind="stable")
+    lengths = [len(text) if isinstance(text, str) else sum(map(len, text)) for text in texts]
+    by_length = np.argsort(lengths, kind="stable")
     picks = by_length[np.linspace(0, len(texts) - 1, count).round().astype(int)]
     return [texts[index] for index in sorted(set(picks.tolist()))]

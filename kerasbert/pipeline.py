@@ -7,6 +7,11 @@ Padding modes:
 - `longest`: random batches padded to their own longest text (the transformers-examples way).
 - `fixed`: every batch padded to `max_length` with `drop_remainder`: fully static shapes with no
   Python in the input path, which TPUs need.
+
+Text pairs become `[CLS] first [SEP] second [SEP]` with segment ids (`token_type_ids`) 0…0 1…1,
+fed in every padding mode; a pair's length, and so its bucket, is that of the whole sequence.
+Which tokens of a too-long text survive is `kerasbert.truncation`'s rule, shared with the
+exported predictor.
 """
 
 from __future__ import annotations
@@ -16,7 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kerasbert.schema import PIPELINE_INPUT_NAMES as INPUT_NAMES
+from kerasbert.schema import MODEL_INPUT_NAMES, PIPELINE_INPUT_NAMES
+from kerasbert.truncation import check_truncation, kept_positions
 
 # Sorting within chunks of 50 batches keeps batches of near-equal length while the batches still
 # differ from epoch to epoch (sorting the whole set would fix the batch contents forever).
@@ -25,11 +31,21 @@ CHUNK_BATCHES = 50
 
 @dataclass(frozen=True)
 class Encoded:
-    """Token ids of each text, unpadded (built once per split)."""
+    """Token ids of each text or text pair, unpadded (built once per split).
+
+    `token_type_ids` holds the segment ids of text pairs; None for single texts, whose segment
+    ids are all 0 and which feed the model `input_ids` and `attention_mask` only.
+    """
 
     ids: list[np.ndarray]
     pad_id: int
     max_length: int
+    token_type_ids: list[np.ndarray] | None = None
+
+    @property
+    def input_names(self) -> tuple[str, ...]:
+        """The model inputs each batch carries: segment ids too for text pairs."""
+        return PIPELINE_INPUT_NAMES if self.token_type_ids is None else MODEL_INPUT_NAMES
 
     @property
     def lengths(self) -> np.ndarray:
@@ -39,25 +55,57 @@ class Encoded:
         return len(self.ids)
 
 
-def encode(tokenizer, texts: list[str], max_length: int) -> Encoded:
-    """Tokenize with truncation (no padding yet): the one place texts become token ids."""
+def encode(
+    tokenizer,
+    texts: list[str],
+    max_length: int,
+    text_pairs: list[str] | None = None,
+    truncation: str = "head",
+) -> Encoded:
+    """Tokenize and truncate (no padding yet): the one place texts become token ids.
+
+    Each text (with its second text, for pairs) is encoded in full with its special tokens, then
+    cut to `max_length` tokens by `kerasbert.truncation.kept_positions`: a pair longest first,
+    and each text's share by `truncation` (`head`, `tail` or `head_tail`). `head` gives exactly
+    the tokenizer's own truncation.
+    """
+    check_truncation(truncation)
+    pairs = None if text_pairs is None else list(text_pairs)
+    if pairs is not None and len(pairs) != len(texts):
+        raise ValueError(f"{len(texts)} texts but {len(pairs)} second texts.")
+    pad_id = int(tokenizer.pad_token_id or 0)
+    if not len(texts):
+        return Encoded([], pad_id, max_length, None if pairs is None else [])
     batch = tokenizer(
         list(texts),
-        truncation=True,
-        max_length=max_length,
+        pairs,
+        truncation=False,
         padding=False,
         return_attention_mask=False,
-        return_token_type_ids=False,
+        return_token_type_ids=pairs is not None,
+        verbose=False,
     )
-    ids = [np.asarray(row, dtype=np.int32) for row in batch["input_ids"]]
-    return Encoded(ids=ids, pad_id=int(tokenizer.pad_token_id or 0), max_length=max_length)
+    ids, type_ids = [], []
+    for row, row_ids in enumerate(batch["input_ids"]):
+        keep = (
+            kept_positions(batch.sequence_ids(row), max_length, truncation)
+            if len(row_ids) > max_length
+            else slice(None)
+        )
+        ids.append(np.asarray(row_ids, dtype=np.int32)[keep])
+        if pairs is not None:
+            type_ids.append(np.asarray(batch["token_type_ids"][row], dtype=np.int32)[keep])
+    return Encoded(ids, pad_id, max_length, type_ids if pairs is not None else None)
 
 
-def token_length_stats(tokenizer, texts: list[str], max_length: int) -> dict[str, float]:
-    """Untruncated token-length percentiles and how many texts `max_length` truncates."""
-    lengths = np.array(
-        [len(ids) for ids in tokenizer(list(texts), truncation=False, verbose=False)["input_ids"]]
-    )
+def token_length_stats(
+    tokenizer, texts: list[str], max_length: int, text_pairs: list[str] | None = None
+) -> dict[str, float]:
+    """Untruncated token-length percentiles (of the whole sequence, for pairs) and how many
+    texts `max_length` truncates."""
+    pairs = None if text_pairs is None else list(text_pairs)
+    encoded = tokenizer(list(texts), pairs, truncation=False, verbose=False)
+    lengths = np.array([len(ids) for ids in encoded["input_ids"]])
     stats = {f"p{q}": float(np.percentile(lengths, q)) for q in (5, 25, 50, 75, 95, 99)}
     stats.update(
         mean=float(lengths.mean()),
@@ -97,7 +145,8 @@ def padding_efficiency(
 
 
 def pad_batch(encoded: Encoded, batch: np.ndarray, length: int | None = None) -> dict:
-    """Pad a batch of examples to `length` (default: its longest) as int32 arrays."""
+    """Pad a batch of examples to `length` (default: its longest) as int32 arrays: the model
+    inputs of `encoded.input_names`, padding with segment id 0."""
     length = length or max(len(encoded.ids[i]) for i in batch)
     input_ids = np.full((len(batch), length), encoded.pad_id, dtype=np.int32)
     attention_mask = np.zeros((len(batch), length), dtype=np.int32)
@@ -105,7 +154,14 @@ def pad_batch(encoded: Encoded, batch: np.ndarray, length: int | None = None) ->
         ids = encoded.ids[index]
         input_ids[row, : len(ids)] = ids
         attention_mask[row, : len(ids)] = 1
-    return {"input_ids": input_ids, "attention_mask": attention_mask}
+    features = {"input_ids": input_ids, "attention_mask": attention_mask}
+    if encoded.token_type_ids is not None:
+        token_type_ids = np.zeros((len(batch), length), dtype=np.int32)
+        for row, index in enumerate(batch):
+            segments = encoded.token_type_ids[index]
+            token_type_ids[row, : len(segments)] = segments
+        features["token_type_ids"] = token_type_ids
+    return features
 
 
 def make_dataset(
@@ -173,7 +229,7 @@ def make_dataset(
                     (features, labels[batch].astype(np.int32)) if labels is not None else features
                 )
 
-    feature_spec = {name: tf.TensorSpec((None, None), tf.int32) for name in INPUT_NAMES}
+    feature_spec = {name: tf.TensorSpec((None, None), tf.int32) for name in encoded.input_names}
     signature = (
         (feature_spec, tf.TensorSpec((None,), tf.int32)) if labels is not None else feature_spec
     )
@@ -210,7 +266,9 @@ def _map_batches(function, encoded: Encoded, batch_size: int) -> np.ndarray:
 
     forward = tf.function(
         function,
-        input_signature=[{name: tf.TensorSpec((None, None), tf.int32) for name in INPUT_NAMES}],
+        input_signature=[
+            {name: tf.TensorSpec((None, None), tf.int32) for name in encoded.input_names}
+        ],
         reduce_retracing=True,
     )
     order = np.argsort(encoded.lengths, kind="stable")
@@ -225,11 +283,17 @@ def _map_batches(function, encoded: Encoded, batch_size: int) -> np.ndarray:
 
 
 def predict_probabilities(
-    model, tokenizer, texts: list[str], max_length: int, batch_size: int = 64
+    model,
+    tokenizer,
+    texts: list[str],
+    max_length: int,
+    batch_size: int = 64,
+    text_pairs: list[str] | None = None,
+    truncation: str = "head",
 ) -> np.ndarray:
-    """Softmax probabilities for raw texts, in input order."""
-    logits = predict_logits(model, encode(tokenizer, texts, max_length), batch_size)
-    return softmax(logits)
+    """Softmax probabilities for raw texts (or text pairs), in input order."""
+    encoded = encode(tokenizer, texts, max_length, text_pairs, truncation)
+    return softmax(predict_logits(model, encoded, batch_size))
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

@@ -50,7 +50,7 @@ def write_plots(run_dir: str | Path) -> list[Path]:
     labels = run.read_labels()
     metrics = run.read_metrics()
     test = run.read_split("test")
-    texts = test.texts
+    texts = test.display_texts()  # a pair's two texts, joined
     probabilities = run.read_test_probabilities()
     if probabilities is None or len(probabilities) != len(texts):
         raise ValueError(

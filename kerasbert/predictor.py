@@ -9,12 +9,17 @@ Example (given a directory written by `kerasbert export`):
 >>> classifier = OnnxClassifier("exported/my-run")          # doctest: +SKIP
 >>> classifier.predict(["Shares rose after the results."])  # doctest: +SKIP
 ['business']
+
+A model trained on text pairs (`--text-pair-column`, kerasbert.json `"pair": true`) takes
+`(text, text_pair)` tuples instead:
+
+>>> OnnxClassifier("exported/pairs").predict([("Headline", "Article body")])  # doctest: +SKIP
+['match']
 """
 
 from __future__ import annotations
 
 import csv
-import json
 import logging
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -26,12 +31,17 @@ from tokenizers import Tokenizer
 
 from kerasbert.errors import InputError
 from kerasbert.exportdir import ExportDir, read_metadata
-from kerasbert.schema import MODEL_INPUT_NAMES, PREDICTION_TEXT_COLUMN_NAMES
+from kerasbert.schema import MODEL_INPUT_NAMES
+from kerasbert.textfiles import read_pairs, read_texts
+from kerasbert.truncation import check_truncation, kept_positions
 
 logger = logging.getLogger(__name__)
 
 # 32 sequences keep a CPU core busy without padding short texts far; memory stays small.
 DEFAULT_BATCH_SIZE = 32
+# What `predict` and friends take: texts (one string is one text), or for a model trained on
+# text pairs `(text, text_pair)` tuples (one tuple is one pair).
+TextsOrPairs = str | tuple[str, str] | Iterable[str] | Iterable[tuple[str, str]]
 
 
 def recommended_variant(metadata: dict[str, Any]) -> str:
@@ -49,27 +59,33 @@ def recommended_variant(metadata: dict[str, Any]) -> str:
 
 
 class TextEncoder:
-    """Turn texts into token ids exactly as the training tokenizer does (same `tokenizer.json`).
+    """Turn texts or text pairs into token ids exactly as training does (same `tokenizer.json`).
 
-    The `tokenizers` objects are configured once here and never changed afterwards, so one
-    encoder can serve many threads at once.
+    Each text is encoded in full, then cut to `max_length` by the rule training uses
+    (`kerasbert.truncation`): a pair longest first, each text's share by `truncation`. The
+    `tokenizers` object is configured once here and never changed afterwards, so one encoder can
+    serve many threads at once.
 
     Args:
         tokenizer_path: the `tokenizer.json` saved with the trained model.
         max_length: tokens per sequence, special tokens included, as in training.
+        truncation: which tokens of a too-long text stay: `head`, `tail` or `head_tail`, as in
+            training (kerasbert.json `truncation`).
 
     Example:
     >>> encoder = TextEncoder("exported/my-run/tokenizer.json", max_length=128)  # doctest: +SKIP
     >>> encoder.encode(["Hello world"])                                          # doctest: +SKIP
     [[101, 7592, 2088, 102]]
+    >>> encoder.encode_segments(["Hello"], ["world"])                             # doctest: +SKIP
+    ([[101, 7592, 102, 2088, 102]], [[0, 0, 0, 1, 1]])
     """
 
-    def __init__(self, tokenizer_path: str | Path, max_length: int) -> None:
+    def __init__(
+        self, tokenizer_path: str | Path, max_length: int, truncation: str = "head"
+    ) -> None:
         self.max_length = max_length
-        # One tokenizer that truncates like training does, one that never truncates for windows.
-        self._truncating = Tokenizer.from_file(str(tokenizer_path))
-        self._truncating.no_padding()
-        self._truncating.enable_truncation(max_length)
+        self.truncation = check_truncation(truncation)
+        # Never truncates: `kept_positions` cuts, as in training, and windows need every token.
         self._full = Tokenizer.from_file(str(tokenizer_path))
         self._full.no_padding()
         self._full.no_truncation()
@@ -82,9 +98,28 @@ class TextEncoder:
         if self.room <= 0:
             raise InputError(f"max_length {max_length} leaves no room for text tokens.")
 
-    def encode(self, texts: Sequence[str]) -> list[list[int]]:
+    def encode(
+        self, texts: Sequence[str], text_pairs: Sequence[str] | None = None
+    ) -> list[list[int]]:
         """Token ids with special tokens, truncated to `max_length`, as in training."""
-        return [encoding.ids for encoding in self._truncating.encode_batch(list(texts))]
+        return self.encode_segments(texts, text_pairs)[0]
+
+    def encode_segments(
+        self, texts: Sequence[str], text_pairs: Sequence[str] | None = None
+    ) -> tuple[list[list[int]], list[list[int]]]:
+        """Token ids and segment ids (0: first text and its special tokens, 1: second text) of
+        each text or pair, truncated to `max_length` as in training."""
+        inputs = list(texts) if text_pairs is None else list(zip(texts, text_pairs, strict=True))
+        ids, segments = [], []
+        for encoding in self._full.encode_batch(inputs):
+            if len(encoding.ids) <= self.max_length:
+                ids.append(encoding.ids)
+                segments.append(encoding.type_ids)
+                continue
+            keep = kept_positions(encoding.sequence_ids, self.max_length, self.truncation)
+            ids.append([encoding.ids[position] for position in keep])
+            segments.append([encoding.type_ids[position] for position in keep])
+        return ids, segments
 
     def encode_windows(
         self, texts: Sequence[str], overlap: int
@@ -123,6 +158,11 @@ class OnnxClassifier:
     An empty or whitespace-only text is a valid input, not an error: it becomes `[CLS] [SEP]`
     and gets whatever the model predicts for an input without words.
 
+    A model trained on text pairs (`pair`, from kerasbert.json) takes `(text, text_pair)` tuples
+    and encodes them as training did (`[CLS] text [SEP] text_pair [SEP]`, segment ids 0 and 1);
+    either text may be empty. Single texts given to a pair model, or pairs to a single-text
+    model, are refused with an `InputError`.
+
     Args:
         path: an export directory (`model.onnx`, `model.int8.onnx`, `tokenizer.json`,
             `kerasbert.json`), as written by `kerasbert export`.
@@ -136,7 +176,7 @@ class OnnxClassifier:
         threads: intra-op threads per call; default onnxruntime's choice (all cores).
         batch_size: sequences per onnxruntime call.
         long_documents: instead of truncating a text longer than `max_length` tokens, split it
-            into overlapping windows and average the windows' probabilities.
+            into overlapping windows and average the windows' probabilities (single texts only).
         window_overlap: tokens shared by neighbouring windows; default a quarter of a window.
 
     Example:
@@ -189,7 +229,15 @@ class OnnxClassifier:
         self.batch_size = batch_size
         self.long_documents = long_documents
         self._pad_id: int = self.metadata["pad_token_id"]
-        self._encoder = TextEncoder(tokenizer_path, self.max_length)
+        # Exports from before text pairs carry neither key: single texts, cut at the head.
+        self.pair: bool = bool(self.metadata.get("pair", False))
+        self.truncation: str = self.metadata.get("truncation", "head")
+        if long_documents and self.pair:
+            raise InputError(
+                f"long_documents splits single texts into windows, but {directory} classifies "
+                "text pairs, which are truncated as in training; leave long_documents off."
+            )
+        self._encoder = TextEncoder(tokenizer_path, self.max_length, self.truncation)
         self.window_overlap = self._encoder.room // 4 if window_overlap is None else window_overlap
         overlap_ok = isinstance(self.window_overlap, int) and not isinstance(window_overlap, bool)
         if not overlap_ok or not 0 <= self.window_overlap < self._encoder.room:
@@ -200,10 +248,15 @@ class OnnxClassifier:
         self._session = _load_session(model_path, providers, threads)
         self._input_names = [node.name for node in self._session.get_inputs()]
         unknown = set(self._input_names) - set(MODEL_INPUT_NAMES)
-        if unknown or "input_ids" not in self._input_names:
+        if (
+            unknown
+            or "input_ids" not in self._input_names
+            or (self.pair and "token_type_ids" not in self._input_names)
+        ):
             raise InputError(
                 f"{model_path} has inputs {self._input_names}; expected input_ids, attention_mask "
-                "and optionally token_type_ids. Re-export it with `kerasbert export`."
+                "and (required for text pairs) token_type_ids. Re-export it with "
+                "`kerasbert export`."
             )
         self._check_output_size(model_path)
 
@@ -219,28 +272,31 @@ class OnnxClassifier:
                 "Re-export it with `kerasbert export --overwrite`."
             )
 
-    def predict_proba(self, texts: str | Iterable[str]) -> np.ndarray:
+    def predict_proba(self, texts: TextsOrPairs) -> np.ndarray:
         """Class probabilities, shape `(len(texts), len(labels))`, columns in `labels` order."""
-        texts = _check_texts(texts)
+        texts, pairs = _check_inputs(texts, self.pair)
         if not texts:
             return np.zeros((0, len(self.labels)), dtype=np.float32)
+        segments = None
         if self.long_documents:
             sequences, owners = self._encoder.encode_windows(texts, self.window_overlap)
         else:
-            sequences, owners = self._encoder.encode(texts), list(range(len(texts)))
-        window_probabilities = _softmax(self._logits(sequences))
+            sequences, segments = self._encoder.encode_segments(texts, pairs)
+            owners = list(range(len(texts)))
+        window_probabilities = _softmax(self._logits(sequences, segments))
         probabilities = np.zeros((len(texts), len(self.labels)), dtype=np.float64)
         np.add.at(probabilities, np.asarray(owners), window_probabilities)
         probabilities /= np.bincount(owners, minlength=len(texts))[:, None]
         return probabilities.astype(np.float32)
 
-    def predict(self, texts: str | Iterable[str]) -> list[str]:
-        """The most probable label of each text, in input order."""
+    def predict(self, texts: TextsOrPairs) -> list[str]:
+        """The most probable label of each text (or pair), in input order."""
         probabilities = self.predict_proba(texts)
         return [self.labels[index] for index in probabilities.argmax(axis=1)]
 
-    def predict_topk(self, texts: str | Iterable[str], k: int = 3) -> list[list[tuple[str, float]]]:
-        """The `k` most probable `(label, probability)` pairs of each text, most probable first."""
+    def predict_topk(self, texts: TextsOrPairs, k: int = 3) -> list[list[tuple[str, float]]]:
+        """The `k` most probable `(label, probability)` pairs of each text (or text pair), most
+        probable first."""
         if not isinstance(k, int) or not 1 <= k <= len(self.labels):
             raise InputError(f"k must be an integer from 1 to {len(self.labels)}, got {k!r}.")
         probabilities = self.predict_proba(texts)
@@ -250,29 +306,41 @@ class OnnxClassifier:
             for row, indices in zip(probabilities, order, strict=True)
         ]
 
-    def _logits(self, sequences: list[list[int]]) -> np.ndarray:
-        """Run sequences in batches of similar length; logits come back in input order."""
+    def _logits(
+        self, sequences: list[list[int]], segments: list[list[int]] | None = None
+    ) -> np.ndarray:
+        """Run sequences (with their segment ids, if any) in batches of similar length; logits
+        come back in input order."""
         order = sorted(range(len(sequences)), key=lambda index: len(sequences[index]))
         logits = np.zeros((len(sequences), len(self.labels)), dtype=np.float32)
         for start in range(0, len(order), self.batch_size):
             batch = order[start : start + self.batch_size]
             width = len(sequences[batch[-1]])
             input_ids = np.full((len(batch), width), self._pad_id, dtype=np.int32)
+            token_type_ids = np.zeros((len(batch), width), dtype=np.int32)
             for row, index in enumerate(batch):
                 input_ids[row, : len(sequences[index])] = sequences[index]
+                if segments is not None:
+                    token_type_ids[row, : len(segments[index])] = segments[index]
             lengths = np.array([len(sequences[index]) for index in batch])
             attention_mask = (np.arange(width)[None, :] < lengths[:, None]).astype(np.int32)
-            logits[batch] = self._run(input_ids, attention_mask)
+            logits[batch] = self._run(input_ids, attention_mask, token_type_ids)
         return logits
 
-    def _run(self, input_ids: np.ndarray, attention_mask: np.ndarray | None = None) -> np.ndarray:
+    def _run(
+        self,
+        input_ids: np.ndarray,
+        attention_mask: np.ndarray | None = None,
+        token_type_ids: np.ndarray | None = None,
+    ) -> np.ndarray:
         if attention_mask is None:
             attention_mask = np.ones_like(input_ids)
+        if token_type_ids is None:  # a single text: every token belongs to segment 0
+            token_type_ids = np.zeros_like(input_ids)
         feeds = {
             "input_ids": input_ids,
             "attention_mask": attention_mask,
-            # Single-sequence classification: every token belongs to segment 0.
-            "token_type_ids": np.zeros_like(input_ids),
+            "token_type_ids": token_type_ids,
         }
         return self._session.run(None, {name: feeds[name] for name in self._input_names})[0]
 
@@ -294,6 +362,46 @@ def _load_session(
         ) from error
 
 
+def _check_inputs(texts: TextsOrPairs, pair: bool) -> tuple[list[str], list[str] | None]:
+    """The texts, and the second texts for a pair model (None for a single-text model)."""
+    if not pair:
+        return _check_texts(texts), None
+    if isinstance(texts, str):
+        raise InputError(_SINGLE_TEXT_TO_PAIR_MODEL.format(where="the input"))
+    if _is_pair(texts) and isinstance(texts, tuple):
+        return [texts[0]], [texts[1]]
+    if texts is None or not isinstance(texts, Iterable):
+        raise TypeError(
+            f"texts must be a list of (text, text_pair) tuples, got {type(texts).__name__}."
+        )
+    firsts, seconds = [], []
+    for position, item in enumerate(texts):
+        if isinstance(item, str):
+            raise InputError(_SINGLE_TEXT_TO_PAIR_MODEL.format(where=f"texts[{position}]"))
+        if not _is_pair(item):
+            raise TypeError(
+                f"texts[{position}] is {type(item).__name__}, not a (text, text_pair) tuple of "
+                "two strings."
+            )
+        firsts.append(item[0])
+        seconds.append(item[1])
+    return firsts, seconds
+
+
+_SINGLE_TEXT_TO_PAIR_MODEL = (
+    "{where} is a single text, but this model classifies text pairs; pass (text, text_pair) "
+    'tuples, e.g. predict([("first text", "second text")]).'
+)
+
+
+def _is_pair(item: Any) -> bool:
+    return (
+        isinstance(item, (tuple, list))
+        and len(item) == 2
+        and all(isinstance(text, str) for text in item)
+    )
+
+
 def _check_texts(texts: str | Iterable[str]) -> list[str]:
     if isinstance(texts, str):
         return [texts]
@@ -301,6 +409,11 @@ def _check_texts(texts: str | Iterable[str]) -> list[str]:
         raise TypeError(f"texts must be a string or a list of strings, got {type(texts).__name__}.")
     texts = list(texts)
     for position, text in enumerate(texts):
+        if _is_pair(text):
+            raise InputError(
+                f"texts[{position}] is a pair of texts, but this model classifies single texts; "
+                "pass strings, or a model trained on text pairs (--text-pair-column)."
+            )
         if not isinstance(text, str):
             raise TypeError(
                 f"texts[{position}] is {type(text).__name__}, not str; every text must be a string."
@@ -314,110 +427,50 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
     return exponentials / exponentials.sum(axis=1, keepdims=True)
 
 
-def read_texts(input_path: str | Path, text_column: str | None = None) -> list[str]:
-    """Read the texts of a `.csv`, `.jsonl` or `.txt` file (stdlib only, no pandas).
-
-    A `.txt` file holds one text per line; blank lines are skipped. A `.csv` file needs a header
-    row; a `.jsonl` file holds one JSON object (or one JSON string) per line. Without
-    `text_column` the only column is used, else the first of `PREDICTION_TEXT_COLUMN_NAMES` present.
-    """
-    path = Path(input_path)
-    if not path.is_file():
-        raise FileNotFoundError(f"Input file {path} does not exist.")
-    try:
-        return _read_texts(path, text_column)
-    except UnicodeDecodeError as error:
-        raise InputError(
-            f"Input file {path} is not UTF-8 text (byte {error.start}); save it as UTF-8."
-        ) from error
-
-
-def _read_texts(path: Path, text_column: str | None) -> list[str]:
-    suffix = path.suffix.lower()
-    if suffix == ".txt":
-        with path.open(encoding="utf-8-sig") as lines:
-            return [line.rstrip("\r\n") for line in lines if line.strip()]
-    if suffix == ".csv":
-        with path.open(encoding="utf-8-sig", newline="") as handle:
-            reader = csv.DictReader(handle)
-            column = _text_column(path, reader.fieldnames or [], text_column)
-            return [row[column] or "" for row in reader]
-    if suffix in (".jsonl", ".ndjson"):
-        return _read_jsonl(path, text_column)
-    raise InputError(f"Input file {path} must end in .csv, .jsonl or .txt, not {suffix!r}.")
-
-
-def _read_jsonl(path: Path, text_column: str | None) -> list[str]:
-    texts: list[str] = []
-    column: str | None = None
-    with path.open(encoding="utf-8-sig") as lines:
-        for line_number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise InputError(f"{path}:{line_number} is not valid JSON: {error}") from error
-            if isinstance(record, str):
-                texts.append(record)
-                continue
-            if not isinstance(record, dict):
-                raise InputError(f"{path}:{line_number} must be a JSON object or string.")
-            if column is None:
-                column = _text_column(path, list(record), text_column)
-            value = record.get(column)
-            if not isinstance(value, str):
-                raise InputError(f"{path}:{line_number}: {column!r} is missing or not a string.")
-            texts.append(value)
-    return texts
-
-
-def _text_column(path: Path, columns: list[str], requested: str | None) -> str:
-    if requested is not None:
-        if requested not in columns:
-            raise InputError(f"{path} has no column {requested!r}; its columns: {columns}.")
-        return requested
-    if len(columns) == 1:
-        return columns[0]
-    lowered = {column.lower(): column for column in columns}
-    for candidate in PREDICTION_TEXT_COLUMN_NAMES:
-        if candidate in lowered:
-            return lowered[candidate]
-    raise InputError(
-        f"Could not tell which column of {path} holds the text (columns: {columns}); "
-        "pass --text-column."
-    )
-
-
 def predict_file(
     model_dir: str | Path,
     input_path: str | Path,
     output_path: str | Path,
     text_column: str | None = None,
     variant: str | None = None,
+    text_pair_column: str | None = None,
     **classifier_options: Any,
 ) -> int:
     """Classify every text of a `.csv`/`.jsonl`/`.txt` file into a CSV of text,label,probability.
 
-    Returns the number of rows written. `classifier_options` go to `OnnxClassifier`.
+    For a model of text pairs, reads the pairs of a `.csv`/`.jsonl` file (`read_pairs`) and
+    writes text,text_pair,label,probability. Returns the number of rows written.
+    `classifier_options` go to `OnnxClassifier`.
 
     Example:
     >>> predict_file("exported/my-run", "news.txt", "preds.csv")  # doctest: +SKIP
     3
     """
-    texts = read_texts(input_path, text_column)
     classifier = OnnxClassifier(model_dir, variant=variant, **classifier_options)
-    probabilities = classifier.predict_proba(texts)
+    if classifier.pair:
+        texts, pairs = read_pairs(input_path, text_column, text_pair_column)
+        inputs: list[Any] = list(zip(texts, pairs, strict=True))
+        header = ["text", "text_pair", "label", "probability"]
+    elif text_pair_column is not None:
+        raise InputError(
+            f"{model_dir} classifies single texts; --text-pair-column is for models trained on "
+            "text pairs. Drop it."
+        )
+    else:
+        texts = read_texts(input_path, text_column)
+        inputs, header = texts, ["text", "label", "probability"]
+    probabilities = classifier.predict_proba(inputs)
     output = Path(output_path)
     output.parent.mkdir(parents=True, exist_ok=True)
     with output.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["text", "label", "probability"])
-        for text, row in zip(texts, probabilities, strict=True):
+        writer.writerow(header)
+        for example, row in zip(inputs, probabilities, strict=True):
             best = int(row.argmax())
-            writer.writerow([text, classifier.labels[best], f"{row[best]:.6f}"])
-    logger.info("Wrote %d predictions to %s", len(texts), output)
-    return len(texts)
+            shown = list(example) if classifier.pair else [example]
+            writer.writerow([*shown, classifier.labels[best], f"{row[best]:.6f}"])
+    logger.info("Wrote %d predictions to %s", len(inputs), output)
+    return len(inputs)
 
 
 __all__ = [
@@ -425,5 +478,6 @@ __all__ = [
     "TextEncoder",
     "predict_file",
     "read_metadata",
+    "read_pairs",
     "read_texts",
 ]

@@ -26,6 +26,7 @@ _KEY_SETTINGS = (
     "data",
     "model",
     "max_length",
+    "truncation",
     "batch_size",
     "epochs",
     "learning_rate",
@@ -160,6 +161,17 @@ def _data(summary: dict[str, Any], metrics: dict[str, Any], config: dict[str, An
         lines += ["Texts per split and class:", "", *_table(header, rows), ""]
 
     facts = []
+    if summary.get("pair"):
+        columns = summary.get("columns") or {}
+        named = (
+            f" (columns `{columns['text']}` and `{columns['text_pair']}`)"
+            if columns.get("text") and columns.get("text_pair")
+            else ""
+        )
+        facts.append(
+            f"Text pairs{named}: each example is a first and a second text, read by the model "
+            "together; too-long pairs lose tokens from the longer text first"
+        )
     duplicates = summary.get("duplicates_dropped", metrics.get("duplicates_dropped"))
     if duplicates is not None:
         facts.append(f"Exact-duplicate texts dropped: **{_flatten(duplicates)}**")
@@ -189,11 +201,13 @@ def _data(summary: dict[str, Any], metrics: dict[str, Any], config: dict[str, An
 
     lengths = summary.get("token_lengths") or {}
     if lengths:
-        lines += ["", *_token_lengths(lengths, config)]
+        lines += ["", *_token_lengths(lengths, config, bool(summary.get("pair")))]
     return "\n".join(lines).rstrip()
 
 
-def _token_lengths(lengths: dict[str, Any], config: dict[str, Any]) -> list[str]:
+def _token_lengths(
+    lengths: dict[str, Any], config: dict[str, Any], pair: bool = False
+) -> list[str]:
     """Per-split token-length percentiles and how many texts `max_length` cut short."""
     per_split = {split: stats for split, stats in lengths.items() if isinstance(stats, dict)}
     if not per_split:
@@ -211,8 +225,13 @@ def _token_lengths(lengths: dict[str, Any], config: dict[str, Any]) -> list[str]
         rows.append(row)
     limit = first.get("max_length", config.get("max_length"))
     truncated_header = f"Truncated at {limit}" if limit else "Truncated"
+    caption = (
+        "Tokens per pair before truncation (both texts, [CLS] and [SEP] included):"
+        if pair
+        else "Tokens per text before truncation ([CLS] and [SEP] included):"
+    )
     return [
-        "Tokens per text before truncation ([CLS] and [SEP] included):",
+        caption,
         "",
         *_table(("Split", *columns, truncated_header), rows),
     ]
@@ -311,7 +330,11 @@ def _mistakes(run: RunDir, metrics: dict[str, Any], k: int = 10) -> str:
     if mistakes is None and run.split_path("test").is_file() and probabilities is not None:
         test = run.read_split("test")
         mistakes = confident_mistakes(
-            test.texts, test.label_ids(metrics["labels"]), probabilities, metrics["labels"], k=k
+            test.display_texts(),
+            test.label_ids(metrics["labels"]),
+            probabilities,
+            metrics["labels"],
+            k=k,
         )
     if mistakes is None:
         return ""

@@ -37,7 +37,8 @@ PREDICTION_TEXT_COLUMN_NAMES = (
 )
 
 # Inputs of the ONNX model, in the order the graph takes them. The tf.data pipeline feeds the first
-# two (BERT's segment ids default to zeros for single texts); an export takes those its model uses.
+# two for single texts (BERT's segment ids default to zeros) and all three for text pairs; an export
+# takes all its model uses, and the predictor feeds segment ids 0 for single texts.
 MODEL_INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
 PIPELINE_INPUT_NAMES = MODEL_INPUT_NAMES[:2]
 LOGITS = "logits"

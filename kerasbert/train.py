@@ -127,7 +127,13 @@ def _prepare_inputs(config, splits: DataSplits, tokenizer, strategy, precision: 
     # Fixed shapes with dropped remainders are what TPUs compile; CPU/GPU skip padding instead.
     padding = "fixed" if type(strategy).__name__.startswith("TPU") else config.padding
     encoded = {
-        name: pipeline.encode(tokenizer, getattr(splits, name).texts, config.max_length)
+        name: pipeline.encode(
+            tokenizer,
+            getattr(splits, name).texts,
+            config.max_length,
+            getattr(splits, name).text_pairs,
+            config.truncation,
+        )
         for name in SPLITS
     }
     label_ids = {name: getattr(splits, name).label_ids(splits.labels) for name in SPLITS}
@@ -136,7 +142,12 @@ def _prepare_inputs(config, splits: DataSplits, tokenizer, strategy, precision: 
     )
     summary = splits.summary()
     summary["token_lengths"] = {
-        name: pipeline.token_length_stats(tokenizer, getattr(splits, name).texts, config.max_length)
+        name: pipeline.token_length_stats(
+            tokenizer,
+            getattr(splits, name).texts,
+            config.max_length,
+            getattr(splits, name).text_pairs,
+        )
         for name in ("train", "test")
     }
     summary["padding"] = {

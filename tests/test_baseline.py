@@ -96,3 +96,40 @@ def test_baseline_on_a_sample_of_bbc_headlines() -> None:
     result = tfidf_baseline(train_texts, train_labels, test_texts, test_labels, names, seed=42)
     assert result["num_examples"] == 100
     assert 0.45 < result["accuracy"] < 0.95  # far above the 0.23 of guessing the largest class
+
+
+def _match_pairs(count: int, seed: int) -> tuple[list[str], list[str], list[str]]:
+    """Each text twice: with a text on its keyword (`match`) and with one on another keyword
+    (`mismatch`), so neither text alone says anything: only the pair does (as in bbc-pairs)."""
+    import random
+
+    from conftest import CLASS_WORDS, FILLER
+
+    rng = random.Random(seed)
+    keywords = [word for words in CLASS_WORDS.values() for word in words]
+
+    def sentence(keyword: str) -> str:
+        return f"{rng.choice(FILLER)} {keyword} {rng.choice(FILLER)}"
+
+    texts, pairs, labels = [], [], []
+    for _ in range(count):
+        keyword, other = rng.sample(keywords, 2)
+        first = sentence(keyword)
+        for second, label in ((sentence(keyword), "match"), (sentence(other), "mismatch")):
+            texts.append(first)
+            pairs.append(second)
+            labels.append(label)
+    return texts, pairs, labels
+
+
+def test_pair_baseline_reads_the_two_texts_together() -> None:
+    train, test = _match_pairs(150, seed=1), _match_pairs(50, seed=2)
+    labels = ["match", "mismatch"]
+    result = tfidf_baseline(
+        train[0], train[2], test[0], test[2], labels, train_pairs=train[1], test_pairs=test[1]
+    )
+    assert result["accuracy"] > 0.9  # chance is 0.5: each first text is in both classes
+    assert "TF-IDF of each text, their elementwise product and cosine" in result["model"]
+    assert result["num_examples"] == 100
+    with pytest.raises(ValueError, match="second texts of both splits"):
+        tfidf_baseline(train[0], train[2], test[0], test[2], labels, train_pairs=train[1])

@@ -13,42 +13,42 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_quick_run_writes_every_required_key(tiny_checkpoint, tiny_csv, tmp_path):
-    output = tmp_path / "benchmark.json"
-    completed = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "scripts" / "benchmark.py"),
-            "--quick",
-            "--data",
-            str(tiny_csv),
-            "--text-column",
-            "text",
-            "--label-column",
-            "label",
-            "--model",
-            str(tiny_checkpoint),
-            "--batch-size",
-            "8",
-            "--max-train-samples",
-            "40",
-            "--max-eval-samples",
-            "16",
-            "--inference-texts",
-            "16",
-            "--latency-texts",
-            "4",
-            "--cold-start-runs",
-            "1",
-            "--seeds",
-            "2",
-            "--output",
-            str(output),
-        ],
+def run_benchmark_script(*arguments: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "benchmark.py"), *arguments],
         capture_output=True,
         text=True,
         timeout=900,
         check=False,
+    )
+
+
+def test_quick_run_writes_every_required_key(tiny_checkpoint, tiny_csv, tmp_path):
+    output = tmp_path / "benchmark.json"
+    data = ["--data", str(tiny_csv), "--text-column", "text", "--label-column", "label"]
+    completed = run_benchmark_script(
+        "--quick",
+        *data,
+        "--model",
+        str(tiny_checkpoint),
+        "--work-dir",
+        str(tmp_path / "work"),
+        "--batch-size",
+        "8",
+        "--max-train-samples",
+        "40",
+        "--max-eval-samples",
+        "16",
+        "--inference-texts",
+        "16",
+        "--latency-texts",
+        "4",
+        "--cold-start-runs",
+        "1",
+        "--seeds",
+        "2",
+        "--output",
+        str(output),
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     results = json.loads(output.read_text())
@@ -109,3 +109,64 @@ def test_quick_run_writes_every_required_key(tiny_checkpoint, tiny_csv, tmp_path
     markdown = output.with_suffix(".md").read_text()
     assert "| tiny (64), bucketed |" in markdown and "| ort_int8 |" in markdown
     assert markdown.startswith("`python scripts/benchmark.py --quick --data ")
+    # Training against the ceiling of the precision that ran, both ceilings reported.
+    train = results["train"]
+    precision = train["precision_ceiling"]
+    assert precision["precision"] == (
+        "bfloat16" if results["settings"]["precision"] == "cpu_bfloat16" else "float32"
+    )
+    assert train["flop_fraction_of_precision_ceiling"] == pytest.approx(
+        train["flop_rate_at_128"] / precision["flop_rate_same_load"]
+    )
+    assert "training at 128 tokens" in completed.stdout
+    assert_length_section(results["inference_by_length"], lengths=["64"])
+    assert "| 64, fused_fp32 |" in markdown
+
+    # The length section alone, on the run and export the first run kept.
+    lengths_output = tmp_path / "lengths.json"
+    again = run_benchmark_script(
+        "--quick",
+        "--only",
+        "lengths",
+        *data,
+        "--batch-size",
+        "4",
+        "--model",
+        str(tiny_checkpoint),
+        "--work-dir",
+        str(tmp_path / "work"),
+        "--skip-tf2onnx",
+        "--output",
+        str(lengths_output),
+    )
+    assert again.returncode == 0, again.stderr[-3000:]
+    only = json.loads(lengths_output.read_text())
+    assert "train" not in only and "inference" not in only
+    assert_length_section(only["inference_by_length"], lengths=["64"], tf2onnx=False)
+    assert only["inference_by_length"]["batch"] == 4
+
+
+def assert_length_section(section: dict, lengths: list[str], tf2onnx: bool = True) -> None:
+    """Every engine timed at every length, with FLOP rates against the same rounds' ceiling."""
+    engines = ["tf", "fused_fp32", "plain_fp32", "fused_int8", "plain_int8"]
+    if tf2onnx:
+        engines.insert(3, "tf2onnx_fp32")
+    assert section["engines"] == engines
+    assert list(section["lengths"]) == lengths  # the tiny model's 64 positions cap 128
+    for figures in section["lengths"].values():
+        ceiling = figures["matmul_ceiling_same_rounds"]["flop_rate"]
+        for engine in engines:
+            batched = figures["batched"][engine]
+            assert batched["texts_per_s"] > 0 and figures["batch1_p50_ms"][engine] > 0
+            assert batched["fraction_of_matmul_ceiling"] == pytest.approx(
+                batched["gflops_per_s"] * 1e9 / ceiling
+            )
+            for kind in ("random", "headlines", "paragraphs", "articles"):
+                assert figures["by_text_kind"][kind][engine]["texts_per_s"] > 0
+        # Every engine computes the same logits: float32 graphs to round-off.
+        differences = figures["max_abs_logit_diff_vs_tf"]
+        assert all(differences[engine] < 1e-3 for engine in engines if "fp32" in engine)
+        ratios = figures["ratios"]
+        assert {"fused_vs_plain_fp32", "fused_vs_plain_int8"} <= set(ratios)
+        assert ("fused_vs_tf2onnx_fp32" in ratios) == tf2onnx
+        assert figures["batch1_p50_ratios"]["fused_vs_plain_fp32"]["median"] > 0

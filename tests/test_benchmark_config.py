@@ -19,3 +19,18 @@ def test_bad_settings_raise_input_error():
         BenchmarkConfig(batch_size=0).resolved().validate()
     with pytest.raises(InputError, match="--precision"):
         BenchmarkConfig(precision="fp8").resolved().validate()
+
+
+def test_only_lengths_needs_the_work_dir_of_an_earlier_run():
+    with pytest.raises(InputError, match="--work-dir"):
+        BenchmarkConfig(only="lengths").resolved().validate()
+    with pytest.raises(InputError, match="--only"):
+        BenchmarkConfig(only="training", work_dir="w").resolved().validate()
+    BenchmarkConfig(only="lengths", work_dir="w").resolved().validate()
+
+
+def test_inference_lengths_are_capped_at_the_models_positions():
+    assert BenchmarkConfig().inference_lengths(512) == [128, 256, 512]
+    assert BenchmarkConfig(quick=True).inference_lengths(512) == [128]
+    assert BenchmarkConfig().inference_lengths(300) == [128, 256, 300]
+    assert BenchmarkConfig().inference_lengths(64) == [64]

@@ -423,3 +423,67 @@ def test_spreadsheet_export_trains_end_to_end(tmp_path: Path, tiny_checkpoint: P
         (text.replace("\r\n", "\n"), label) for text, label in _spreadsheet_rows()
     )
     assert "Test accuracy" in result.stdout
+
+
+@pytest.fixture(scope="module")
+def exports(learnable_checkpoint, tmp_path_factory) -> dict[str, Path]:
+    """A single-text export, and a run and export of text pairs (shared with other modules)."""
+    from tiny_export_fixtures import tiny_run_and_export
+    from tiny_pair_fixtures import tiny_pair_run_and_export
+
+    base = tmp_path_factory.getbasetemp()
+    pair_run, pair_export = tiny_pair_run_and_export(base / "tiny-pairs", learnable_checkpoint)
+    single = tiny_run_and_export(base / "tiny-export")[1]
+    return {"single": single, "pair": pair_export, "pair_run": pair_run}
+
+
+PAIR_CASES = {
+    "pair column for a single-text model": (
+        ["predict", "{single}", "--input", "{pairs}", "--output", "{out}", "--text-pair-column",
+         "q2"],
+        r"classifies single texts; --text-pair-column is for models trained on text pairs",
+    ),
+    "missing pair column": (
+        ["predict", "{pair}", "--input", "{pairs}", "--output", "{out}", "--text-column", "q1",
+         "--text-pair-column", "question2"],
+        r"pairs.csv has no column 'question2' \(from --text-pair-column\); its columns: \['q1'",
+    ),
+    "empty second text": (
+        ["predict", "{pair}", "--input", "{empty}", "--output", "{out}"],
+        r"1 row\(s\) have no second text in column 'sentence2' \(data rows 2\)",
+    ),
+    "single texts for a pair model": (
+        ["predict", "{pair}", "the bank", "the game"],
+        r"classifies text pairs; put them in a .csv or .jsonl file",
+    ),
+    "single-text file for a pair run": (
+        ["evaluate", "{pair_run}", "--data", "{singles}", "--no-plots"],
+        r"singles.csv holds single texts, but run pair-run classifies text pairs",
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", list(PAIR_CASES))
+def test_pair_input_errors_exit_2_with_one_clear_line(
+    name: str, exports: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    arguments, message = PAIR_CASES[name]
+    files = {
+        "pairs": _file_text(tmp_path / "pairs.csv", "q1,q2,n\nthe bank,the game,1\n"),
+        "empty": _file_text(tmp_path / "empty.csv", "sentence1,sentence2\na,b\nthe bank,\n"),
+        "singles": write_csv(tmp_path / "singles.csv", _good_rows(2)),
+        "out": tmp_path / "preds.csv",
+    }
+    places = {**{key: str(path) for key, path in exports.items()}, **files}
+    status = main([argument.format(**places) for argument in arguments])
+    stderr = capsys.readouterr().err
+    assert status == 2, stderr
+    errors = [line for line in stderr.splitlines() if "error:" in line]
+    assert len(errors) == 1 and "Traceback" not in stderr, stderr
+    assert re.search(message, errors[0]), errors[0]
+    assert not (tmp_path / "preds.csv").exists()
+
+
+def _file_text(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path

@@ -83,3 +83,48 @@ def test_evaluate_run_refuses_unknown_labels_before_loading_the_model(tmp_path: 
 def test_evaluate_run_needs_a_run_directory(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="does not exist"):
         evaluate_run(tmp_path / "missing")
+
+
+@pytest.fixture(scope="module")
+def pair_run(learnable_checkpoint, tmp_path_factory) -> Path:
+    from tiny_pair_fixtures import tiny_pair_run_and_export
+
+    base = tmp_path_factory.getbasetemp() / "tiny-pairs"
+    return tiny_pair_run_and_export(base, learnable_checkpoint)[0]
+
+
+def test_evaluate_a_file_of_pairs_through_the_cli(pair_run: Path, tmp_path: Path, capsys) -> None:
+    from tiny_pair_fixtures import PAIR_LABELS, pair_rows, write_pair_csv
+
+    from kerasbert.cli import main
+    from kerasbert.rundir import RunDir
+
+    rows = pair_rows(30, seed=9)
+    # The run's own columns (question1/question2, from its config.json): no flags needed.
+    same = evaluate_run(pair_run, data=write_pair_csv(tmp_path / "same.csv", rows), plots=False)
+    renamed = write_pair_csv(tmp_path / "renamed.csv", rows, columns=("q1", "q2", "label"))
+    status = main(
+        ["evaluate", str(pair_run), "--data", str(renamed), "--text-column", "q1",
+         "--text-pair-column", "q2", "--no-plots"]
+    )  # fmt: skip
+    assert status == 0
+    written = RunDir(pair_run).evaluation(renamed).read_metrics()
+    assert written["num_examples"] == 30 and f"{written['accuracy']:.4f}" in capsys.readouterr().out
+    assert written["accuracy"] == pytest.approx(same["accuracy"]) and written["accuracy"] > 0.7
+    assert written["labels"] == PAIR_LABELS
+    assert "elementwise product" in written["baseline"]["model"]
+
+    singles = write_csv(tmp_path / "singles.csv", [(first, label) for first, _, label in rows])
+    with pytest.raises(InputError, match="holds single texts, but run .* classifies text pairs"):
+        evaluate_run(pair_run, data=singles)
+    with pytest.raises(InputError, match="no column 'q2' \\(from --text-pair-column\\)"):
+        evaluate_run(pair_run, data=singles, text_pair_column="q2")
+
+
+def test_single_text_run_refuses_a_file_of_pairs(tmp_path: Path, tiny_checkpoint: Path) -> None:
+    from tiny_pair_fixtures import pair_rows, write_pair_csv
+
+    run_dir = _trained_run_dir(tmp_path, tiny_checkpoint)
+    pairs = write_pair_csv(tmp_path / "pairs.csv", pair_rows(6))
+    with pytest.raises(InputError, match="holds text pairs .*'question1' and 'question2'"):
+        evaluate_run(run_dir, data=pairs)

@@ -355,3 +355,62 @@ def test_predictor_must_agree_with_the_runs_tensorflow_predictions(
     with pytest.raises(ParityError, match="disagrees with TensorFlow"):
         export_run(copy, tmp_path / "disagree")
     assert not (tmp_path / "disagree").exists()
+
+
+@pytest.fixture(scope="module")
+def pair_export(learnable_checkpoint, tmp_path_factory) -> tuple[Path, Path]:
+    from tiny_pair_fixtures import tiny_pair_run_and_export
+
+    base = tmp_path_factory.getbasetemp() / "tiny-pairs"
+    return tiny_pair_run_and_export(base, learnable_checkpoint)
+
+
+def test_metadata_says_how_to_encode_the_inputs(tiny, pair_export) -> None:
+    single = json.loads((tiny[1] / "kerasbert.json").read_text(encoding="utf-8"))
+    pairs = json.loads((pair_export[1] / "kerasbert.json").read_text(encoding="utf-8"))
+    assert (single["pair"], single["truncation"]) == (False, "head")
+    assert (pairs["pair"], pairs["truncation"]) == (True, "head")
+    assert list(pairs)[list(pairs).index("max_length") + 1 :][:2] == ["pair", "truncation"]
+
+
+def test_pair_export_is_checked_on_the_test_pairs(pair_export) -> None:
+    from kerasbert.rundir import RunDir
+
+    run_dir, export_dir = pair_export
+    metadata = json.loads((export_dir / "kerasbert.json").read_text(encoding="utf-8"))
+    test_size = len(RunDir(run_dir).read_split("test"))
+    for variant in ("fp32", "optimized"):
+        figures = metadata["parity"][variant]
+        assert figures["max_abs_diff"] <= 1e-4 and figures["argmax_mismatches"] == 0
+        assert figures["by_batch_size"]["1"]["examples"] == PARITY_SINGLE_EXAMPLES
+        assert figures["by_batch_size"]["32"]["examples"] == test_size
+    agreement = metadata["predictor_vs_tensorflow"]
+    assert agreement == {**agreement, "examples": test_size, "different_predictions": 0}
+    assert metadata["int8"]["examples"] == test_size
+
+
+def test_parity_batches_carry_the_pairs_segment_ids(pair_export) -> None:
+    """The parity check feeds real pairs: segment ids 1 on the second text, as in training."""
+    from transformers import AutoTokenizer, TFAutoModelForSequenceClassification
+
+    from kerasbert.rundir import RunDir
+
+    run_dir, export_dir = pair_export
+    test = RunDir(run_dir).read_split("test")
+    tokenizer = AutoTokenizer.from_pretrained(str(run_dir / "model"))
+    model = TFAutoModelForSequenceClassification.from_pretrained(str(run_dir / "model"))
+    batches = parity.encode_for_parity(
+        tokenizer, test.texts, 32, MODEL_INPUT_NAMES, test.text_pairs
+    )
+    for _, feeds in batches:
+        types, mask = feeds["token_type_ids"], feeds["attention_mask"]
+        assert (types.sum(axis=1) > 0).all() and (types[mask == 0] == 0).all()
+    expected = [parity.tensorflow_logits(model, feeds) for _, feeds in batches]
+    check_parity(export_dir / "model.onnx", batches, expected)
+    # Without the segment ids the model reads other inputs: TF's logits move.
+    flat = [dict(feeds, token_type_ids=np.zeros_like(feeds["input_ids"])) for _, feeds in batches]
+    moved = max(
+        np.abs(parity.tensorflow_logits(model, feeds) - logits).max()
+        for feeds, logits in zip(flat, expected, strict=True)
+    )
+    assert moved > 1e-3

@@ -114,3 +114,107 @@ def test_predict_logits_keeps_input_order(tiny_checkpoint, tokenizer, encoded) -
         single = pipeline.pad_batch(encoded, np.array([index]))
         expected = model(single, training=False).logits.numpy()[0]
         np.testing.assert_allclose(logits[index], expected, atol=1e-5)
+
+
+# Text pairs and truncation modes.
+WORDS = "the a of to and in is new said on for with market bank shares profit game team".split()
+
+
+@pytest.fixture(scope="module")
+def pairs() -> tuple[list[str], list[str]]:
+    rows = tiny_texts(10, seed=4)
+    return [text for text, _ in rows[:15]], [text for text, _ in rows[15:]]
+
+
+def test_pairs_get_segment_ids_and_match_the_tokenizer(tokenizer, pairs) -> None:
+    texts, seconds = pairs
+    encoded = pipeline.encode(tokenizer, texts, 64, seconds)
+    reference = tokenizer(texts, seconds)
+    assert [ids.tolist() for ids in encoded.ids] == reference["input_ids"]
+    assert [types.tolist() for types in encoded.token_type_ids] == reference["token_type_ids"]
+    for ids, types in zip(encoded.ids, encoded.token_type_ids, strict=True):
+        first = ids.tolist().index(tokenizer.sep_token_id) + 1  # [CLS] first [SEP]
+        assert types.tolist() == [0] * first + [1] * (len(ids) - first)
+    assert encoded.input_names == ("input_ids", "attention_mask", "token_type_ids")
+    assert pipeline.encode(tokenizer, texts, 64).token_type_ids is None
+
+
+@pytest.mark.parametrize("max_length", [9, 16, 23, 30])
+def test_pairs_are_cut_longest_first_like_the_tokenizer(tokenizer, pairs, max_length) -> None:
+    texts, seconds = pairs
+    # Short pairs, long first texts, both long, long second texts: every branch of longest_first.
+    long_texts, long_seconds = [text * 3 for text in texts], [text * 3 for text in seconds]
+    texts, seconds = texts + 2 * long_texts + texts, 2 * seconds + 2 * long_seconds
+    encoded = pipeline.encode(tokenizer, texts, max_length, seconds)
+    reference = tokenizer(texts, seconds, truncation="longest_first", max_length=max_length)
+    assert [ids.tolist() for ids in encoded.ids] == reference["input_ids"]
+    assert [types.tolist() for types in encoded.token_type_ids] == reference["token_type_ids"]
+    assert max(len(ids) for ids in encoded.ids) == max_length
+
+
+def test_truncation_modes_keep_the_right_tokens(tokenizer) -> None:
+    text = " ".join(WORDS)  # 20 different words, one token each
+    words = tokenizer(text, add_special_tokens=False)["input_ids"]
+    assert len(set(words)) == len(WORDS)
+    cls, sep = tokenizer.cls_token_id, tokenizer.sep_token_id
+
+    def kept(mode: str, max_length: int = 10, pair: str | None = None) -> list[int]:
+        pairs = None if pair is None else [pair]
+        return pipeline.encode(tokenizer, [text], max_length, pairs, mode).ids[0].tolist()
+
+    assert kept("head") == [cls, *words[:8], sep]
+    assert kept("tail") == [cls, *words[-8:], sep]
+    assert kept("head_tail") == [cls, *words[:2], *words[-6:], sep]  # 8 x 128/510 = 2 head
+    assert kept("head_tail", 22) == [cls, *words, sep]  # fits: nothing cut
+    # A pair: longest first gives the long first text 9 of 12 tokens, the mode picks which.
+    short = tokenizer("bank shares", add_special_tokens=False)["input_ids"]
+    assert kept("tail", 15, "bank shares") == [cls, *words[-10:], sep, *short, sep]
+    with pytest.raises(ValueError, match="truncation must be one of"):
+        kept("middle")
+
+
+def test_pair_length_is_the_whole_sequence_and_buckets_use_it(tokenizer, pairs) -> None:
+    texts, seconds = pairs
+    encoded = pipeline.encode(tokenizer, texts, 64, seconds)
+    joint = [len(ids) for ids in tokenizer(texts, seconds)["input_ids"]]
+    assert encoded.lengths.tolist() == joint
+    labels = np.zeros(len(texts), dtype=np.int32)
+    for features, _ in pipeline.make_dataset(encoded, labels, 4, padding="bucket"):
+        mask = features["attention_mask"].numpy()
+        assert mask.shape[1] == mask.sum(axis=1).max()  # padded to the batch's longest pair
+    stats = pipeline.token_length_stats(tokenizer, texts, 30, seconds)
+    assert stats["max"] == max(joint) and stats["truncated"] == sum(n > 30 for n in joint)
+
+
+@pytest.mark.parametrize("padding", ["bucket", "longest", "fixed"])
+def test_every_padding_mode_feeds_segment_ids_of_pairs(tokenizer, pairs, padding) -> None:
+    texts, seconds = pairs
+    encoded = pipeline.encode(tokenizer, texts, 48, seconds)
+    labels = np.arange(len(texts)) % 2
+    dataset = pipeline.make_dataset(
+        encoded, labels, 4, padding=padding, shuffle=True, drop_remainder=padding == "fixed"
+    )
+    assert set(dataset.element_spec[0]) == {"input_ids", "attention_mask", "token_type_ids"}
+    for features, _ in dataset:
+        types, mask = features["token_type_ids"].numpy(), features["attention_mask"].numpy()
+        assert (types[mask == 0] == 0).all() and (types.sum(axis=1) > 0).all()
+        if padding == "fixed":
+            assert types.shape == (4, 48)
+
+
+def test_predict_logits_feeds_the_segment_ids(tiny_checkpoint, tokenizer, pairs) -> None:
+    from kerasbert.model import build_classifier
+
+    texts, seconds = pairs
+    model = build_classifier(str(tiny_checkpoint), ["match", "mismatch"])
+    encoded = pipeline.encode(tokenizer, texts, 64, seconds)
+    logits = pipeline.predict_logits(model, encoded, batch_size=4)
+    pooled = pipeline.pooled_features(model, encoded, batch_size=4)
+    single = pipeline.pad_batch(encoded, np.array([3]))
+    expected = model(single, training=False).logits.numpy()[0]
+    np.testing.assert_allclose(logits[3], expected, atol=1e-5)
+    np.testing.assert_allclose(pooled[3], model.bert(single).pooler_output[0], atol=1e-5)
+    # Segment 0 throughout is another input: its features differ by far more than float32
+    # round-off (~1e-7), though little, as the random segment embeddings are small.
+    del single["token_type_ids"]
+    assert np.abs(pooled[3] - model.bert(single).pooler_output[0]).max() > 1e-5

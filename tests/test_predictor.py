@@ -351,3 +351,165 @@ def test_non_utf8_input_file_is_a_clear_error(tmp_path) -> None:
     path.write_bytes("caf\xe9 prices\n".encode("cp1252"))
     with pytest.raises(InputError, match="not UTF-8 text .* save it as UTF-8"):
         read_texts(path)
+
+
+# Text pairs.
+@pytest.fixture(scope="module")
+def pair_export(learnable_checkpoint, tmp_path_factory) -> tuple[Path, Path]:
+    from tiny_pair_fixtures import tiny_pair_run_and_export
+
+    base = tmp_path_factory.getbasetemp() / "tiny-pairs"
+    return tiny_pair_run_and_export(base, learnable_checkpoint)
+
+
+@pytest.fixture(scope="module")
+def pair_classifier(pair_export: tuple[Path, Path]) -> OnnxClassifier:
+    return OnnxClassifier(pair_export[1], variant="fp32")
+
+
+def test_pair_predictor_agrees_with_tensorflow_on_every_test_pair(
+    pair_export: tuple[Path, Path], pair_classifier: OnnxClassifier
+) -> None:
+    from kerasbert.rundir import RunDir
+
+    run = RunDir(pair_export[0])
+    test = run.read_split("test")
+    pairs = list(zip(test.texts, test.text_pairs, strict=True))
+    probabilities = pair_classifier.predict_proba(pairs)
+    tensorflow = run.read_test_probabilities()
+    np.testing.assert_allclose(probabilities, tensorflow, atol=1e-5)  # stored to 6 decimals
+    labels = pair_classifier.labels
+    assert pair_classifier.predict(pairs) == [labels[index] for index in tensorflow.argmax(1)]
+    assert pair_classifier.pair and pair_classifier.truncation == "head"
+    # One tuple is one pair; lists work as pairs too; topk sees pairs.
+    assert pair_classifier.predict(pairs[0]) == pair_classifier.predict([list(pairs[0])])
+    top = pair_classifier.predict_topk(pairs[:2], k=2)
+    assert [row[0][0] for row in top] == pair_classifier.predict(pairs[:2])
+
+
+def test_empty_texts_of_a_pair_are_empty_segments(pair_classifier: OnnxClassifier) -> None:
+    probabilities = pair_classifier.predict_proba([("the bank", ""), ("", ""), ("", "  ")])
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(probabilities[1], probabilities[2], atol=1e-6)
+
+
+def test_pairs_and_single_texts_are_refused_by_the_other_kind_of_model(
+    classifier: OnnxClassifier, pair_classifier: OnnxClassifier, pair_export: tuple[Path, Path]
+) -> None:
+    with pytest.raises(InputError, match=r"texts\[1\] is a pair of texts, but this model"):
+        classifier.predict(["one text", ("a", "pair")])
+    with pytest.raises(InputError, match=r"texts\[0\] is a single text, but this model classifies"):
+        pair_classifier.predict(["one text"])
+    with pytest.raises(InputError, match="the input is a single text"):
+        pair_classifier.predict("one text")
+    with pytest.raises(TypeError, match=r"texts\[0\] is tuple, not a \(text, text_pair\)"):
+        pair_classifier.predict([("a", "b", "c")])
+    with pytest.raises(InputError, match="long_documents .* classifies text pairs"):
+        OnnxClassifier(pair_export[1], long_documents=True)
+
+
+@pytest.mark.parametrize("truncation", ["head", "tail", "head_tail"])
+def test_pair_and_truncation_encoding_matches_training(
+    tiny: tuple[Path, Path], truncation: str
+) -> None:
+    """Token for token what `kerasbert.pipeline` makes with transformers' tokenizer."""
+    from transformers import AutoTokenizer
+
+    from kerasbert.pipeline import encode
+
+    run_dir, export_dir = tiny
+    training = AutoTokenizer.from_pretrained(str(run_dir / "model"))
+    encoder = TextEncoder(export_dir / "tokenizer.json", MAX_LENGTH, truncation)
+    samples = _corpus_samples() + [UNICODE_TEXT, "", "Short one."]
+    firsts, seconds = samples, samples[3:] + samples[:3]
+    for pairs in (None, seconds):
+        expected = encode(training, firsts, MAX_LENGTH, pairs, truncation)
+        ids, segments = encoder.encode_segments(firsts, pairs)
+        assert ids == [row.tolist() for row in expected.ids]
+        if pairs is not None:
+            assert segments == [row.tolist() for row in expected.token_type_ids]
+            assert any(1 in row for row in segments)
+    if truncation == "head":  # and `head` is exactly transformers' own truncation
+        # (On the shorter pairs: tokenizers' own longest_first takes time quadratic in a
+        # pair's length, seconds per long pair on this one-token-per-letter vocabulary.)
+        short = [i for i in range(len(firsts)) if len(firsts[i] + seconds[i]) < 2500]
+        firsts, seconds = [firsts[i] for i in short], [seconds[i] for i in short]
+        reference = training(firsts, seconds, truncation="longest_first", max_length=MAX_LENGTH)
+        assert encoder.encode(firsts, seconds) == reference["input_ids"]
+
+
+def test_predict_file_of_pairs_keeps_both_texts(
+    pair_export: tuple[Path, Path], pair_classifier: OnnxClassifier, tmp_path: Path, capsys
+) -> None:
+    from tiny_pair_fixtures import pair_rows, write_pair_csv
+
+    from kerasbert.cli import main
+
+    rows = [(first, second) for first, second, _ in pair_rows(5, seed=11)]
+    rows[1] = ('a "quoted", comma text', rows[1][1])
+    expected = pair_classifier.predict_proba(rows)
+    detected = write_pair_csv(tmp_path / "in.csv", [(*row, "x") for row in rows])
+    named = write_pair_csv(tmp_path / "named.csv", [(*row, "x") for row in rows], ("q1", "q2", "n"))
+    jsonl = tmp_path / "in.jsonl"
+    jsonl.write_text(
+        "".join(json.dumps({"a": first, "b": second}) + "\n" for first, second in rows),
+        encoding="utf-8",
+    )
+    for source, columns in ((detected, []), (named, ["--text-column", "q1", "--text-pair-column",
+                            "q2"]), (jsonl, ["--text-column", "a", "--text-pair-column", "b"])):  # fmt: skip
+        output = tmp_path / f"{source.stem}{source.suffix[1:]}-preds.csv"
+        status = main(
+            ["predict", str(pair_export[1]), "--input", str(source), "--output", str(output),
+             "--variant", "fp32", *columns]
+        )  # fmt: skip
+        assert status == 0 and "Wrote 5 predictions" in capsys.readouterr().out
+        with output.open(encoding="utf-8", newline="") as handle:
+            written = list(csv.DictReader(handle))
+        assert [(row["text"], row["text_pair"]) for row in written] == rows
+        assert [row["label"] for row in written] == [
+            pair_classifier.labels[i] for i in expected.argmax(1)
+        ]
+        np.testing.assert_allclose(
+            [float(row["probability"]) for row in written], expected.max(1), atol=1e-5
+        )
+
+
+def test_pair_files_are_refused_with_what_to_fix(
+    tiny: tuple[Path, Path], pair_export: tuple[Path, Path], tmp_path: Path
+) -> None:
+    model = pair_export[1]
+    broken = tmp_path / "broken.csv"
+    broken.write_text("q1,q2\na,b\nc,\nd,  \ne,f\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"2 row\(s\) have no second text in column 'q2' \(data "
+                       r"rows 2, 3\)"):  # fmt: skip
+        predict_file(model, broken, tmp_path / "x.csv", text_column="q1", text_pair_column="q2")
+    with pytest.raises(InputError, match=r"no column 'q3' \(from --text-pair-column\)"):
+        predict_file(model, broken, tmp_path / "x.csv", text_pair_column="q3")
+    with pytest.raises(InputError, match="Could not tell which columns .* --text-pair-column"):
+        predict_file(model, broken, tmp_path / "x.csv")
+    text = tmp_path / "in.txt"
+    text.write_text("one\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"must end in .csv or .jsonl for a model of text pairs"):
+        predict_file(model, text, tmp_path / "x.csv")
+    with pytest.raises(InputError, match="classifies single texts; --text-pair-column"):
+        predict_file(tiny[1], broken, tmp_path / "x.csv", text_pair_column="q2")
+
+
+@pytest.mark.skipif(not MINILM_DIR.is_dir(), reason="packaged MiniLM checkpoint not installed")
+def test_pair_encoding_matches_transformers_on_the_real_vocabulary() -> None:
+    from transformers import BertTokenizerFast
+
+    from kerasbert.pipeline import encode
+
+    training = BertTokenizerFast.from_pretrained(str(MINILM_DIR))
+    samples = _corpus_samples() + [UNICODE_TEXT, "", "Shares rose."]
+    headlines = [sample.splitlines()[0] if sample else sample for sample in samples]
+    for truncation in ("head", "tail", "head_tail"):
+        encoder = TextEncoder(MINILM_DIR / "tokenizer.json", 128, truncation)
+        expected = encode(training, headlines, 128, samples, truncation)
+        ids, segments = encoder.encode_segments(headlines, samples)
+        assert ids == [row.tolist() for row in expected.ids]
+        assert segments == [row.tolist() for row in expected.token_type_ids]
+    reference = training(headlines, samples, truncation="longest_first", max_length=128)
+    encoder = TextEncoder(MINILM_DIR / "tokenizer.json", 128)
+    assert encoder.encode(headlines, samples) == reference["input_ids"]

@@ -163,3 +163,58 @@ def test_user_csv_with_custom_columns_trains_through_the_cli(
     timings = json.loads((run_dir / "timings.json").read_text())
     assert set(timings) == {"total", "prepare", "fit_head", "train", "save", "evaluate"}
     assert f"Time taken:      {timings['total']:.0f} s (prepare" in out
+
+
+@pytest.fixture(scope="module")
+def pair_run(learnable_checkpoint, tmp_path_factory) -> Path:
+    from tiny_pair_fixtures import tiny_pair_run_and_export
+
+    base = tmp_path_factory.getbasetemp() / "tiny-pairs"
+    return tiny_pair_run_and_export(base, learnable_checkpoint)[0]
+
+
+def test_pair_run_learns_from_both_texts(pair_run) -> None:
+    from tiny_pair_fixtures import PAIR_LABELS
+
+    run = RunDir(pair_run)
+    summary = run.read_data_summary()
+    assert summary["pair"] is True
+    assert summary["columns"]["text"] == "question1"
+    assert summary["columns"]["text_pair"] == "question2"
+    test = run.read_split("test")
+    assert test.text_pairs is not None and len(test.text_pairs) == len(test.texts) == 60
+    # Token lengths count the whole pair: [CLS] first [SEP] second [SEP].
+    assert summary["token_lengths"]["train"]["p50"] > 12
+    metrics = run.read_metrics()
+    assert metrics["labels"] == PAIR_LABELS
+    assert metrics["accuracy"] > 0.7  # the second text's keyword decides; chance is 1/3
+    assert "elementwise product" in metrics["baseline"]["model"]
+    assert all(" ‖ " in item["text"] for item in metrics["confident_mistakes"])
+
+
+def test_glue_style_tsv_of_pairs_trains_through_the_cli(tiny_checkpoint, tmp_path) -> None:
+    """GLUE's TSV layout: tab-separated, no quoting, stray double quotes inside the texts."""
+    from tiny_pair_fixtures import pair_rows
+
+    from kerasbert.cli import main
+
+    rows = pair_rows(48, seed=5)
+    rows[0] = ('He said "hello to the bank .', rows[0][1], rows[0][2])
+    rows[1] = (rows[1][0], 'the "team said " win .', rows[1][2])
+    lines = ["index\tsentence1\tsentence2\tlabel"]
+    lines += ["\t".join((str(index), *row)) for index, row in enumerate(rows)]
+    data = tmp_path / "train.tsv"
+    data.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    run_dir = tmp_path / "run"
+    status = main(
+        ["train", "--data", str(data), "--model", str(tiny_checkpoint), "--max-length", "32",
+         "--batch-size", "8", "--epochs", "1", "--truncation", "head_tail",
+         "--output-dir", str(run_dir), "--no-export", "--no-plots"]
+    )  # fmt: skip
+    assert status == 0
+    run = RunDir(run_dir)
+    splits = [run.read_split(split) for split in ("train", "validation", "test")]
+    written = {row for split in splits for row in zip(split.texts, split.text_pairs, split.labels)}
+    assert written == set(rows)  # every line, quotes kept as characters
+    assert run.read_data_summary()["pair"] is True
+    assert run.read_config()["truncation"] == "head_tail"

@@ -10,12 +10,17 @@ One run, one model, one machine. It measures:
   transformers-examples way) and kerasbert's length bucketing, one step of each in turn so all
   three meet the same machine load: examples/s, real tokens/s, padding efficiency, and test
   accuracy after the same number of epochs (the mean over `--seeds` runs) (`training`);
-- the training FLOP rate at length 128 as a fraction of a large float32 matmul through TensorFlow
-  (`matmul`), and where a step's time goes (`profile`);
+- the training FLOP rate at length 128 as a fraction of a large matmul through TensorFlow in the
+  precision the training ran in (and in float32) (`matmul`), and where a step's time goes
+  (`profile`);
 - inference on real test texts with TF Keras `predict`, ORT fp32, ORT optimized fp32 and ORT int8:
   batch-1 p50/p95 latency and batch-32 throughput, tokenization included everywhere; the cold
   start (new process: import, load, first prediction) and peak RSS of the ONNX predictor against a
-  TensorFlow-based predict (`inference`).
+  TensorFlow-based predict (`inference`);
+- inference by input length (`lengths`): TF and the graphs of every converter (fused, plain,
+  tf2onnx; int8 of fused and plain) on full-length batches at 128, 256 and 512 tokens, their
+  FLOP rates against the float32 matmul ceiling timed in the same rounds, batch-1 latency, and
+  paired speed ratios. `--only lengths` runs this section alone on a run kept in `--work-dir`.
 
 Every figure is computed here and written to `benchmark.json` with the machine, package versions
 and date (`run`, `cli`); `targets` in that file checks the issue's targets (`targets`: a table of

@@ -29,6 +29,16 @@ SHORT_TEXT_LENGTH = 128
 FULL_TRAIN_BATCHES = 48
 LONG_TEXT_TRAIN_BATCHES = 16
 QUICK_TRAIN_BATCHES = 4
+# Inference by input length (`kerasbert.benchmark.lengths`): BERT's usual lengths up to its
+# longest, capped at the model's positions; --quick keeps the shortest, where a pass is cheapest.
+INFERENCE_LENGTHS = (128, 256, 512)
+QUICK_INFERENCE_LENGTHS = (128,)
+# Single texts per engine, length and round for the batch-1 latency of that section: at 512
+# tokens a TF call takes a few hundred milliseconds, so more would outlast the batch passes.
+LENGTH_LATENCY_TEXTS = 8
+QUICK_LENGTH_LATENCY_TEXTS = 3
+# Sections `--only` can run on the run and export an earlier run left in `--work-dir`.
+ONLY_SECTIONS = ("lengths",)
 POSITIVE_SETTINGS = (
     "batch_size",
     "epochs",
@@ -106,6 +116,16 @@ class BenchmarkConfig:
         "Train every mode with the embedding layer fixed (the training job's "
         "--freeze-embeddings): less per-step optimizer work, which padding does not change.",
     )
+    skip_tf2onnx: bool = setting(
+        False,
+        "Leave the tf2onnx graph out of the inference-by-length section: tf2onnx traces the "
+        "model and needs tens of times its size in memory (about 6 GB for MiniLM).",
+    )
+    only: str | None = setting(
+        None,
+        "Run only this section, on the run and export an earlier benchmark kept in --work-dir "
+        f"(its first --data set): {', '.join(ONLY_SECTIONS)} (inference by input length).",
+    )
     seed: int = setting(42, "Seed for the split, shuffling and weight initialisation.")
     seeds: int | None = setting(
         None,
@@ -152,6 +172,22 @@ class BenchmarkConfig:
             raise InputError(f"--precision must be one of {', '.join(BENCHMARK_PRECISIONS)}.")
         if not self.data:
             raise InputError("Give at least one data set with --data.")
+        if self.only is not None:
+            if self.only not in ONLY_SECTIONS:
+                raise InputError(f"--only must be one of {', '.join(ONLY_SECTIONS)}.")
+            if self.work_dir is None:
+                raise InputError(
+                    f"--only {self.only} measures the run an earlier benchmark kept: give its "
+                    "--work-dir (run the benchmark once with --work-dir DIR first)."
+                )
+
+    def inference_lengths(self, max_positions: int) -> list[int]:
+        """The lengths of the inference-by-length section, capped at the model's positions."""
+        lengths = QUICK_INFERENCE_LENGTHS if self.quick else INFERENCE_LENGTHS
+        return sorted({min(length, max_positions) for length in lengths})
+
+    def length_latency_texts(self) -> int:
+        return QUICK_LENGTH_LATENCY_TEXTS if self.quick else LENGTH_LATENCY_TEXTS
 
     def seed_list(self) -> list[int]:
         return [self.seed + offset for offset in range(self.seeds or 1)]

@@ -32,6 +32,21 @@ def bert_training_flops(
     return 3.0 * forward
 
 
+def bert_inference_flops(length: int, *, layers: int, hidden: int, intermediate: int) -> float:
+    """Matrix-multiply FLOPs of one text of `length` tokens through the encoder.
+
+    2·L·layers·(4·H² + 2·H·I + 2·L·H): per token and layer the Q, K, V and output projections,
+    the feed-forward pair and the two attention products (QKᵀ and the mixing); the pooler and head
+    (per text, not per token) are left out, as they are a rounding error at these lengths.
+    """
+    return (
+        2.0
+        * length
+        * layers
+        * (4 * hidden * hidden + 2 * hidden * intermediate + 2 * length * hidden)
+    )
+
+
 def dimensions(settings: Any) -> dict[str, int]:
     """The sizes of a BERT config (`transformers.BertConfig`) that its step's FLOPs depend on."""
     return {

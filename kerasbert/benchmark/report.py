@@ -11,6 +11,7 @@ from typing import Any
 
 from kerasbert.benchmark.config import MODES
 from kerasbert.benchmark.inference import COLD_START_PROCESSES, ENGINES
+from kerasbert.benchmark.lengths import PAIRED_RATIOS
 from kerasbert.benchmark.profile import OP_CATEGORIES
 from kerasbert.benchmark.targets import training_datasets
 
@@ -22,9 +23,13 @@ def result_tables(results: dict[str, Any]) -> dict[str, Table]:
     for the printed table and for `benchmark.md`."""
     builders = {
         "training": training_table,
+        "flop_rate": flop_rate_table,
         "op_time": op_time_table,
         "inference": inference_table,
         "cold_start": cold_start_table,
+        "inference_by_length": length_table,
+        "length_ratios": length_ratio_table,
+        "length_text_kinds": text_kind_table,
         "targets": targets_table,
     }
     tables = {name: build(results) for name, build in builders.items()}
@@ -54,6 +59,115 @@ def training_table(results: dict[str, Any]) -> Table | None:
         "test accuracy (mean; per seed)",
     ]
     return header, rows
+
+
+def flop_rate_table(results: dict[str, Any]) -> Table | None:
+    """The training FLOP rate at 128 tokens against each matmul ceiling measured; the ceiling of
+    the precision that ran is the one the targets judge."""
+    train = results.get("train", {})
+    if "precision_ceiling" not in train:
+        return None
+    ran = train["precision_ceiling"]["precision"]
+    flop_rate = train["flop_rate_at_128"]
+    ceilings = {"float32": (train["matmul_ceiling_same_load"], train["matmul_ceiling"])}
+    if "bfloat16_matmul_ceiling_same_load" in train:
+        ceilings["bfloat16"] = (
+            train["bfloat16_matmul_ceiling_same_load"],
+            train["bfloat16_matmul_ceiling"],
+        )
+    rows = [
+        [
+            f"{precision} matmul{' (the precision training ran in)' if precision == ran else ''}",
+            f"{same_load / 1e9:.1f}",
+            f"{best['flop_rate'] / 1e9:.1f}",
+            f"{flop_rate / same_load:.2f}",
+        ]
+        for precision, (same_load, best) in ceilings.items()
+    ]
+    header = [
+        f"training at 128 tokens: {flop_rate / 1e9:.1f} GFLOP/s, against the ceilings",
+        "ceiling GFLOP/s (same load)",
+        "best GFLOP/s",
+        "training ÷ ceiling (same load)",
+    ]
+    return header, rows
+
+
+def length_table(results: dict[str, Any]) -> Table | None:
+    """Per length and engine: full-length batch throughput, its FLOP rate against the float32
+    matmul ceiling of the same rounds, and batch-1 latency."""
+    section = results.get("inference_by_length", {})
+    if not section.get("lengths"):
+        return None
+    rows = []
+    for length, figures in section["lengths"].items():
+        ceiling = figures["matmul_ceiling_same_rounds"]["flop_rate"]
+        rows.append(
+            [
+                f"{length}, float32 matmul ceiling (same rounds)",
+                "",
+                f"{ceiling / 1e9:.1f}",
+                "1.00",
+                "",
+                "",
+            ]
+        )
+        for engine, batched in figures["batched"].items():
+            rows.append(
+                [
+                    f"{length}, {engine}",
+                    f"{batched['texts_per_s']:.1f}",
+                    f"{batched['gflops_per_s']:.1f}",
+                    f"{batched['fraction_of_matmul_ceiling']:.2f}",
+                    f"{figures['batch1_p50_ms'][engine]:.1f}",
+                    f"{figures['batch1_p95_ms'][engine]:.1f}",
+                ]
+            )
+    header = [
+        f"inference by length (batches of {section['batch']} full-length texts, median of "
+        f"{section['rounds']} rounds)",
+        "texts/s",
+        "GFLOP/s",
+        "÷ fp32 ceiling",
+        "batch-1 p50 ms",
+        "batch-1 p95 ms",
+    ]
+    return header, rows
+
+
+def length_ratio_table(results: dict[str, Any]) -> Table | None:
+    """Median paired ratios per length: each pair of passes ran in the same round."""
+    lengths = results.get("inference_by_length", {}).get("lengths", {})
+    if not lengths:
+        return None
+    rows = []
+    for kind, label in (("ratios", "batched"), ("batch1_p50_ratios", "batch-1 p50")):
+        for name, (engine, baseline) in PAIRED_RATIOS.items():
+            cells = [
+                f"{figures[kind][name]['median']:.2f}" if name in figures[kind] else "–"
+                for figures in lengths.values()
+            ]
+            if any(cell != "–" for cell in cells):
+                rows.append([f"{engine} ÷ {baseline} ({label})", *cells])
+    header = ["speed ratio, median of paired rounds", *(f"{length} tokens" for length in lengths)]
+    return header, rows
+
+
+def text_kind_table(results: dict[str, Any]) -> Table | None:
+    """Throughput per kind of text: random word pieces against real ones of the same length."""
+    lengths = results.get("inference_by_length", {}).get("lengths", {})
+    if not lengths:
+        return None
+    engines = list(next(iter(lengths.values()))["batched"])
+    rows = [
+        [
+            f"{length}, {kind}",
+            *(f"{by_engine[engine]['texts_per_s']:.1f}" for engine in engines),
+        ]
+        for length, figures in lengths.items()
+        for kind, by_engine in figures["by_text_kind"].items()
+    ]
+    return ["texts/s by kind of text", *engines], rows
 
 
 def op_time_table(results: dict[str, Any]) -> Table | None:
@@ -144,6 +258,14 @@ def flop_notes(results: dict[str, Any]) -> list[str]:
         f"{100 * train['flop_fraction_of_best_matmul']:.0f}% of the best single matmul "
         f"({train['matmul_ceiling']['flop_rate'] / 1e9:.1f} GFLOP/s)"
     ]
+    if "precision_ceiling" in train:
+        precision = train["precision_ceiling"]
+        notes.append(
+            f"against the ceiling of the precision the matmuls ran in ({precision['precision']}, "
+            f"{precision['flop_rate_same_load'] / 1e9:.1f} GFLOP/s under the same load): "
+            f"{100 * train['flop_fraction_of_precision_ceiling']:.0f}%, the fraction the targets "
+            f"judge"
+        )
     if "flop_fraction_of_bfloat16_matmul" in train:
         notes.append(
             f"training ran its matmuls in bfloat16 (--precision cpu_bfloat16): "

@@ -2,7 +2,9 @@
 
 Training first (the matmul ceiling, every data set's padding modes, the FLOP rate at 128 tokens
 and what a step is made of), then serving the model trained on the first data set: export,
-inference engines, cold starts. Last, the targets are judged on the figures of this same run.
+inference engines, cold starts, inference by input length. Last, the targets are judged on the
+figures of this same run. `--only lengths` measures inference by length alone, on the run and
+export an earlier run kept in `--work-dir`.
 """
 
 from __future__ import annotations
@@ -18,11 +20,14 @@ from typing import Any
 
 from kerasbert.benchmark.config import FLOP_RATE_LENGTH, SHORT_TEXT_LENGTH, BenchmarkConfig
 from kerasbert.benchmark.inference import benchmark_cold_start, benchmark_inference
+from kerasbert.benchmark.lengths import benchmark_lengths
 from kerasbert.benchmark.machine import machine_info, tensorflow_info
 from kerasbert.benchmark.matmul import dimensions, measure_matmul_ceiling, measure_step_matmuls
 from kerasbert.benchmark.profile import profile_training_step
 from kerasbert.benchmark.targets import evaluate_targets
-from kerasbert.benchmark.training import benchmark_training
+from kerasbert.benchmark.training import benchmark_training, run_dir_for
+from kerasbert.errors import InputError
+from kerasbert.exportdir import ExportDir
 from kerasbert.readers import BUILTIN_DATASETS
 from kerasbert.rundir import RunDir
 
@@ -52,8 +57,14 @@ def run_benchmark(config: BenchmarkConfig) -> dict[str, Any]:
         work_dir = Path(config.work_dir or temporary)
         work_dir.mkdir(parents=True, exist_ok=True)
         results["machine"].update(tensorflow_info())
-        results["train"], run_dirs = measure_training(config, work_dir)
-        results.update(measure_serving(config, run_dirs, work_dir))
+        if config.only == "lengths":
+            run_dir, export_dir = kept_run(config, work_dir)
+            results["inference_by_length"] = benchmark_lengths(
+                run_dir, export_dir, work_dir, config
+            )
+        else:
+            results["train"], run_dirs = measure_training(config, work_dir)
+            results.update(measure_serving(config, run_dirs, work_dir))
     results["machine"]["load_average_end"] = list(os.getloadavg())
     results["seconds"] = time.perf_counter() - started
     results["targets"] = evaluate_targets(results)
@@ -65,14 +76,37 @@ def dataset_name(dataset: str) -> str:
     return dataset if dataset in BUILTIN_DATASETS else Path(dataset).stem
 
 
+def export_dir_for(name: str, work_dir: Path) -> Path:
+    """Where the benchmark exports the run of data set `name` (see `dataset_name`)."""
+    return work_dir / f"export-{name}"
+
+
+def kept_run(config: BenchmarkConfig, work_dir: Path) -> tuple[RunDir, Path]:
+    """The first data set's run directory an earlier benchmark left in `work_dir`, and its
+    export (exported now if that run stopped before its export)."""
+    from kerasbert.export import export_run
+
+    dataset = config.data[0]
+    run_dir = run_dir_for(dataset, work_dir)
+    if not (run_dir.model / "config.json").is_file():
+        raise InputError(
+            f"--only {config.only}: {run_dir.path} holds no trained model. Run the benchmark "
+            f"with --work-dir {work_dir} (and the same first --data) first."
+        )
+    export_dir = export_dir_for(dataset_name(dataset), work_dir)
+    if not ExportDir(export_dir).metadata.is_file():
+        texts = run_dir.read_split("test").texts
+        export_run(run_dir.path, export_dir, overwrite=True, parity_texts=texts[:PARITY_TEXTS])
+    return run_dir, export_dir
+
+
 def measure_training(
     config: BenchmarkConfig, work_dir: Path
 ) -> tuple[dict[str, Any], dict[str, RunDir]]:
     """The `train` figures of `benchmark.json`, and each data set's run directory."""
     train: dict[str, Any] = {"matmul_ceiling": measure_matmul_ceiling()}
     if config.precision == "cpu_bfloat16":
-        # What the training's bfloat16 matmuls could reach: the FLOP fraction is against the
-        # float32 ceiling, as the target is stated.
+        # What the training's bfloat16 matmuls could reach: the ceiling of the precision that ran.
         train["bfloat16_matmul_ceiling"] = measure_matmul_ceiling(bfloat16=True)
     run_dirs = {}
     for dataset in config.data:
@@ -95,11 +129,21 @@ def bucketed_length(train: dict[str, Any]) -> int | None:
 
 def flop_rate_figures(train: dict[str, Any], config: BenchmarkConfig) -> dict[str, Any]:
     """The training FLOP rate at 128 tokens against the matmul ceilings, and why it is what it
-    is: the step profile and the step's own matmuls timed alone."""
+    is: the step profile and the step's own matmuls timed alone.
+
+    `flop_fraction_of_matmul_ceiling` is against the float32 ceiling whatever the precision (as
+    the first target was stated); `flop_fraction_of_precision_ceiling` against the ceiling of the
+    precision the matmuls ran in (bfloat16 under `cpu_bfloat16`), which the targets judge.
+    """
     ceiling = train["matmul_ceiling"]
-    # Fixed padding at 128 against the matmul timed in the same rounds.
+    bfloat16 = "bfloat16_matmul_ceiling" in train
+    # Fixed padding at 128 against the matmuls timed in the same rounds.
     at_length = [
-        (modes["fixed"]["flop_rate"], modes["matmul_ceiling_same_rounds"]["flop_rate"])
+        (
+            modes["fixed"]["flop_rate"],
+            modes["matmul_ceiling_same_rounds"]["flop_rate"],
+            modes.get("bfloat16_matmul_ceiling_same_rounds", {}).get("flop_rate"),
+        )
         for modes in train.values()
         if isinstance(modes, dict) and modes.get("fixed", {}).get("max_length") == FLOP_RATE_LENGTH
     ]
@@ -108,20 +152,30 @@ def flop_rate_figures(train: dict[str, Any], config: BenchmarkConfig) -> dict[st
     profile = None
     if not (config.quick and at_length):
         profile = profile_training_step(config, short_length=bucketed_length(train))
+    best_bfloat16 = train["bfloat16_matmul_ceiling"]["flop_rate"] if bfloat16 else None
     if at_length:
-        flop_rate, same_load_ceiling = at_length[0]
+        flop_rate, same_load_ceiling, same_load_bfloat16 = at_length[0]
     else:
         flop_rate, same_load_ceiling = profile["flop_rate"], ceiling["flop_rate"]
+        same_load_bfloat16 = best_bfloat16
     figures: dict[str, Any] = {
         "flop_rate_at_128": flop_rate,
         "flop_fraction_of_matmul_ceiling": flop_rate / same_load_ceiling,
         "flop_fraction_of_best_matmul": flop_rate / ceiling["flop_rate"],
         "matmul_ceiling_same_load": same_load_ceiling,
     }
-    if "bfloat16_matmul_ceiling" in train:
-        figures["flop_fraction_of_bfloat16_matmul"] = (
-            flop_rate / train["bfloat16_matmul_ceiling"]["flop_rate"]
-        )
+    if bfloat16:
+        figures["flop_fraction_of_bfloat16_matmul"] = flop_rate / best_bfloat16
+        figures["bfloat16_matmul_ceiling_same_load"] = same_load_bfloat16 or best_bfloat16
+    precision_ceiling = {
+        "precision": "bfloat16" if bfloat16 else "float32",
+        "flop_rate_same_load": figures.get("bfloat16_matmul_ceiling_same_load", same_load_ceiling),
+        "best_flop_rate": best_bfloat16 if bfloat16 else ceiling["flop_rate"],
+    }
+    figures["precision_ceiling"] = precision_ceiling
+    figures["flop_fraction_of_precision_ceiling"] = (
+        flop_rate / precision_ceiling["flop_rate_same_load"]
+    )
     if profile is not None:
         figures["step_profile"] = profile
     # Against the ceiling of the matmuls' own precision.
@@ -154,7 +208,8 @@ def measure_serving(
     config: BenchmarkConfig, run_dirs: dict[str, RunDir], work_dir: Path
 ) -> dict[str, Any]:
     """Export the model trained on the first data set and serve it on that set's test texts:
-    `export_seconds`, `inference` and the cold starts of `benchmark.json`."""
+    `export_seconds`, `inference`, the cold starts and `inference_by_length` of
+    `benchmark.json`."""
     from kerasbert.export import export_run
 
     first = next(iter(run_dirs))
@@ -163,7 +218,7 @@ def measure_serving(
     start = time.perf_counter()
     export_dir = export_run(
         run_dir.path,
-        work_dir / f"export-{first}",
+        export_dir_for(first, work_dir),
         overwrite=True,
         parity_texts=texts[:PARITY_TEXTS],
     )
@@ -172,4 +227,5 @@ def measure_serving(
     inference["dataset"] = first
     results["inference"] = inference
     results.update(benchmark_cold_start(run_dir, export_dir, texts[0], config))
+    results["inference_by_length"] = benchmark_lengths(run_dir, export_dir, work_dir, config)
     return results

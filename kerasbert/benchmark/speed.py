@@ -88,6 +88,16 @@ def summarize_mode(
     }
 
 
+def ceiling_rate(ceiling: Sequence[dict[str, float]], seconds: str) -> dict[str, Any]:
+    """The FLOP rate of the ceiling matmul over every round's call (`seconds`: which timing)."""
+    return {
+        "size": CEILING_SIZE,
+        "flop_rate": sum(record["flops"] for record in ceiling)
+        / sum(record[seconds] for record in ceiling),
+        "calls": len(ceiling),
+    }
+
+
 def training_figures(
     per_seed: list[dict[str, dict[str, Any]]],
     ceiling: list[dict[str, float]],
@@ -115,12 +125,9 @@ def training_figures(
         "efficiency_gain_vs_longest": bucketed["padding_efficiency"]
         / longest["padding_efficiency"],
     }
-    figures["matmul_ceiling_same_rounds"] = {
-        "size": CEILING_SIZE,
-        "flop_rate": sum(record["flops"] for record in ceiling)
-        / sum(record["seconds"] for record in ceiling),
-        "calls": len(ceiling),
-    }
+    figures["matmul_ceiling_same_rounds"] = ceiling_rate(ceiling, "seconds")
+    if ceiling and all("bfloat16_seconds" in record for record in ceiling):
+        figures["bfloat16_matmul_ceiling_same_rounds"] = ceiling_rate(ceiling, "bfloat16_seconds")
     # A straight line fits steps up to 128 tokens; at 512, attention's cost grows with the square
     # of the length and the line's intercept means nothing.
     if encoded_train.max_length <= SHORT_TEXT_LENGTH:

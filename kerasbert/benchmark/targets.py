@@ -3,7 +3,8 @@
 Each `Target` names a figure of `benchmark.json` by its path (or the ratio of two figures, or the
 spread of several), the comparison and the threshold. A `{dataset}` part of a path stands for each
 data set trained on; such targets are judged once per data set, named `<data set>.<name>`. A
-target whose figures a run did not measure is left out of that run's `targets`.
+target whose figures a run did not measure is left out of that run's `targets`; one that holds
+only for some runs (`when`: training in bfloat16, say) is reported in the others as not judged.
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ class Target:
         description: what the target says, in words.
         datasets: for a per-data-set target, the data sets it is judged on (None: every one).
         unjudged_when_quick: why a `--quick` run cannot judge it (empty: it can).
+        when: `(path, value)`: judged only in runs whose results hold `value` at `path`; in
+            other runs reported with `judged: false` and why.
     """
 
     name: str
@@ -62,6 +65,7 @@ class Target:
     description: str
     datasets: tuple[str, ...] | None = None
     unjudged_when_quick: str = ""
+    when: tuple[str, str] | None = None
 
     def __post_init__(self) -> None:
         if self.comparison not in COMPARISONS:
@@ -82,6 +86,14 @@ def _mode_path(mode: str, figure: str) -> str:
 
 def _bucketed_over(mode: str, figure: str) -> Ratio:
     return Ratio(_mode_path("bucketed", figure), _mode_path(mode, figure))
+
+
+def _at_length(length: int, figure: str) -> str:
+    return f"inference_by_length.lengths.{length}.{figure}"
+
+
+# The training's matmuls ran in this precision (`train.precision_ceiling.precision`).
+_TRAINED_IN = "train.precision_ceiling.precision"
 
 
 TARGETS: tuple[Target, ...] = (
@@ -151,10 +163,53 @@ TARGETS: tuple[Target, ...] = (
     ),
     Target(
         "train_flop_fraction_of_matmul_ceiling",
-        "train.flop_fraction_of_matmul_ceiling",
+        "train.flop_fraction_of_precision_ceiling",
         ">=",
         0.7,
-        "Training at 128 tokens reaches 70% of the FLOP rate of a large float32 matmul.",
+        "Training at 128 tokens in float32 reaches 70% of the FLOP rate of a large float32 matmul.",
+        when=(_TRAINED_IN, "float32"),
+    ),
+    Target(
+        "train_flop_fraction_of_bfloat16_ceiling",
+        "train.flop_fraction_of_precision_ceiling",
+        ">=",
+        0.6,
+        "Training at 128 tokens in bfloat16 reaches 60% of the FLOP rate of a large bfloat16 "
+        "matmul (against float32's, bfloat16 training could pass 100%).",
+        when=(_TRAINED_IN, "bfloat16"),
+    ),
+    *(
+        Target(
+            f"fused_fp32_fraction_of_matmul_ceiling_{length}",
+            _at_length(length, "batched.fused_fp32.fraction_of_matmul_ceiling"),
+            ">=",
+            0.75,
+            f"The fused fp32 graph runs full-length batches of {length} tokens at 75% of the "
+            "FLOP rate of a large float32 matmul timed in the same rounds.",
+        )
+        for length in (128, 256, 512)
+    ),
+    Target(
+        "fused_vs_plain_fp32_512",
+        _at_length(512, "ratios.fused_vs_plain_fp32.median"),
+        ">=",
+        1.2,
+        "At 512 tokens the fused fp32 graph serves full batches 1.2x as fast as the plain one.",
+    ),
+    Target(
+        "fused_vs_plain_int8_512",
+        _at_length(512, "ratios.fused_vs_plain_int8.median"),
+        ">=",
+        1.15,
+        "At 512 tokens the fused int8 graph serves full batches 1.15x as fast as the plain int8.",
+    ),
+    Target(
+        "fused_vs_plain_batch1_p50_512",
+        _at_length(512, "batch1_p50_ratios.fused_vs_plain_fp32.median"),
+        ">=",
+        1.3,
+        "At 512 tokens the fused fp32 graph's batch-1 p50 latency is 1.3x better than the plain "
+        "graph's.",
     ),
 )
 
@@ -177,8 +232,8 @@ def training_datasets(results: dict[str, Any]) -> list[str]:
     ]
 
 
-def figure(results: dict[str, Any], path: str, dataset: str | None = None) -> float | None:
-    """The number at dot-separated `path` (its `{dataset}` part replaced by `dataset`), or None
+def lookup(results: dict[str, Any], path: str, dataset: str | None = None) -> Any:
+    """The value at dot-separated `path` (its `{dataset}` part replaced by `dataset`), or None
     where the results have none."""
     value: Any = results
     for key in path.split("."):
@@ -186,6 +241,12 @@ def figure(results: dict[str, Any], path: str, dataset: str | None = None) -> fl
         if not isinstance(value, dict) or key not in value:
             return None
         value = value[key]
+    return value
+
+
+def figure(results: dict[str, Any], path: str, dataset: str | None = None) -> float | None:
+    """The number at `path` (see `lookup`), or None where the results have none."""
+    value = lookup(results, path, dataset)
     return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
@@ -207,13 +268,20 @@ def metric_value(
     return metric.scale * (max(values) - min(values))
 
 
-def judge(target: Target, value: float, quick: bool) -> dict[str, Any]:
+def judge(
+    target: Target, value: float, quick: bool, results: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """One target's entry in `benchmark.json`: value, wanted and met (and why it is not judged)."""
     entry: dict[str, Any] = {
         "value": round(float(value), 4),
         "target": f"{target.comparison} {target.threshold:g}",
         "met": bool(COMPARISONS[target.comparison](value, target.threshold)),
     }
+    if target.when is not None:
+        path, wanted = target.when
+        found = lookup(results or {}, path)
+        if found != wanted:
+            entry.update(judged=False, why=f"holds where {path} is {wanted}; this run: {found}")
     if quick and target.unjudged_when_quick:
         entry.update(judged=False, why=target.unjudged_when_quick)
     return entry
@@ -238,5 +306,5 @@ def evaluate_targets(
     for name, target, dataset in cases:
         value = metric_value(results, target.metric, dataset)
         if value is not None and math.isfinite(value):
-            judged[name] = judge(target, value, quick)
+            judged[name] = judge(target, value, quick, results)
     return judged

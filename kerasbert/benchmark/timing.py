@@ -50,3 +50,25 @@ def median_pass(seconds: Sequence[float], rounds: int) -> float:
 def percentile_ms(seconds: Sequence[float], q: float) -> float:
     """The `q`-th percentile of `seconds`, in milliseconds."""
     return float(np.percentile(np.asarray(seconds) * 1000.0, q))
+
+
+def paired_speedups(seconds: Sequence[float], baseline_seconds: Sequence[float]) -> list[float]:
+    """How many times as fast as the baseline each timing is: baseline ÷ seconds, pair by pair.
+
+    The two lists come from `time_in_turn`, so their n-th entries ran in the same round, close in
+    time: a slow spell of the machine slows both and cancels out of their ratio, where it would
+    not cancel out of a ratio of two medians taken over different moments.
+    """
+    if len(seconds) != len(baseline_seconds):
+        raise ValueError(
+            f"Paired timings need equal lengths; got {len(seconds)} and {len(baseline_seconds)}."
+        )
+    return [float(base / own) for own, base in zip(seconds, baseline_seconds)]
+
+
+def median_paired_speedup(
+    seconds: Sequence[float], baseline_seconds: Sequence[float]
+) -> dict[str, Any]:
+    """The median of `paired_speedups`, with every pair's ratio (3 decimals) beside it."""
+    ratios = paired_speedups(seconds, baseline_seconds)
+    return {"median": float(np.median(ratios)), "pairs": [round(ratio, 3) for ratio in ratios]}

@@ -106,7 +106,7 @@ def train_modes_in_lockstep(
     `head_features` (the pretrained pooled features of the training texts), so every mode starts
     from the same weights and only the batching differs. Returns the runs (per mode: `model`,
     `batches`, `records` of every step, test `accuracy`) and the timings of a large matmul taken
-    once per round (the ceiling under the same load).
+    once per round (the ceiling under the same load; under `cpu_bfloat16` also in bfloat16).
     """
     from kerasbert.strategy import apply_precision, resolve_precision
     from kerasbert.tfkeras import keras
@@ -121,7 +121,8 @@ def train_modes_in_lockstep(
     }
     for run in runs.values():
         run["step"] = train_step_function(run["model"])
-    ceiling = step_in_lockstep(runs, num_labels=len(labels))
+    bfloat16 = resolve_precision(config.precision) == "cpu_bfloat16"
+    ceiling = step_in_lockstep(runs, num_labels=len(labels), bfloat16_ceiling=bfloat16)
     apply_precision("fp32")
     for run in runs.values():
         logits = pipeline.predict_logits(run["model"], encoded_test, batch_size=64)
@@ -157,19 +158,29 @@ def start_mode_run(
     return {"model": model, "batches": batches, "records": []}
 
 
-def step_in_lockstep(runs: dict[str, dict[str, Any]], num_labels: int) -> list[dict[str, float]]:
+def step_in_lockstep(
+    runs: dict[str, dict[str, Any]], num_labels: int, bfloat16_ceiling: bool = False
+) -> list[dict[str, float]]:
     """Train `runs` one step of each mode per round, appending each step's record to its run;
-    return the ceiling matmul's timing of every round."""
+    return the ceiling matmul's timing of every round (`seconds`, and with `bfloat16_ceiling`
+    `bfloat16_seconds` of the same matmul in bfloat16)."""
     sizes = dimensions(next(iter(runs.values()))["model"].config)
     # The matmul ceiling takes a turn every round too, so the FLOP fraction compares rates
     # measured under the same load (a best-of-5 ceiling timed alone would meet a quieter machine).
-    matmul = square_matmul(CEILING_SIZE)
+    # Training in bfloat16 is measured against the bfloat16 matmul as well: against float32 alone
+    # its fraction can pass 1 on a CPU with native bfloat16.
+    matmuls = {"seconds": square_matmul(CEILING_SIZE)}
+    if bfloat16_ceiling:
+        matmuls["bfloat16_seconds"] = square_matmul(CEILING_SIZE, bfloat16=True)
     ceiling: list[dict[str, float]] = []
     rounds = max(len(run["batches"]) for run in runs.values())
     for index in range(rounds):
-        start = time.perf_counter()
-        matmul()
-        ceiling.append({"seconds": time.perf_counter() - start, "flops": 2.0 * CEILING_SIZE**3})
+        record = {"flops": 2.0 * CEILING_SIZE**3}
+        for key, matmul in matmuls.items():
+            start = time.perf_counter()
+            matmul()
+            record[key] = time.perf_counter() - start
+        ceiling.append(record)
         order = MODES[index % len(MODES) :] + MODES[: index % len(MODES)]
         for mode in order:
             run = runs[mode]
@@ -200,6 +211,12 @@ def timed_step(
         "processed": batch_size * length,
         "flops": bert_training_flops(batch_size, length, labels=num_labels, **sizes),
     }
+
+
+def run_dir_for(dataset: str, work_dir: Path) -> RunDir:
+    """The run directory the benchmark trains `dataset` into under `work_dir` (and where
+    `--only` finds it again)."""
+    return RunDir(work_dir / f"run-{Path(dataset).stem}")
 
 
 def run_settings(
@@ -241,7 +258,7 @@ def benchmark_training(
 
     model_path = checkpoint.resolve_checkpoint(config.model)
     max_length = min(config.max_length_for(dataset), checkpoint.max_positions(model_path))
-    run_dir = RunDir(work_dir / f"run-{Path(dataset).stem}")
+    run_dir = run_dir_for(dataset, work_dir)
     settings = run_settings(dataset, config, max_length, run_dir)
     splits = splits_for(settings)
     run_dir.path.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,81 @@
+"""Tests for `kerasbert.benchmark.lengths`: full-length rows of real text, and one length's
+figures from the engines' turns (the section end to end runs in `test_benchmark_cli.py`)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kerasbert.benchmark.lengths import CEILING, fill_rows, length_figures, text_rows
+
+
+@pytest.fixture(scope="module")
+def tokenizer(tiny_checkpoint):
+    from kerasbert.checkpoint import load_tokenizer
+
+    return load_tokenizer(str(tiny_checkpoint))
+
+
+def test_rows_are_filled_text_after_text_and_cut_at_the_length(tokenizer):
+    texts = ["market bank", "the team win match game phone chip web", "shares"]
+    rows = fill_rows(tokenizer, texts, length=8, rows=3)
+    assert rows.shape == (3, 8) and rows.dtype == np.int32
+    words = [tokenizer.convert_ids_to_tokens(row.tolist()) for row in rows]
+    # The second text does not fit: it is cut, and the next row starts with the next text.
+    assert words[0] == ["[CLS]", "market", "bank", "[SEP]", "the", "team", "win", "[SEP]"]
+    # Texts run out and start again from the first.
+    assert words[1] == ["[CLS]", "shares", "[SEP]", "market", "bank", "[SEP]", "the", "[SEP]"]
+    assert words[2] == words[1]
+
+
+def test_random_rows_use_word_pieces_only(tokenizer):
+    texts = {kind: ["the market", "team win"] for kind in ("headlines", "paragraphs", "articles")}
+    rows = text_rows(tokenizer, texts, length=16, rows=4, seed=1)
+    assert set(rows) == {"random", "headlines", "paragraphs", "articles"}
+    assert all(values.shape == (4, 16) for values in rows.values())
+    inner = rows["random"][:, 1:-1]
+    assert not set(inner.ravel().tolist()) & set(tokenizer.all_special_ids)
+    assert (rows["random"][:, 0] == tokenizer.cls_token_id).all()
+    np.testing.assert_array_equal(
+        rows["random"], text_rows(tokenizer, texts, length=16, rows=4, seed=1)["random"]
+    )
+
+
+def test_length_figures_from_the_turns():
+    # Three rounds over two kinds of text (round after round, kind after kind); round 3 met a
+    # slow spell. plain takes twice fused's time in every pair.
+    fused = [1.0, 2.0, 1.0, 2.0, 10.0, 20.0]
+    batch_seconds = {
+        "fused_fp32": fused,
+        "plain_fp32": [2 * value for value in fused],
+        CEILING: [0.01, 0.01, 0.01, 0.01, 0.05, 0.05],  # its median call: 0.01 s
+    }
+    single_seconds = {
+        "fused_fp32": [0.001, 0.003, 0.001, 0.001, 0.005, 0.005],
+        "plain_fp32": [0.002, 0.006, 0.003, 0.003, 0.005, 0.005],
+    }
+    figures = length_figures(
+        batch_seconds,
+        single_seconds,
+        kinds=["random", "articles"],
+        rounds=3,
+        batch=4,
+        flops_per_text=1e9,
+        ceiling_flops=2e9,
+    )
+    ceiling = figures["matmul_ceiling_same_rounds"]
+    assert ceiling["flop_rate"] == pytest.approx(2e11) and ceiling["calls"] == 6
+    fused_figures = figures["batched"]["fused_fp32"]
+    # Pooled over kinds: the median of all six passes is 2 s for 4 texts of 1 GFLOP each.
+    assert fused_figures["texts_per_s"] == pytest.approx(2.0)
+    assert fused_figures["gflops_per_s"] == pytest.approx(2.0)
+    assert fused_figures["fraction_of_matmul_ceiling"] == pytest.approx(2e9 / 2e11)
+    assert figures["by_text_kind"]["random"]["fused_fp32"]["texts_per_s"] == pytest.approx(4.0)
+    assert figures["by_text_kind"]["articles"]["fused_fp32"]["texts_per_s"] == pytest.approx(2.0)
+    assert figures["ratios"]["fused_vs_plain_fp32"]["median"] == pytest.approx(2.0)
+    assert set(figures["ratios"]) == {"fused_vs_plain_fp32"}  # only pairs both timed
+    assert figures["batch1_p50_ms"]["fused_fp32"] == pytest.approx(2.0)
+    # Each round's p50 against the baseline's in the same round: 2, 3 and 1 → 2.
+    batch1 = figures["batch1_p50_ratios"]["fused_vs_plain_fp32"]
+    assert batch1["median"] == pytest.approx(2.0)
+    assert batch1["pairs"] == [2.0, 3.0, 1.0]
