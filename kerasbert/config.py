@@ -14,6 +14,7 @@ from typing import Any
 
 from kerasbert.errors import InputError
 from kerasbert.truncation import TRUNCATIONS
+from kerasbert.windows import LONG_DOCUMENTS
 
 PADDING_MODES = ("bucket", "longest", "fixed")
 STRATEGIES = ("auto", "cpu", "gpu", "mirrored", "tpu", "multiworker")
@@ -120,6 +121,16 @@ class TrainConfig:
         "reviews state their topic first), tail (the last), or head_tail (the start and the "
         "end, which together carry the most of a long document; Sun et al., 2019).",
     )
+    long_documents: str = setting(
+        "truncate",
+        "truncate (each text cut to --max-length by --truncation) or windows (texts longer than "
+        "--max-length become overlapping windows: training gives every window its text's label, "
+        "evaluation and the exported predictor average the windows' probabilities). Single "
+        "texts only.",
+    )
+    window_overlap: int | None = setting(
+        None, "Tokens shared by neighbouring windows; default a quarter of a window."
+    )
 
     # Optimisation: within the usual BERT fine-tuning ranges (Devlin et al., 2019). Batch 32
     # rather than 16 halves how often the AdamW update touches all 22M weights, which dominates a
@@ -222,6 +233,7 @@ class TrainConfig:
             "strategy": STRATEGIES,
             "precision": PRECISIONS,
             "truncation": TRUNCATIONS,
+            "long_documents": LONG_DOCUMENTS,
             "class_weight": CLASS_WEIGHTS,
         }
         for name, allowed in choices.items():
@@ -229,6 +241,18 @@ class TrainConfig:
                 raise InputError(
                     f"--{_flag(name)} must be one of {', '.join(allowed)}; got {getattr(self, name)!r}."
                 )
+
+        if self.long_documents == "windows" and self.text_pair_column is not None:
+            raise InputError(
+                "--long-documents windows splits single texts; text pairs are truncated "
+                "(--truncation). Drop one of --long-documents and --text-pair-column."
+            )
+        room = self.max_length - 2
+        if self.window_overlap is not None and not 0 <= self.window_overlap < room:
+            raise InputError(
+                f"--window-overlap must be in [0, {room}) for --max-length {self.max_length} "
+                f"(windows of {room} text tokens); got {self.window_overlap}."
+            )
 
         self._validate_columns()
 

@@ -85,7 +85,8 @@ def evaluate_run(
 
     max_length = int(config.get("max_length", DEFAULT_MAX_LENGTH))
     truncation = config.get("truncation", "head")
-    probabilities = _predict(run, examples, max_length, truncation, source)
+    windows = (config.get("long_documents", "truncate") == "windows", config.get("window_overlap"))
+    probabilities = _predict(run, examples, max_length, truncation, source, windows)
     result = compute_metrics(y_true, probabilities, labels)
     result["confident_mistakes"] = confident_mistakes(
         examples.display_texts(), y_true, probabilities, labels
@@ -169,7 +170,12 @@ def _read_evaluation_data(
 
 
 def _predict(
-    run: RunDir, examples: Examples, max_length: int, truncation: str, source: str
+    run: RunDir,
+    examples: Examples,
+    max_length: int,
+    truncation: str,
+    source: str,
+    windows: tuple[bool, int | None] = (False, None),
 ) -> np.ndarray:
     """Class probabilities of the run's saved TensorFlow model for the texts (or text pairs)."""
     from kerasbert.checkpoint import load_trained_model
@@ -186,6 +192,8 @@ def _predict(
         max_length,
         text_pairs=examples.text_pairs,
         truncation=truncation,
+        windows=windows[0],
+        window_overlap=windows[1],
     )
     return np.asarray(probabilities)
 

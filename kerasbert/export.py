@@ -170,7 +170,14 @@ def _write_export(
         else (parity_texts, None)
     )
     batches = encode_for_parity(
-        tokenizer, texts, max_length, MODEL_INPUT_NAMES, pairs, run["truncation"]
+        tokenizer,
+        texts,
+        max_length,
+        MODEL_INPUT_NAMES,
+        pairs,
+        run["truncation"],
+        windows=run["long_documents"] == "windows",
+        window_overlap=run["window_overlap"],
     )
     expected = [tensorflow_logits(model, feeds) for _, feeds in batches]
     fp32_path = staging.model_path("fp32")
@@ -198,6 +205,9 @@ def _write_export(
         # How the predictor must encode its inputs: text pairs or single texts, cut as in training.
         "pair": run["pair"],
         "truncation": run["truncation"],
+        # A model trained on windows is run on windows: the predictor averages them.
+        "long_documents": run["long_documents"],
+        "window_overlap": run["window_overlap"],
         "lowercase": getattr(tokenizer, "do_lower_case", None),
         "pad_token_id": tokenizer.pad_token_id or 0,
         "inputs": input_names,
@@ -305,6 +315,8 @@ def _read_run(source: RunDir) -> dict[str, Any]:
         "max_length": max_length,
         "pair": test.text_pairs is not None,
         "truncation": config.get("truncation", "head"),
+        "long_documents": config.get("long_documents", "truncate"),
+        "window_overlap": config.get("window_overlap"),
         # What the predictor takes: texts, or (text, text_pair) tuples.
         "test_examples": test.texts
         if test.text_pairs is None

@@ -5,11 +5,12 @@
         model.optimized.onnx   fp32 with onnxruntime's graph optimizations applied ahead of time
         model.int8.onnx        dynamically quantized int8, its accuracy delta measured
         tokenizer.json         the training tokenizer
-        kerasbert.json         labels, max length, pair, truncation, inputs, parity, int8 figures,
-                               versions, source
+        kerasbert.json         labels, max length, pair, truncation, long documents (truncate or
+                               windows), inputs, parity, int8 figures, versions, source
 
-Imports nothing beyond the standard library, `kerasbert.errors` and `kerasbert.truncation`, because
-the predictor, which downstream apps install without TensorFlow, reads it.
+Imports nothing beyond the standard library and kerasbert's own light modules (errors,
+truncation, windows), because the predictor, which downstream apps install without TensorFlow,
+reads it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 
 from kerasbert.errors import InputError
 from kerasbert.truncation import TRUNCATIONS
+from kerasbert.windows import LONG_DOCUMENTS
 
 METADATA_FILE = "kerasbert.json"
 TOKENIZER_FILE = "tokenizer.json"
@@ -110,6 +112,11 @@ class ExportDir:
             raise InputError(
                 f"{path}: 'truncation' must be one of {', '.join(TRUNCATIONS)}, got "
                 f"{metadata['truncation']!r}."
+            )
+        if metadata.get("long_documents", "truncate") not in LONG_DOCUMENTS:
+            raise InputError(
+                f"{path}: 'long_documents' must be one of {', '.join(LONG_DOCUMENTS)}, got "
+                f"{metadata['long_documents']!r}."
             )
         return metadata
 

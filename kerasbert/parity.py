@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from kerasbert.pipeline import encode, pad_batch
+from kerasbert.pipeline import encode, encode_windows, pad_batch
 from kerasbert.schema import LOGITS
 
 logger = logging.getLogger(__name__)
@@ -51,21 +51,27 @@ def encode_for_parity(
     input_names: Sequence[str],
     text_pairs: Sequence[str] | None = None,
     truncation: str = "head",
+    windows: bool = False,
+    window_overlap: int | None = None,
 ) -> list[tuple[int, dict[str, np.ndarray]]]:
     """Batches for the parity check as `(batch size, inputs)`: single texts (or pairs) of spread
     token lengths, then all of them in input order in batches of 32.
 
     Encoded as training encodes them (`kerasbert.pipeline.encode`: pairs with their segment ids,
     the run's truncation); each batch is padded to its own longest sequence, so padding and
-    masking are exercised. Single texts get segment ids 0.
+    masking are exercised. Single texts get segment ids 0. With `windows`, the sequences are
+    the texts' windows, as a model trained on windows sees them.
     """
-    encoded = encode(
-        tokenizer,
-        list(texts),
-        max_length,
-        None if text_pairs is None else list(text_pairs),
-        truncation,
-    )
+    if windows:
+        encoded, _ = encode_windows(tokenizer, list(texts), max_length, window_overlap)
+    else:
+        encoded = encode(
+            tokenizer,
+            list(texts),
+            max_length,
+            None if text_pairs is None else list(text_pairs),
+            truncation,
+        )
     by_length = np.argsort(encoded.lengths, kind="stable")
     picks = np.unique(np.linspace(0, len(by_length) - 1, PARITY_SINGLE_EXAMPLES).astype(int))
     batches = [(1, by_length[[index]]) for index in picks]

@@ -23,6 +23,7 @@ import numpy as np
 
 from kerasbert.schema import MODEL_INPUT_NAMES, PIPELINE_INPUT_NAMES
 from kerasbert.truncation import check_truncation, kept_positions
+from kerasbert.windows import average_windows, check_overlap, split_windows
 
 # Sorting within chunks of 50 batches keeps batches of near-equal length while the batches still
 # differ from epoch to epoch (sorting the whole set would fix the batch contents forever).
@@ -96,6 +97,29 @@ def encode(
         if pairs is not None:
             type_ids.append(np.asarray(batch["token_type_ids"][row], dtype=np.int32)[keep])
     return Encoded(ids, pad_id, max_length, type_ids if pairs is not None else None)
+
+
+def encode_windows(
+    tokenizer, texts: list[str], max_length: int, overlap: int | None = None
+) -> tuple[Encoded, np.ndarray]:
+    """Every text as overlapping windows of at most `max_length` tokens (`kerasbert.windows`).
+
+    Returns the windows, unpadded, and for each window the index of its text: the predictor's
+    windows, token for token. A text that fits is one window, its `encode` ids.
+    """
+    prefix = tokenizer.build_inputs_with_special_tokens([])
+    # BERT wraps a sequence as [CLS] ids [SEP]: the first special id goes before the text.
+    prefix, suffix = prefix[:1], prefix[1:]
+    room = max_length - len(prefix) - len(suffix)
+    overlap = check_overlap(overlap, room)
+    texts_ids = tokenizer(list(texts), add_special_tokens=False, verbose=False)["input_ids"]
+    windows, owners = split_windows(texts_ids, prefix, suffix, room, overlap)
+    encoded = Encoded(
+        [np.asarray(ids, dtype=np.int32) for ids in windows],
+        int(tokenizer.pad_token_id or 0),
+        max_length,
+    )
+    return encoded, np.asarray(owners, dtype=np.int64)
 
 
 def token_length_stats(
@@ -290,8 +314,15 @@ def predict_probabilities(
     batch_size: int = 64,
     text_pairs: list[str] | None = None,
     truncation: str = "head",
+    windows: bool = False,
+    window_overlap: int | None = None,
 ) -> np.ndarray:
-    """Softmax probabilities for raw texts (or text pairs), in input order."""
+    """Softmax probabilities for raw texts (or text pairs), in input order; with `windows`,
+    each text's mean over its windows."""
+    if windows:
+        encoded, owners = encode_windows(tokenizer, texts, max_length, window_overlap)
+        window_probabilities = softmax(predict_logits(model, encoded, batch_size))
+        return average_windows(window_probabilities, owners, len(texts))
     encoded = encode(tokenizer, texts, max_length, text_pairs, truncation)
     return softmax(predict_logits(model, encoded, batch_size))
 

@@ -34,6 +34,7 @@ from kerasbert.exportdir import ExportDir, read_metadata
 from kerasbert.schema import MODEL_INPUT_NAMES
 from kerasbert.textfiles import read_pairs, read_texts
 from kerasbert.truncation import check_truncation, kept_positions
+from kerasbert.windows import average_windows, check_overlap, split_windows
 
 logger = logging.getLogger(__name__)
 
@@ -129,23 +130,15 @@ class TextEncoder:
         Returns the windows' ids and, for each window, the index of its text. A text that fits
         gives exactly the ids `encode` gives.
         """
-        room = self.room
-        if not 0 <= overlap < room:
-            raise InputError(f"window overlap must be in [0, {room}), got {overlap}.")
-        step = room - overlap
-        windows: list[list[int]] = []
-        owners: list[int] = []
+        check_overlap(overlap, self.room)
         encodings = self._full.encode_batch(list(texts), add_special_tokens=False)
-        for index, encoding in enumerate(encodings):
-            ids = encoding.ids
-            start = 0
-            while True:
-                windows.append(self._prefix + ids[start : start + room] + self._suffix)
-                owners.append(index)
-                if start + room >= len(ids):
-                    break
-                start += step
-        return windows, owners
+        return split_windows(
+            [encoding.ids for encoding in encodings],
+            self._prefix,
+            self._suffix,
+            self.room,
+            overlap,
+        )
 
 
 class OnnxClassifier:
@@ -177,7 +170,9 @@ class OnnxClassifier:
         batch_size: sequences per onnxruntime call.
         long_documents: instead of truncating a text longer than `max_length` tokens, split it
             into overlapping windows and average the windows' probabilities (single texts only).
-        window_overlap: tokens shared by neighbouring windows; default a quarter of a window.
+            Default: as the model was trained (`long_documents` in `kerasbert.json`).
+        window_overlap: tokens shared by neighbouring windows; default the export's, else a
+            quarter of a window (`kerasbert.windows`).
 
     Example:
     >>> classifier = OnnxClassifier("exported/my-run", variant="fp32")  # doctest: +SKIP
@@ -197,7 +192,7 @@ class OnnxClassifier:
         threads: int | None = None,
         *,
         batch_size: int = DEFAULT_BATCH_SIZE,
-        long_documents: bool = False,
+        long_documents: bool | None = None,
         window_overlap: int | None = None,
     ) -> None:
         directory = Path(path)
@@ -227,24 +222,22 @@ class OnnxClassifier:
         self.max_length: int = self.metadata["max_length"]
         self.variant = variant
         self.batch_size = batch_size
-        self.long_documents = long_documents
+        # A model trained on windows predicts on windows unless the caller says otherwise.
+        windowed = self.metadata.get("long_documents", "truncate") == "windows"
+        self.long_documents = windowed if long_documents is None else bool(long_documents)
         self._pad_id: int = self.metadata["pad_token_id"]
         # Exports from before text pairs carry neither key: single texts, cut at the head.
         self.pair: bool = bool(self.metadata.get("pair", False))
         self.truncation: str = self.metadata.get("truncation", "head")
-        if long_documents and self.pair:
+        if self.long_documents and self.pair:
             raise InputError(
                 f"long_documents splits single texts into windows, but {directory} classifies "
                 "text pairs, which are truncated as in training; leave long_documents off."
             )
         self._encoder = TextEncoder(tokenizer_path, self.max_length, self.truncation)
-        self.window_overlap = self._encoder.room // 4 if window_overlap is None else window_overlap
-        overlap_ok = isinstance(self.window_overlap, int) and not isinstance(window_overlap, bool)
-        if not overlap_ok or not 0 <= self.window_overlap < self._encoder.room:
-            raise InputError(
-                f"window_overlap must be an integer in [0, {self._encoder.room}), "
-                f"got {window_overlap!r}."
-            )
+        if window_overlap is None:
+            window_overlap = self.metadata.get("window_overlap")
+        self.window_overlap = check_overlap(window_overlap, self._encoder.room)
         self._session = _load_session(model_path, providers, threads)
         self._input_names = [node.name for node in self._session.get_inputs()]
         unknown = set(self._input_names) - set(MODEL_INPUT_NAMES)
@@ -284,10 +277,7 @@ class OnnxClassifier:
             sequences, segments = self._encoder.encode_segments(texts, pairs)
             owners = list(range(len(texts)))
         window_probabilities = _softmax(self._logits(sequences, segments))
-        probabilities = np.zeros((len(texts), len(self.labels)), dtype=np.float64)
-        np.add.at(probabilities, np.asarray(owners), window_probabilities)
-        probabilities /= np.bincount(owners, minlength=len(texts))[:, None]
-        return probabilities.astype(np.float32)
+        return average_windows(window_probabilities, owners, len(texts))
 
     def predict(self, texts: TextsOrPairs) -> list[str]:
         """The most probable label of each text (or pair), in input order."""

@@ -32,6 +32,7 @@ from kerasbert.remote import fetch_remote, is_remote, local_mirror, sync_to_remo
 from kerasbert.rundir import SPLITS, RunDir
 from kerasbert.strategy import apply_precision, create_strategy, resolve_precision
 from kerasbert.tfkeras import keras, tf
+from kerasbert.windows import check_overlap
 
 logger = logging.getLogger(__name__)
 
@@ -137,6 +138,15 @@ def _prepare_inputs(config, splits: DataSplits, tokenizer, strategy, precision: 
         for name in SPLITS
     }
     label_ids = {name: getattr(splits, name).label_ids(splits.labels) for name in SPLITS}
+    if config.long_documents == "windows":
+        # Every window is an example with its document's label; validation loss is per window
+        # too, while evaluation averages each document's windows.
+        for name in ("train", "validation"):
+            encoded[name], owners = pipeline.encode_windows(
+                tokenizer, getattr(splits, name).texts, config.max_length, config.window_overlap
+            )
+            label_ids[name] = label_ids[name][owners]
+    windows = {name: len(encoded[name]) for name in ("train", "validation")}
     train_batches = pipeline.plan_batches(
         encoded["train"].lengths, global_batch, padding, np.random.default_rng(config.seed)
     )
@@ -158,6 +168,12 @@ def _prepare_inputs(config, splits: DataSplits, tokenizer, strategy, precision: 
             config.max_length if padding == "fixed" else None,
         ),
     }
+    if config.long_documents == "windows":
+        specials = len(tokenizer.build_inputs_with_special_tokens([]))
+        summary["windows"] = {
+            "overlap": check_overlap(config.window_overlap, config.max_length - specials),
+            **{f"{name}_windows": count for name, count in windows.items()},
+        }
     summary["strategy"] = {
         "name": type(strategy).__name__,
         "replicas": replicas,
