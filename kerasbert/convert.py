@@ -59,7 +59,7 @@ def convert(
 
     Example:
     >>> convert(model, "model.onnx")["contrib_op_counts"]["Attention"]  # doctest: +SKIP
-    6
+    5
     """
     if converter not in CONVERTERS:
         raise ValueError(f"converter must be one of {CONVERTERS}, got {converter!r}.")

@@ -11,7 +11,8 @@ Two forms of the same arithmetic:
 
 - fused (default): onnxruntime's `com.microsoft` BERT kernels: `EmbedLayerNormalization`,
   `Attention` (packed Q/K/V projection, fed the raw 0/1 attention mask so padding may sit on
-  either side), `SkipLayerNormalization` and `BiasGelu` (exact erf GELU, like TF BERT's
+  either side; the last layer's `MultiHeadAttention` attends from the first token alone, the
+  only row the classifier reads), `SkipLayerNormalization` and `BiasGelu` (exact erf GELU, like TF BERT's
   "gelu"). onnxruntime's optimizer never has to recognise the attention pattern itself.
 - plain (`fused=False`): standard ONNX ops only (opset 17 and later), for runtimes without the
   contrib ops and as the reference the fused form is measured against.
@@ -92,7 +93,7 @@ def build_onnx(
     >>> from kerasbert.onnx_bert import build_onnx
     >>> facts = build_onnx(model, "model.onnx")  # doctest: +SKIP
     >>> facts["contrib_op_counts"]  # doctest: +SKIP
-    {'Attention': 12, 'BiasGelu': 12, 'EmbedLayerNormalization': 1, 'SkipLayerNormalization': 24}
+    {'Attention': 11, 'BiasGelu': 12, 'EmbedLayerNormalization': 1, 'MultiHeadAttention': 1, ...}
     """
     config = _check_model(model)
     if not isinstance(opset, int) or opset < MINIMUM_OPSET:
@@ -147,8 +148,12 @@ def _model_proto(
     graph = GraphBuilder()
     writer = _FusedWriter(graph, config) if fused else _PlainWriter(graph, config)
     hidden = writer.embeddings(model.bert.embeddings)
-    for layer in model.bert.encoder.layer:
-        hidden = writer.encoder_layer(layer, hidden)
+    layers = model.bert.encoder.layer
+    for index, layer in enumerate(layers):
+        # The classifier reads only the first token's final state: the last layer computes
+        # that row alone (its keys and values still span every token), which skips the last
+        # layer's query, output and feed-forward work for all other tokens.
+        hidden = writer.encoder_layer(layer, hidden, first_token_only=index == len(layers) - 1)
     _write_head(graph, model, hidden)
     model_proto = graph.finish(opset, fused, config.num_labels)
     return model_proto, graph.parameters, graph.weight_bytes
@@ -233,30 +238,56 @@ class _FusedWriter:
             epsilon=self.epsilon,
         )
 
-    def encoder_layer(self, layer: Any, hidden: str) -> str:
+    def encoder_layer(self, layer: Any, hidden: str, first_token_only: bool = False) -> str:
         graph = self.graph
         prefix = layer.name.replace("layer_._", "layer")
         attention = layer.attention.self_attention
         projections = (attention.query, attention.key, attention.value)
-        qkv_weight = np.concatenate([weight_array(dense.kernel) for dense in projections], axis=1)
         qkv_bias = np.concatenate([weight_array(dense.bias) for dense in projections])
-        context = graph.node(
-            "Attention",
-            [
-                hidden,
-                graph.weight(f"{prefix}.attention.qkv.weight", qkv_weight),
-                graph.weight(f"{prefix}.attention.qkv.bias", qkv_bias),
-                "attention_mask",
-            ],
-            f"{prefix}.attention",
-            domain=CONTRIB_DOMAIN,
-            width=self.hidden_size,
-            num_heads=self.heads,
-            mask_filter_value=MASK_FILTER_VALUE,
-        )
+        if first_token_only:
+            residual = _first_token(graph, hidden, prefix)
+            # MultiHeadAttention takes a query shorter than the keys: one row per text here.
+            context = graph.node(
+                "MultiHeadAttention",
+                [
+                    self._matmul(residual, attention.query, f"{prefix}.attention.query"),
+                    self._matmul(hidden, attention.key, f"{prefix}.attention.key"),
+                    self._matmul(hidden, attention.value, f"{prefix}.attention.value"),
+                    graph.weight(f"{prefix}.attention.qkv.bias", qkv_bias),
+                    "attention_mask",
+                ],
+                f"{prefix}.attention",
+                domain=CONTRIB_DOMAIN,
+                width=self.hidden_size,
+                num_heads=self.heads,
+                mask_filter_value=MASK_FILTER_VALUE,
+            )
+        else:
+            residual = hidden
+            qkv_weight = np.concatenate(
+                [weight_array(dense.kernel) for dense in projections], axis=1
+            )
+            context = graph.node(
+                "Attention",
+                [
+                    hidden,
+                    graph.weight(f"{prefix}.attention.qkv.weight", qkv_weight),
+                    graph.weight(f"{prefix}.attention.qkv.bias", qkv_bias),
+                    "attention_mask",
+                ],
+                f"{prefix}.attention",
+                domain=CONTRIB_DOMAIN,
+                width=self.hidden_size,
+                num_heads=self.heads,
+                mask_filter_value=MASK_FILTER_VALUE,
+            )
         self_output = layer.attention.dense_output
         hidden = self._dense_add_norm(
-            context, hidden, self_output.dense, self_output.LayerNorm, f"{prefix}.attention.output"
+            context,
+            residual,
+            self_output.dense,
+            self_output.LayerNorm,
+            f"{prefix}.attention.output",
         )
         intermediate = layer.intermediate.dense
         activated = graph.node(
@@ -349,11 +380,12 @@ class _PlainWriter:
         )
         return self._layer_norm(total, embeddings.LayerNorm, "embeddings.norm")
 
-    def encoder_layer(self, layer: Any, hidden: str) -> str:
+    def encoder_layer(self, layer: Any, hidden: str, first_token_only: bool = False) -> str:
         graph = self.graph
         prefix = layer.name.replace("layer_._", "layer")
         attention = layer.attention.self_attention
-        query = self._heads(hidden, attention.query, f"{prefix}.attention.query", [0, 2, 1, 3])
+        residual = _first_token(graph, hidden, prefix) if first_token_only else hidden
+        query = self._heads(residual, attention.query, f"{prefix}.attention.query", [0, 2, 1, 3])
         key = self._heads(hidden, attention.key, f"{prefix}.attention.key", [0, 2, 3, 1])
         value = self._heads(hidden, attention.value, f"{prefix}.attention.value", [0, 2, 1, 3])
         name = f"{prefix}.attention"
@@ -374,7 +406,7 @@ class _PlainWriter:
         )
         self_output = layer.attention.dense_output
         hidden = self._dense_add_norm(
-            context, hidden, self_output.dense, self_output.LayerNorm, f"{name}.output"
+            context, residual, self_output.dense, self_output.LayerNorm, f"{name}.output"
         )
         intermediate = self._dense(hidden, layer.intermediate.dense, f"{prefix}.intermediate")
         activated = self._gelu(intermediate, f"{prefix}.intermediate.gelu")
@@ -433,6 +465,20 @@ class _PlainWriter:
         cdf = graph.node("Add", [cdf, graph.constant("one", 1.0)], f"{name}.add")
         half = graph.node("Mul", [tensor, graph.constant("half", 0.5)], f"{name}.half")
         return graph.node("Mul", [half, cdf], f"{name}.mul")
+
+
+def _first_token(graph: GraphBuilder, hidden: str, prefix: str) -> str:
+    """`hidden[:, :1, :]`: the first position of each row, kept as a sequence of one."""
+    return graph.node(
+        "Slice",
+        [
+            hidden,
+            graph.constant("first.starts", [0], np.int64),
+            graph.constant("first.ends", [1], np.int64),
+            graph.constant("first.axes", [1], np.int64),
+        ],
+        f"{prefix}.first_token",
+    )
 
 
 def _write_head(graph: GraphBuilder, model: Any, hidden: str) -> None:

@@ -87,15 +87,18 @@ def test_default_export_is_the_fused_graph(tiny: tuple[Path, Path]) -> None:
     _, export_dir = tiny
     graph = json.loads((export_dir / "kerasbert.json").read_text(encoding="utf-8"))["graph"]
     assert graph["converter"] == "fused" and graph["fallbacks"] == []
-    # Two layers: one fused attention, one bias GELU and two skip layer norms each.
+    # Two layers: one fused attention (the last from the first token only), one bias GELU and
+    # two skip layer norms each.
     assert graph["contrib_op_counts"] == {
-        "Attention": 2,
+        "Attention": 1,
         "BiasGelu": 2,
         "EmbedLayerNormalization": 1,
+        "MultiHeadAttention": 1,
         "SkipLayerNormalization": 4,
     }
     fp32 = onnx.load(str(export_dir / "model.onnx"))
-    assert Counter(node.op_type for node in fp32.graph.node)["Attention"] == 2
+    counts = Counter(node.op_type for node in fp32.graph.node)
+    assert counts["Attention"] == 1 and counts["MultiHeadAttention"] == 1
 
 
 def test_fused_and_tf2onnx_exports_agree(tiny, tiny_tf2onnx) -> None:

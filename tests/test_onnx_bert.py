@@ -112,10 +112,12 @@ def test_padding_token_ids_do_not_change_logits(graphs: dict[str, Any]) -> None:
 def test_fused_graph_has_one_attention_kernel_per_layer(graphs: dict[str, Any]) -> None:
     path, facts = graphs["fused"]
     counts = Counter(node.op_type for node in onnx.load(str(path)).graph.node)
-    assert counts["Attention"] == LAYERS
+    # The last layer attends from the first token only (what the classifier reads).
+    assert counts["Attention"] == LAYERS - 1 and counts["MultiHeadAttention"] == 1
     assert facts["form"] == "fused"
     assert facts["contrib_op_counts"] == {
-        "Attention": LAYERS,
+        "Attention": LAYERS - 1,
+        "MultiHeadAttention": 1,
         "BiasGelu": LAYERS,
         "EmbedLayerNormalization": 1,
         "SkipLayerNormalization": 2 * LAYERS,
