@@ -245,42 +245,32 @@ class _FusedWriter:
         projections = (attention.query, attention.key, attention.value)
         qkv_bias = np.concatenate([weight_array(dense.bias) for dense in projections])
         if first_token_only:
-            residual = _first_token(graph, hidden, prefix)
             # MultiHeadAttention takes a query shorter than the keys: one row per text here.
-            context = graph.node(
+            residual = _first_token(graph, hidden, prefix)
+            operator, inputs = (
                 "MultiHeadAttention",
                 [
                     self._matmul(residual, attention.query, f"{prefix}.attention.query"),
                     self._matmul(hidden, attention.key, f"{prefix}.attention.key"),
                     self._matmul(hidden, attention.value, f"{prefix}.attention.value"),
-                    graph.weight(f"{prefix}.attention.qkv.bias", qkv_bias),
-                    "attention_mask",
                 ],
-                f"{prefix}.attention",
-                domain=CONTRIB_DOMAIN,
-                width=self.hidden_size,
-                num_heads=self.heads,
-                mask_filter_value=MASK_FILTER_VALUE,
             )
         else:
             residual = hidden
             qkv_weight = np.concatenate(
                 [weight_array(dense.kernel) for dense in projections], axis=1
             )
-            context = graph.node(
-                "Attention",
-                [
-                    hidden,
-                    graph.weight(f"{prefix}.attention.qkv.weight", qkv_weight),
-                    graph.weight(f"{prefix}.attention.qkv.bias", qkv_bias),
-                    "attention_mask",
-                ],
-                f"{prefix}.attention",
-                domain=CONTRIB_DOMAIN,
-                width=self.hidden_size,
-                num_heads=self.heads,
-                mask_filter_value=MASK_FILTER_VALUE,
-            )
+            operator = "Attention"
+            inputs = [hidden, graph.weight(f"{prefix}.attention.qkv.weight", qkv_weight)]
+        context = graph.node(
+            operator,
+            [*inputs, graph.weight(f"{prefix}.attention.qkv.bias", qkv_bias), "attention_mask"],
+            f"{prefix}.attention",
+            domain=CONTRIB_DOMAIN,
+            width=self.hidden_size,
+            num_heads=self.heads,
+            mask_filter_value=MASK_FILTER_VALUE,
+        )
         self_output = layer.attention.dense_output
         hidden = self._dense_add_norm(
             context,
