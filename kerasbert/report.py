@@ -75,7 +75,7 @@ def write_report(run_dir: str | Path) -> Path:
 
     sections = [
         _headline(run_dir, metrics, config),
-        _configuration(config),
+        _configuration(config, summary.get("schedule", {})),
         _data(summary, metrics, config),
         _results(metrics),
         _training(history),
@@ -116,10 +116,12 @@ def _headline(run_dir: Path, metrics: dict[str, Any], config: dict[str, Any]) ->
     return "\n".join(lines)
 
 
-def _configuration(config: dict[str, Any]) -> str:
+def _configuration(config: dict[str, Any], schedule: dict[str, Any]) -> str:
     if not config:
         return ""
-    rows = [(f"`{key}`", _code(config[key])) for key in _KEY_SETTINGS if key in config]
+    # Without --epochs the run chose its epochs from its data size: show what it trained.
+    shown = {**config, "epochs": config.get("epochs") or schedule.get("epochs")}
+    rows = [(f"`{key}`", _code(shown[key])) for key in _KEY_SETTINGS if key in config]
     lines = ["## Configuration", "", *_table(("Setting", "Value"), rows)]
     lines += [
         "",

@@ -21,7 +21,7 @@ import numpy as np
 
 from kerasbert import checkpoint, pipeline
 from kerasbert.callbacks import completed_epochs, make_callbacks
-from kerasbert.config import TrainConfig
+from kerasbert.config import TrainConfig, planned_epochs
 from kerasbert.data import DataSplits, splits_for
 from kerasbert.errors import InputError
 from kerasbert.exportdir import ExportDir
@@ -191,6 +191,15 @@ def _fit(config, run: RunDir, splits, inputs: Inputs, model_path, strategy, remo
     completed = completed_epochs(run.backup)
     train = inputs.encoded["train"]
     steps_per_epoch = pipeline.steps_per_epoch(len(train), inputs.global_batch, drop_remainder)
+    epochs = planned_epochs(config, steps_per_epoch)
+    inputs.summary["schedule"] = {
+        "epochs": epochs,
+        "steps_per_epoch": steps_per_epoch,
+        "total_steps": epochs * steps_per_epoch,
+        "epochs_from": "--epochs"
+        if config.epochs is not None
+        else f"--min-steps {config.min_steps}",
+    }
     train_data = pipeline.make_dataset(
         train,
         inputs.label_ids["train"],
@@ -199,7 +208,7 @@ def _fit(config, run: RunDir, splits, inputs: Inputs, model_path, strategy, remo
         shuffle=True,
         seed=config.seed,
         drop_remainder=drop_remainder,
-        epochs=config.epochs,
+        epochs=epochs,
         first_epoch=completed,
     )
     validation_data = pipeline.make_dataset(
@@ -208,7 +217,7 @@ def _fit(config, run: RunDir, splits, inputs: Inputs, model_path, strategy, remo
         inputs.global_batch,
         padding=inputs.padding,
     )
-    total_steps = steps_per_epoch * config.epochs
+    total_steps = steps_per_epoch * epochs
     with strategy.scope():
         model = build_classifier(model_path, splits.labels, config.freeze_embeddings)
         compile_classifier(
@@ -247,7 +256,7 @@ def _fit(config, run: RunDir, splits, inputs: Inputs, model_path, strategy, remo
     model.fit(
         train_data,
         validation_data=validation_data,
-        epochs=config.epochs,
+        epochs=epochs,
         steps_per_epoch=steps_per_epoch,
         callbacks=make_callbacks(run, config.early_stopping_patience, remote, completed),
         verbose=1 if sys.stdout.isatty() else 2,

@@ -86,6 +86,10 @@ def test_summary_records_padding_and_lengths(tiny_run) -> None:
     assert 0.9 < summary["padding"]["train_padding_efficiency"] <= 1.0
     assert summary["token_lengths"]["train"]["p50"] > 5
     assert sum(summary["split_sizes"].values()) == 300
+    # 210 training texts in batches of 8: 27 steps per epoch, the 6 epochs the config asks for.
+    assert summary["schedule"] == {
+        "epochs": 6, "steps_per_epoch": 27, "total_steps": 162, "epochs_from": "--epochs"
+    }  # fmt: skip
 
 
 def test_existing_run_directory_is_refused(tiny_checkpoint, tiny_csv, tiny_run) -> None:
