@@ -137,26 +137,9 @@ def load_splits(
             "least two. For one 0/1 column, use it as --label-column (two classes)."
         )
 
-    # Validation and test files are read as --data was: same columns, same label format.
-    given_spec = dataclasses.replace(
-        spec,
-        multi_label=read.multi_label,
-        label_separator=read.columns.get("label_separator"),
-        strict=False,
+    given = _read_given_splits(
+        {"validation": validation_data, "test": test_data}, spec, read, data, label_names
     )
-    given: dict[str, Examples] = {}
-    for name, path in (("validation", validation_data), ("test", test_data)):
-        if path is not None:
-            other = read_labelled(path, given_spec)
-            given[name] = Examples(other.texts, other.labels, other.text_pairs)
-            if (other.text_pairs is None) != (read.text_pairs is None):
-                kinds = ("single texts", "text pairs")
-                raise InputError(
-                    f"{path} holds {kinds[other.text_pairs is not None]} but {data} holds "
-                    f"{kinds[read.text_pairs is not None]}; give files of the same layout."
-                )
-            _check_known_labels(given[name], label_names, path)
-
     fractions = {
         name: fraction
         for name, fraction in (("validation", validation_fraction), ("test", test_fraction))
@@ -165,26 +148,7 @@ def load_splits(
     train, held_out, stratification = stratified_split(examples, groups, fractions, seed, data)
     splits = {**held_out, **given}
 
-    overlap = {}
-    # Examples of --data (whatever split they landed in) and of the other given file are off limits.
-    taken = set(examples.keys())
-    for name in given:
-        keys = splits[name].keys()
-        kept = [i for i, key in enumerate(keys) if key not in taken]
-        taken |= set(keys)
-        overlap[name] = len(splits[name]) - len(kept)
-        if overlap[name]:
-            logger.warning(
-                "Removed %d %s texts that also occur in %s or another split (they would inflate "
-                "the scores).",
-                overlap[name],
-                name,
-                data,
-            )
-            splits[name] = splits[name].subset(kept)
-        if not len(splits[name]):
-            raise InputError(f"The {name} file has no rows whose text is not also in {data}.")
-
+    overlap = _remove_overlap(splits, list(given), examples, data)
     if max_train_samples is not None and max_train_samples < len(train):
         train = stratified_sample(train, max_train_samples, seed)
     if max_eval_samples is not None:
@@ -217,6 +181,59 @@ def load_splits(
         columns={key: value for key, value in read.columns.items() if value is not None},
         class_weight=class_weight,
     )
+
+
+def _read_given_splits(
+    paths: dict[str, str | None], spec: ColumnSpec, read, data: str, label_names: list[str]
+) -> dict[str, Examples]:
+    """The `--validation-data` / `--test-data` files, read as `--data` was: same columns, same
+    label format, same layout (texts or pairs), no label it lacks."""
+    given_spec = dataclasses.replace(
+        spec,
+        multi_label=read.multi_label,
+        label_separator=read.columns.get("label_separator"),
+        strict=False,
+    )
+    given: dict[str, Examples] = {}
+    for name, path in paths.items():
+        if path is None:
+            continue
+        other = read_labelled(path, given_spec)
+        given[name] = Examples(other.texts, other.labels, other.text_pairs)
+        if (other.text_pairs is None) != (read.text_pairs is None):
+            kinds = ("single texts", "text pairs")
+            raise InputError(
+                f"{path} holds {kinds[other.text_pairs is not None]} but {data} holds "
+                f"{kinds[read.text_pairs is not None]}; give files of the same layout."
+            )
+        _check_known_labels(given[name], label_names, path)
+    return given
+
+
+def _remove_overlap(
+    splits: dict[str, Examples], given: list[str], examples: Examples, data: str
+) -> dict[str, int]:
+    """Drop from each given split the examples of `--data` (whatever split they landed in) and of
+    the other given file; return how many each lost."""
+    overlap = {}
+    taken = set(examples.keys())
+    for name in given:
+        keys = splits[name].keys()
+        kept = [i for i, key in enumerate(keys) if key not in taken]
+        taken |= set(keys)
+        overlap[name] = len(splits[name]) - len(kept)
+        if overlap[name]:
+            logger.warning(
+                "Removed %d %s texts that also occur in %s or another split (they would inflate "
+                "the scores).",
+                overlap[name],
+                name,
+                data,
+            )
+            splits[name] = splits[name].subset(kept)
+        if not len(splits[name]):
+            raise InputError(f"The {name} file has no rows whose text is not also in {data}.")
+    return overlap
 
 
 def splits_for(config: TrainConfig) -> DataSplits:
