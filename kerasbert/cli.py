@@ -122,6 +122,12 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("int8", "fp32", "optimized"),
         help="Model file to run (default: int8, or fp32 where the export found int8 less accurate).",
     )
+    predict.add_argument(
+        "--long-documents",
+        choices=("truncate", "windows"),
+        help="Cut texts longer than the model's max length, or average overlapping windows "
+        "(default: as the model was trained).",
+    )
     predict.set_defaults(handler=_predict)
 
     benchmark = commands.add_parser(
@@ -249,6 +255,10 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _long_documents(args: argparse.Namespace) -> bool | None:
+    return None if args.long_documents is None else args.long_documents == "windows"
+
+
 def _predict(args: argparse.Namespace) -> int:
     from kerasbert.predictor import OnnxClassifier, predict_file
 
@@ -262,6 +272,7 @@ def _predict(args: argparse.Namespace) -> int:
             text_column=args.text_column,
             variant=args.variant,
             text_pair_column=args.text_pair_column,
+            long_documents=_long_documents(args),
         )
         print(f"Wrote {count} predictions to {args.output}")
         return 0
@@ -269,7 +280,9 @@ def _predict(args: argparse.Namespace) -> int:
         raise InputError(
             'Give texts to classify, e.g. kerasbert predict DIR "some text", or --input.'
         )
-    classifier = OnnxClassifier(args.model_dir, variant=args.variant)
+    classifier = OnnxClassifier(
+        args.model_dir, variant=args.variant, long_documents=_long_documents(args)
+    )
     if classifier.pair:
         raise InputError(
             f"{args.model_dir} classifies text pairs; put them in a .csv or .jsonl file, one pair "

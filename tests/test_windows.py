@@ -133,3 +133,19 @@ def test_windowed_run_trains_on_windows_and_predicts_their_mean(windowed_run) ->
     np.testing.assert_allclose(onnx_probabilities, tf_probabilities, atol=1e-4)
     truncating = OnnxClassifier(export_dir, variant="fp32", long_documents=False)
     assert not np.allclose(truncating.predict_proba(test.texts), onnx_probabilities, atol=1e-3)
+
+
+def test_predict_cli_follows_the_export_unless_told(windowed_run, capsys) -> None:
+    from kerasbert.cli import main
+    from kerasbert.predictor import OnnxClassifier
+
+    _, export_dir = windowed_run
+    text = "the market said the new bank shares profit . " * 4 + "the team win the game . " * 3
+    for flag, windows in ((None, True), ("truncate", False), ("windows", True)):
+        argv = ["predict", str(export_dir), text, "--variant", "fp32"]
+        assert main(argv + (["--long-documents", flag] if flag else [])) == 0
+        label, probability, _ = capsys.readouterr().out.strip().split("\t")
+        expected = OnnxClassifier(export_dir, variant="fp32", long_documents=windows)
+        row = expected.predict_proba([text])[0]
+        assert label == expected.labels[int(row.argmax())]
+        assert abs(float(probability) - float(row.max())) < 1e-4
