@@ -198,10 +198,29 @@ def _write_export(
         _write_onnx_metadata(path, labels, max_length)
 
     _save_tokenizer(source.model, tokenizer, staging.tokenizer)
-    metadata: dict[str, Any] = {
+    metadata = _metadata(source, run, tokenizer, input_names, opset, model_type)
+    metadata.update(graph=graph, parity=parity, optimization=optimization)
+    write_json(staging.metadata, metadata)
+    _score_variants(source, run, staging, metadata, int8_threshold)
+    metadata["files"] = {
+        path.name: path.stat().st_size for path in sorted(staging.path.iterdir()) if path.is_file()
+    }
+    write_json(staging.metadata, metadata)
+
+
+def _metadata(
+    source: RunDir,
+    run: dict[str, Any],
+    tokenizer: Any,
+    input_names: list[str],
+    opset: int,
+    model_type: str,
+) -> dict[str, Any]:
+    """`kerasbert.json` before the checks on the written files fill in their figures."""
+    return {
         "schema_version": SCHEMA_VERSION,
-        "labels": labels,
-        "max_length": max_length,
+        "labels": run["labels"],
+        "max_length": run["max_length"],
         # How the predictor must encode its inputs: text pairs or single texts, cut as in training.
         "pair": run["pair"],
         "truncation": run["truncation"],
@@ -219,17 +238,26 @@ def _write_export(
             "checkpoint": checkpoint_name(run["config"].get("model")),
             "model_type": model_type,
         },
-        "graph": graph,
-        "parity": parity,
-        "optimization": optimization,
+        "graph": None,
+        "parity": None,
+        "optimization": None,
         "int8": None,
         "files": {},
         "versions": package_versions(),
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
-    write_json(staging.metadata, metadata)
 
-    # Score both variants with the predictor users will run, on the files about to ship.
+
+def _score_variants(
+    source: RunDir,
+    run: dict[str, Any],
+    staging: ExportDir,
+    metadata: dict[str, Any],
+    int8_threshold: float,
+) -> None:
+    """Score fp32 and int8 with the predictor users will run, on the files about to ship: the
+    int8 accuracy delta and the fp32 predictor's agreement with TensorFlow, into `metadata`."""
+    labels = run["labels"]
     true_ids = labels_to_ids(run["test_labels"], labels, source=str(source.split_path("test")))
     fp32_probabilities = OnnxClassifier(staging.path, variant="fp32").predict_proba(
         run["test_examples"]
@@ -253,10 +281,6 @@ def _write_export(
         if tensorflow_probabilities is None
         else agreement_with_tensorflow(tensorflow_probabilities, fp32_probabilities)
     )
-    metadata["files"] = {
-        path.name: path.stat().st_size for path in sorted(staging.path.iterdir()) if path.is_file()
-    }
-    write_json(staging.metadata, metadata)
 
 
 def _convert_checked(
