@@ -262,12 +262,15 @@ class _FusedWriter:
             )
             operator = "Attention"
             inputs = [hidden, graph.weight(f"{prefix}.attention.qkv.weight", qkv_weight)]
+        # The first-token layer's tensors have one row per text, not one per token.
+        rows = 1 if first_token_only else "sequence"
         context = graph.node(
             operator,
             [*inputs, graph.weight(f"{prefix}.attention.qkv.bias", qkv_bias), "attention_mask"],
             f"{prefix}.attention",
             domain=CONTRIB_DOMAIN,
             width=self.hidden_size,
+            rows=rows,
             num_heads=self.heads,
             mask_filter_value=MASK_FILTER_VALUE,
         )
@@ -278,6 +281,7 @@ class _FusedWriter:
             self_output.dense,
             self_output.LayerNorm,
             f"{prefix}.attention.output",
+            rows,
         )
         intermediate = layer.intermediate.dense
         activated = graph.node(
@@ -289,17 +293,26 @@ class _FusedWriter:
             f"{prefix}.intermediate.gelu",
             domain=CONTRIB_DOMAIN,
             width=self.intermediate_size,
+            rows=rows,
         )
         output = layer.bert_output
         return self._dense_add_norm(
-            activated, hidden, output.dense, output.LayerNorm, f"{prefix}.output"
+            activated, hidden, output.dense, output.LayerNorm, f"{prefix}.output", rows
         )
 
     def _matmul(self, tensor: str, dense: Any, name: str) -> str:
         weight = self.graph.weight(f"{name}.weight", weight_array(dense.kernel))
         return self.graph.node("MatMul", [tensor, weight], f"{name}.matmul")
 
-    def _dense_add_norm(self, tensor: str, residual: str, dense: Any, norm: Any, name: str) -> str:
+    def _dense_add_norm(
+        self,
+        tensor: str,
+        residual: str,
+        dense: Any,
+        norm: Any,
+        name: str,
+        rows: str | int = "sequence",
+    ) -> str:
         """LayerNorm(tensor @ kernel + bias + residual) as MatMul + SkipLayerNormalization."""
         graph = self.graph
         return graph.node(
@@ -314,6 +327,7 @@ class _FusedWriter:
             f"{name}.norm",
             domain=CONTRIB_DOMAIN,
             width=self.hidden_size,
+            rows=rows,
             epsilon=self.epsilon,
         )
 

@@ -77,14 +77,15 @@ class GraphBuilder:
         unused_outputs: tuple[str, ...] = (),
         domain: str = "",
         width: int | None = None,
+        rows: str | int = "sequence",
         **attributes: Any,
     ) -> str:
         """Add a node and return the name of its first output.
 
         `unused_outputs` names further outputs a kernel's shape inference insists on. `width`
-        declares the output as float32 `[batch, sequence, width]`: onnx's shape inference does
-        not know contrib ops, and onnxruntime's quantizer needs the type of every tensor it
-        quantizes.
+        declares the output as float32 `[batch, rows, width]`: onnx's shape inference does not
+        know contrib ops, and onnxruntime's quantizer needs the type of every tensor it
+        quantizes. A wrong `rows` is not harmless: onnxruntime plans its buffers by these shapes.
         """
         output = output or self.name(name)
         outputs = [output] + [self.name(f"{name}.{each}") for each in unused_outputs]
@@ -93,9 +94,7 @@ class GraphBuilder:
         )
         if width is not None:
             self.graph.value_info.append(
-                helper.make_tensor_value_info(
-                    output, TensorProto.FLOAT, ["batch", "sequence", width]
-                )
+                helper.make_tensor_value_info(output, TensorProto.FLOAT, ["batch", rows, width])
             )
         return output
 
