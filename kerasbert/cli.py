@@ -4,7 +4,11 @@
     kerasbert evaluate RUN_DIR [--data FILE [--text-pair-column COLUMN]]
     kerasbert export RUN_DIR [--output DIR] [--overwrite]
     kerasbert predict MODEL_DIR "text" ... | --input FILE --output preds.csv [--text-pair-column C]
-    kerasbert benchmark [--quick] [--data FILE]
+    kerasbert serve EXPORT_DIR [--port 8000] [--max-batch-size 32] [--variant int8]
+    kerasbert benchmark [--quick] [--data FILE] | --serve EXPORT_DIR
+    kerasbert compare RUN_DIR... [--output DIR]
+    kerasbert sweep --config sweep.yaml [--output DIR] [--trials N] [--minutes M]
+    kerasbert lr-find [training flags] [--output DIR]
 
 A user mistake prints one line naming the problem and the fix, and exits with status 2; `--debug`
 shows the traceback instead.
@@ -109,8 +113,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     predict.add_argument("model_dir", help="An export directory (holds kerasbert.json).")
     predict.add_argument("texts", nargs="*", help="Texts to classify.")
-    predict.add_argument("--input", help="A .csv, .jsonl or .txt file of texts.")
-    predict.add_argument("--output", help="Where to write predictions as CSV (with --input).")
+    predict.add_argument(
+        "--input", help="A .csv, .tsv, .jsonl, .txt or .parquet file of texts (read in chunks)."
+    )
+    predict.add_argument(
+        "--output", help="Where to write predictions (with --input): .csv, .jsonl or .parquet."
+    )
+    predict.add_argument(
+        "--id-column", help="Column copied to the output beside each prediction (default: id, …)."
+    )
+    predict.add_argument(
+        "--chunk-size", type=int, default=2048, help="Rows read, classified and written at once."
+    )
     predict.add_argument("--text-column", help="Text column of --input (csv/jsonl).")
     predict.add_argument(
         "--text-pair-column",
@@ -128,13 +142,75 @@ def build_parser() -> argparse.ArgumentParser:
         help="Cut texts longer than the model's max length, or average overlapping windows "
         "(default: as the model was trained).",
     )
+    predict.add_argument(
+        "--thresholds",
+        help="Multi-label models: a JSON file mapping every label to its threshold, instead of "
+        "the ones tuned on the validation split at training.",
+    )
     predict.set_defaults(handler=_predict)
+
+    add_serve_command(commands, common)
+
+    add_experiment_commands(commands, common)
 
     benchmark = commands.add_parser(
         "benchmark", parents=[common], help="Measure training and inference speed (see README)."
     )
     benchmark.add_argument("args", nargs=argparse.REMAINDER, help="See kerasbert benchmark --help.")
     return parser
+
+
+def add_serve_command(commands, common: argparse.ArgumentParser) -> None:
+    """`serve`: one flag per `ServeConfig` field (`kerasbert.serving`)."""
+    from kerasbert.serving.config import ServeConfig
+
+    serve = commands.add_parser(
+        "serve", parents=[common], help="Serve an exported model over HTTP, batching requests."
+    )
+    serve.add_argument("model_dir", help="An export directory (holds kerasbert.json).")
+    for item in dataclasses.fields(ServeConfig):
+        flag = "--" + item.name.replace("_", "-")
+        help_text = item.metadata["help"] + f" (default: {item.default})"
+        if item.type == "bool":
+            serve.add_argument(flag, action=argparse.BooleanOptionalAction, help=help_text)
+        else:
+            kind = _parser_for(item.type)
+            serve.add_argument(flag, type=kind, metavar=item.name.upper(), help=help_text)
+    serve.set_defaults(handler=_serve)
+
+
+def add_experiment_commands(commands, common: argparse.ArgumentParser) -> None:
+    """`compare`, `sweep` and `lr-find`: the shells of `kerasbert.experiments`."""
+    compare = commands.add_parser(
+        "compare", parents=[common], help="Compare run directories in one table with plots."
+    )
+    compare.add_argument("run_dirs", nargs="+", help="Run directories or globs such as 'runs/*'.")
+    compare.add_argument("--output", default="comparison", help="Where the table and plots go.")
+    compare.add_argument("--no-plots", dest="plots", action="store_false")
+    compare.set_defaults(handler=_compare)
+
+    sweep = commands.add_parser(
+        "sweep", parents=[common], help="Search hyperparameters with Optuna (resumable)."
+    )
+    sweep.add_argument("--config", required=True, help="The sweep file (see README).")
+    sweep.add_argument(
+        "--output", help="Sweep folder (default: the file's output, else sweeps/<file stem>)."
+    )
+    sweep.add_argument("--trials", type=int, help="Trial budget (overrides the file's).")
+    sweep.add_argument("--minutes", type=float, help="Time budget (overrides the file's).")
+    sweep.set_defaults(handler=_sweep)
+
+    lr_find = commands.add_parser(
+        "lr-find", parents=[common], help="Learning-rate range test: plot loss against rate."
+    )
+    add_train_arguments(lr_find)
+    lr_find.add_argument("--start-lr", type=float, default=1e-7, help="First rate (default 1e-7).")
+    lr_find.add_argument("--end-lr", type=float, default=1.0, help="Last rate (default 1).")
+    lr_find.add_argument("--steps", type=int, default=100, help="Batches to train (default 100).")
+    lr_find.add_argument(
+        "--output", default=None, help="Where lr_find.json/png go (default lr-find/<data>)."
+    )
+    lr_find.set_defaults(handler=_lr_find)
 
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
@@ -212,6 +288,14 @@ def print_summary(result) -> None:
             f"TF-IDF baseline: {metrics['baseline']['accuracy']:.4f}   "
             f"macro-F1: {metrics['baseline']['macro_f1']:.4f}"
         )
+    if metrics.get("task") == "multi_label":  # the accuracy above is subset accuracy
+        for name, scores in (("BERT", metrics), ("TF-IDF", metrics.get("baseline"))):
+            if scores:
+                print(
+                    f"{name + ' multi-label:':20}micro-F1 {scores['micro_f1']:.4f}   "
+                    f"Hamming loss {scores['hamming_loss']:.4f}   "
+                    f"subset accuracy {scores['subset_accuracy']:.4f}"
+                )
     report = RunDir(result.run_dir).report
     if report.exists():
         print(f"Report:          {report}")
@@ -228,6 +312,56 @@ def print_summary(result) -> None:
             )
     phases = ", ".join(f"{name} {seconds:.0f}" for name, seconds in result.timings.items())
     print(f"Time taken:      {result.seconds:.0f} s" + (f" ({phases})" if phases else ""))
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from kerasbert.experiments.compare import compare_runs
+
+    comparison = compare_runs(args.run_dirs, args.output, plots=args.plots)
+    print(comparison.markdown())
+    print(f"Table and plots in {args.output}")
+    return 0
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from kerasbert.experiments.space import read_sweep_spec
+    from kerasbert.experiments.sweep import default_sweep_dir, run_sweep
+
+    spec = read_sweep_spec(args.config, trials=args.trials, minutes=args.minutes)
+    result = run_sweep(spec, args.output or spec.output or default_sweep_dir(args.config))
+    if result.restarted:
+        print(f"Interrupted trial(s) {result.restarted} ran again with the same parameters.")
+    print(f"Trials run now: {result.trials_run_now}; all trials by state: {result.counts}")
+    if result.comparison:
+        print(result.comparison.markdown())
+    if result.best:
+        best, test = result.best, result.best["test"]
+        print(
+            f"Best trial {best['trial']} ({best['params']}): validation {best['value']:.4f}; "
+            f"test accuracy {test['accuracy']:.4f}, macro-F1 {test['macro_f1']:.4f}; "
+            f"exported to {best['export']}"
+        )
+    print(f"Sweep folder: {result.folder}")
+    return 0
+
+
+def _lr_find(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
+    from kerasbert.experiments.lrfind import find_learning_rate
+
+    output = args.output or str(Path("lr-find") / Path(config.data).stem)
+    result = find_learning_rate(
+        config, output, start=args.start_lr, end=args.end_lr, steps=args.steps
+    )
+    if result.suggested is None:
+        print(f"Too few steps before the loss diverged to suggest a rate; see {output}.")
+    else:
+        print(
+            f"Suggested learning rate: {result.suggested:.1e} ({result.rule}); lowest loss at "
+            f"{result.min_loss_rate:.1e}, steepest descent at {result.steepest_rate or 0:.1e}."
+        )
+    print(f"Curve and numbers in {output}")
+    return 0
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -264,7 +398,9 @@ def _predict(args: argparse.Namespace) -> int:
 
     if args.input:
         if not args.output:
-            raise InputError("--input needs --output FILE.csv to write the predictions to.")
+            raise InputError(
+                "--input needs --output FILE (.csv, .jsonl or .parquet) for the predictions."
+            )
         count = predict_file(
             args.model_dir,
             args.input,
@@ -273,6 +409,10 @@ def _predict(args: argparse.Namespace) -> int:
             variant=args.variant,
             text_pair_column=args.text_pair_column,
             long_documents=_long_documents(args),
+            thresholds=_thresholds_file(args.thresholds),
+            id_column=args.id_column,
+            chunk_size=args.chunk_size,
+            progress=True,
         )
         print(f"Wrote {count} predictions to {args.output}")
         return 0
@@ -281,7 +421,10 @@ def _predict(args: argparse.Namespace) -> int:
             'Give texts to classify, e.g. kerasbert predict DIR "some text", or --input.'
         )
     classifier = OnnxClassifier(
-        args.model_dir, variant=args.variant, long_documents=_long_documents(args)
+        args.model_dir,
+        variant=args.variant,
+        long_documents=_long_documents(args),
+        thresholds=_thresholds_file(args.thresholds),
     )
     if classifier.pair:
         raise InputError(
@@ -289,7 +432,43 @@ def _predict(args: argparse.Namespace) -> int:
             "per row, and pass --input FILE --output preds.csv (columns: --text-column and "
             "--text-pair-column)."
         )
-    for text, row in zip(args.texts, classifier.predict_proba(args.texts)):
+    probabilities = classifier.predict_proba(args.texts)
+    if classifier.multi_label:
+        # Each label set joined by the training data's separator, with its labels' probabilities.
+        separator = classifier.label_separator or "|"
+        for text, chosen, row in zip(args.texts, classifier.predict(args.texts), probabilities):
+            shown = separator.join(f"{row[classifier.labels.index(name)]:.4f}" for name in chosen)
+            print(f"{separator.join(chosen)}\t{shown}\t{text}")
+        return 0
+    for text, row in zip(args.texts, probabilities):
         best = int(row.argmax())
         print(f"{classifier.labels[best]}\t{row[best]:.4f}\t{text}")
     return 0
+
+
+def _thresholds_file(path: str | None) -> dict | None:
+    """`--thresholds FILE`: a JSON object of label: threshold (checked against the model's
+    labels by `OnnxClassifier`)."""
+    if path is None:
+        return None
+    import json
+
+    try:
+        thresholds = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise InputError(f"--thresholds {path} is not valid JSON ({error}).") from error
+    if not isinstance(thresholds, dict):
+        raise InputError(
+            f'--thresholds {path} must hold a JSON object of label: threshold, e.g. {{"sport": 0.4}}.'
+        )
+    return thresholds
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from kerasbert.serving.config import ServeConfig
+    from kerasbert.serving.server import serve
+
+    names = ServeConfig.field_names()
+    given = {name: value for name, value in vars(args).items() if name in names}
+    config = ServeConfig(**{name: value for name, value in given.items() if value is not None})
+    return serve(args.model_dir, config, announce=lambda line: print(line, flush=True))

@@ -14,10 +14,13 @@ from typing import Any
 
 import numpy as np
 
-from kerasbert.baseline import tfidf_baseline
+from kerasbert.baseline import tfidf_baseline, tfidf_multilabel_baseline
+from kerasbert.data import MULTI_LABEL
 from kerasbert.errors import InputError
 from kerasbert.examples import Examples
+from kerasbert.labelsets import DEFAULT_THRESHOLD, check_thresholds
 from kerasbert.metrics import compute_metrics, confident_mistakes, labels_to_ids, lift
+from kerasbert.multilabel_metrics import compute_multilabel_metrics, label_set_mistakes
 from kerasbert.readers import ColumnSpec, read_labelled
 from kerasbert.rundir import RunDir
 
@@ -70,13 +73,16 @@ def evaluate_run(
         raise FileNotFoundError(f"Run directory {run.path} does not exist.")
     labels = run.read_labels()
     config = run.read_config()
+    multi_label = is_multi_label(run)
     if data is None:
         examples = run.read_split("test")
         source, output = str(run.split_path("test")), run
     else:
-        given = ColumnSpec(text_column, text_pair_column, label_column, multi_label=False)
+        given = _evaluation_columns(run, config, text_column, text_pair_column, label_column)
         examples = _read_evaluation_data(str(data), given, config, _takes_pairs(run), run.name)
         source, output = str(data), run.evaluation(data)
+    if multi_label:
+        return evaluate_multilabel(run, examples, labels, config, data, source, output, plots)
     texts, names = examples.texts, examples.labels
     # Refuse unknown labels before paying for the model load.
     y_true = labels_to_ids(names, labels, source=source)
@@ -125,6 +131,118 @@ def evaluate_run(
         shown = examples.display_texts()
         _write_plots(run, output, data, result, shown, y_true, probabilities, labels)
     return result
+
+
+def is_multi_label(run: RunDir) -> bool:
+    """Whether the run's model is multi-label (its data summary says, else its test split)."""
+    summary = run.read_data_summary()
+    if "task" in summary:
+        return summary["task"] == MULTI_LABEL
+    return run.split_path("test").is_file() and run.read_split("test").multi_label
+
+
+def _evaluation_columns(
+    run: RunDir, config: dict[str, Any], text_column, text_pair_column, label_column
+) -> ColumnSpec:
+    """How to read a labelled file for this run: a multi-label run's label format is its own."""
+    if not is_multi_label(run):
+        return ColumnSpec(text_column, text_pair_column, label_column, multi_label=False)
+    columns = run.read_data_summary().get("columns") or {}
+    return ColumnSpec(
+        text_column,
+        text_pair_column,
+        label_column,
+        None if label_column else config.get("label_columns"),
+        multi_label=True,
+        label_separator=config.get("label_separator") or columns.get("label_separator"),
+        strict=False,
+    )
+
+
+def evaluate_multilabel(
+    run: RunDir,
+    examples: Examples,
+    labels: list[str],
+    config: dict[str, Any],
+    data: str | Path | None,
+    source: str,
+    output: RunDir,
+    plots: bool,
+) -> dict[str, Any]:
+    """`evaluate_run` for a multi-label run: sigmoid probabilities, the run's tuned thresholds
+    (`thresholds.json`; 0.5 for a run without), multi-label metrics and the one-vs-rest
+    baseline thresholded by the same rule on the run's validation split."""
+    unknown = {name for names in examples.label_sets() for name in names} - set(labels)
+    if unknown:
+        labels_to_ids(sorted(unknown), labels, source=source)  # raises, naming them
+    if not examples.texts:
+        raise InputError(f"{source} has no labelled rows to evaluate.")
+    y_true = Examples(examples.texts, examples.label_sets()).label_ids(labels)
+    tuned = run.read_thresholds()
+    thresholds = (
+        check_thresholds(tuned["thresholds"], labels, str(run.thresholds))
+        if tuned
+        else np.full(len(labels), DEFAULT_THRESHOLD)
+    )
+    max_length = int(config.get("max_length", DEFAULT_MAX_LENGTH))
+    truncation = config.get("truncation", "head")
+    windows = (config.get("long_documents", "truncate") == "windows", config.get("window_overlap"))
+    probabilities = _predict(run, examples, max_length, truncation, source, windows, True)
+    result = compute_multilabel_metrics(y_true, probabilities, labels, thresholds)
+    result["thresholds_from"] = "validation" if tuned else "default 0.5"
+    result["confident_mistakes"] = label_set_mistakes(
+        examples.display_texts(), y_true, probabilities, labels, thresholds
+    )
+    result["source"] = source
+    if data is None:
+        summary = run.read_data_summary()
+        for key in ("split_sizes", "duplicates_dropped"):
+            if key in summary:
+                result[key] = summary[key]
+        run.write_test_probabilities(probabilities)
+    else:
+        output.path.mkdir(parents=True, exist_ok=True)
+    if run.split_path("train").is_file():
+        result["baseline"] = tfidf_multilabel_baseline(
+            _split_inputs(run.read_split("train"), labels),
+            _split_inputs(run.read_split("validation"), labels)
+            if run.split_path("validation").is_file()
+            else None,
+            (_inputs(examples), y_true),
+            labels,
+            seed=int(config.get("seed", 42)),
+        )
+        result["lift"] = lift(result, result["baseline"])
+    output.write_metrics(result)
+    logger.info(
+        "Micro-F1 %.4f, macro-F1 %.4f, subset accuracy %.4f, Hamming loss %.4f on %d texts; "
+        "metrics in %s",
+        result["micro_f1"],
+        result["macro_f1"],
+        result["subset_accuracy"],
+        result["hamming_loss"],
+        result["num_examples"],
+        output.metrics,
+    )
+    if plots:
+        from kerasbert.plots_multilabel import write_multilabel_plots
+
+        dataset = "the test set" if data is None else Path(data).name
+        write_multilabel_plots(run, result, output.plots, dataset, with_history=data is None)
+        if data is None:
+            from kerasbert.report import write_report
+
+            write_report(run.path)
+    return result
+
+
+def _inputs(examples: Examples) -> list[Any]:
+    pairs = examples.text_pairs
+    return list(examples.texts) if pairs is None else list(zip(examples.texts, pairs))
+
+
+def _split_inputs(examples: Examples, labels: list[str]) -> tuple[list[Any], np.ndarray]:
+    return _inputs(examples), Examples(examples.texts, examples.label_sets()).label_ids(labels)
 
 
 def _takes_pairs(run: RunDir) -> bool:
@@ -176,8 +294,10 @@ def _predict(
     truncation: str,
     source: str,
     windows: tuple[bool, int | None] = (False, None),
+    multi_label: bool = False,
 ) -> np.ndarray:
-    """Class probabilities of the run's saved TensorFlow model for the texts (or text pairs)."""
+    """Class probabilities of the run's saved TensorFlow model for the texts (or text pairs);
+    per-label sigmoid probabilities for a multi-label run."""
     from kerasbert.checkpoint import load_trained_model
     from kerasbert.pipeline import predict_probabilities
 
@@ -194,6 +314,7 @@ def _predict(
         truncation=truncation,
         windows=windows[0],
         window_overlap=windows[1],
+        multi_label=multi_label,
     )
     return np.asarray(probabilities)
 

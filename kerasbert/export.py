@@ -25,12 +25,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import onnx
 
 from kerasbert.checkpoint import load_trained_model
 from kerasbert.convert import CONVERTERS, DEFAULT_OPSET, convert, optimize, quantize_int8
 from kerasbert.errors import InputError
 from kerasbert.exportdir import (
+    DEFAULT_LABEL_SEPARATOR,
     ONNX_LABELS_KEY,
     ONNX_MAX_LENGTH_KEY,
     ONNX_SCHEMA_KEY,
@@ -38,6 +40,12 @@ from kerasbert.exportdir import (
     ExportDir,
 )
 from kerasbert.files import check_replaceable, write_json
+from kerasbert.labelsets import (
+    DEFAULT_THRESHOLD,
+    MULTI_LABEL,
+    SINGLE_LABEL,
+    check_thresholds,
+)
 from kerasbert.metrics import labels_to_ids
 from kerasbert.parity import (
     DEFAULT_INT8_THRESHOLD,
@@ -181,7 +189,10 @@ def _write_export(
     )
     expected = [tensorflow_logits(model, feeds) for _, feeds in batches]
     fp32_path = staging.model_path("fp32")
-    graph, fp32_parity = _convert_checked(model, fp32_path, converter, opset, batches, expected)
+    cuts = run["threshold_array"]
+    graph, fp32_parity = _convert_checked(
+        model, fp32_path, converter, opset, batches, expected, cuts
+    )
     del model  # the graph holds the weights now; BERT-base needs the memory for what follows
     input_names = graph["inputs"]
     parity = {"fp32": fp32_parity}
@@ -190,7 +201,7 @@ def _write_export(
     optimization = optimize(fp32_path, optimized_path)
     if "graph_rewrites" in graph:
         optimization = {"graph_rewrites": graph["graph_rewrites"], **optimization}
-    parity["optimized"] = check_parity(optimized_path, batches, expected)
+    parity["optimized"] = check_parity(optimized_path, batches, expected, thresholds=cuts)
 
     int8_path = staging.model_path("int8")
     quantize_int8(fp32_path, int8_path)
@@ -227,6 +238,14 @@ def _metadata(
         # A model trained on windows is run on windows: the predictor averages them.
         "long_documents": run["long_documents"],
         "window_overlap": run["window_overlap"],
+        "task": MULTI_LABEL if run["multi_label"] else SINGLE_LABEL,
+        # Multi-label: the per-label thresholds tuned on the validation split, and how
+        # `kerasbert predict` joins a label set (the training data's separator).
+        **(
+            {"thresholds": run["thresholds"], "label_separator": run["label_separator"]}
+            if run["multi_label"]
+            else {}
+        ),
         "lowercase": getattr(tokenizer, "do_lower_case", None),
         "pad_token_id": tokenizer.pad_token_id or 0,
         "inputs": input_names,
@@ -257,8 +276,12 @@ def _score_variants(
 ) -> None:
     """Score fp32 and int8 with the predictor users will run, on the files about to ship: the
     int8 accuracy delta and the fp32 predictor's agreement with TensorFlow, into `metadata`."""
-    labels = run["labels"]
-    true_ids = labels_to_ids(run["test_labels"], labels, source=str(source.split_path("test")))
+    labels, cuts = run["labels"], run["threshold_array"]
+    true_ids = (
+        run["test_ids"]
+        if run["multi_label"]
+        else labels_to_ids(run["test_labels"], labels, source=str(source.split_path("test")))
+    )
     fp32_probabilities = OnnxClassifier(staging.path, variant="fp32").predict_proba(
         run["test_examples"]
     )
@@ -266,7 +289,7 @@ def _score_variants(
         run["test_examples"]
     )
     metadata["int8"] = compare_int8(
-        true_ids, fp32_probabilities, int8_probabilities, int8_threshold
+        true_ids, fp32_probabilities, int8_probabilities, int8_threshold, cuts
     )
     tensorflow_probabilities = source.read_test_probabilities()
     if tensorflow_probabilities is not None and (
@@ -279,7 +302,7 @@ def _score_variants(
     metadata["predictor_vs_tensorflow"] = (
         None
         if tensorflow_probabilities is None
-        else agreement_with_tensorflow(tensorflow_probabilities, fp32_probabilities)
+        else agreement_with_tensorflow(tensorflow_probabilities, fp32_probabilities, cuts)
     )
 
 
@@ -290,8 +313,10 @@ def _convert_checked(
     opset: int,
     batches: list,
     expected: list,
+    thresholds: np.ndarray | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Write the fp32 graph with the first converter whose graph passes the parity check.
+    """Write the fp32 graph with the first converter whose graph passes the parity check
+    (multi-label: also the same thresholded label sets, `thresholds`).
 
     Returns the graph's facts (with `fallbacks`: why earlier converters were passed over) and
     its parity figures; raises `ParityError` when none passes.
@@ -300,7 +325,7 @@ def _convert_checked(
     for name in AUTO_CONVERTERS if converter == "auto" else (converter,):
         try:
             graph = convert(model, path, name, opset=opset)
-            figures = check_parity(path, batches, expected)
+            figures = check_parity(path, batches, expected, thresholds=thresholds)
         except (InputError, ParityError) as error:
             if converter != "auto":
                 raise
@@ -346,6 +371,30 @@ def _read_run(source: RunDir) -> dict[str, Any]:
         if test.text_pairs is None
         else list(zip(test.texts, test.text_pairs, strict=True)),
         "test_labels": test.labels,
+        **_task(source, test, labels, config),
+    }
+
+
+def _task(source: RunDir, test: Any, labels: list[str], config: dict[str, Any]) -> dict[str, Any]:
+    """A multi-label run's thresholds (tuned at training; 0.5 for a run without), its label
+    separator and multi-hot test labels; None of those for a single-label run."""
+    if not test.multi_label:
+        return {"multi_label": False, "thresholds": None, "threshold_array": None}
+    tuned = source.read_thresholds()
+    if tuned is None:
+        logger.warning(
+            "%s is missing; exporting with threshold 0.5 for every label.", source.thresholds
+        )
+    thresholds = tuned["thresholds"] if tuned else dict.fromkeys(labels, DEFAULT_THRESHOLD)
+    columns = source.read_data_summary().get("columns") or {}
+    return {
+        "multi_label": True,
+        "thresholds": thresholds,
+        "threshold_array": check_thresholds(thresholds, labels, str(source.thresholds)),
+        "label_separator": config.get("label_separator")
+        or columns.get("label_separator")
+        or DEFAULT_LABEL_SEPARATOR,
+        "test_ids": test.label_ids(labels),
     }
 
 

@@ -6,10 +6,11 @@
         model.int8.onnx        dynamically quantized int8, its accuracy delta measured
         tokenizer.json         the training tokenizer
         kerasbert.json         labels, max length, pair, truncation, long documents (truncate or
-                               windows), inputs, parity, int8 figures, versions, source
+                               windows), inputs, parity, int8 figures, versions, source; task,
+                               and for multi-label the per-label thresholds and label separator
 
 Imports nothing beyond the standard library and kerasbert's own light modules (errors,
-truncation, windows), because the predictor, which downstream apps install without TensorFlow,
+labelsets, truncation, windows), because the predictor, which downstream apps install without TensorFlow,
 reads it.
 """
 
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from kerasbert.errors import InputError
+from kerasbert.labelsets import MULTI_LABEL, SINGLE_LABEL, TASKS, check_thresholds
 from kerasbert.truncation import TRUNCATIONS
 from kerasbert.windows import LONG_DOCUMENTS
 
@@ -31,6 +33,8 @@ MODEL_FILES = {
     "int8": "model.int8.onnx",
 }
 SCHEMA_VERSION = 1
+# How `kerasbert predict` joins a multi-label prediction's labels when the run's data named none.
+DEFAULT_LABEL_SEPARATOR = "|"
 # Key under which the label names (a JSON list) sit in each ONNX model's own metadata_props.
 ONNX_LABELS_KEY = "kerasbert.labels"
 ONNX_MAX_LENGTH_KEY = "kerasbert.max_length"
@@ -118,7 +122,26 @@ class ExportDir:
                 f"{path}: 'long_documents' must be one of {', '.join(LONG_DOCUMENTS)}, got "
                 f"{metadata['long_documents']!r}."
             )
+        _check_task(metadata, path)
         return metadata
+
+
+def _check_task(metadata: dict[str, Any], path: Path) -> None:
+    """`task` (absent before multi-label: single label) and, for multi-label, `thresholds`: one
+    per label (`kerasbert.labelsets.check_thresholds`) and a `label_separator` string."""
+    task = metadata.setdefault("task", SINGLE_LABEL)
+    if task not in TASKS:
+        raise InputError(f"{path}: 'task' must be one of {', '.join(TASKS)}, got {task!r}.")
+    if task != MULTI_LABEL:
+        return
+    if not isinstance(metadata.get("thresholds"), dict):
+        raise InputError(
+            f"{path}: a multi-label export needs 'thresholds' (label: threshold); re-export it."
+        )
+    check_thresholds(metadata["thresholds"], metadata["labels"], f"{path} 'thresholds'")
+    separator = metadata.setdefault("label_separator", DEFAULT_LABEL_SEPARATOR)
+    if not isinstance(separator, str) or not separator:
+        raise InputError(f"{path}: 'label_separator' must be a non-empty string.")
 
 
 def read_metadata(model_dir: str | Path) -> dict[str, Any]:

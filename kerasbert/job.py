@@ -13,6 +13,7 @@ from typing import Any
 from kerasbert.config import TrainConfig
 from kerasbert.evaluate import evaluate_run
 from kerasbert.export import export_run
+from kerasbert.multilabel_metrics import joined
 from kerasbert.predictor import OnnxClassifier
 from kerasbert.remote import is_remote, sync_to_remote
 from kerasbert.rundir import RunDir
@@ -82,14 +83,20 @@ def export_and_check(run_dir: Path, config: TrainConfig) -> tuple[Path, list[dic
         test.texts[index] if pairs is None else (test.texts[index], pairs[index]) for index in picks
     ]
     probabilities = classifier.predict_proba(inputs)
+    # Multi-label: the label sets (joined for people) and the surest label's probability.
+    predicted = (
+        [joined(labels) for labels in classifier.predict(inputs)]
+        if classifier.multi_label
+        else [classifier.labels[int(row.argmax())] for row in probabilities]
+    )
     samples = [
         {
             "text": test.texts[index],
             **({"text_pair": pairs[index]} if pairs is not None else {}),
-            "true": test.labels[index],
-            "predicted": classifier.labels[int(row.argmax())],
+            "true": joined(test.labels[index]) if test.multi_label else test.labels[index],
+            "predicted": label,
             "probability": float(row.max()),
         }
-        for index, row in zip(picks, probabilities)
+        for index, row, label in zip(picks, probabilities, predicted)
     ]
     return export_dir, samples

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from kerasbert.labelsets import decide, sigmoid
 from kerasbert.pipeline import encode, encode_windows, pad_batch
 from kerasbert.schema import LOGITS
 
@@ -97,11 +98,13 @@ def check_parity(
     expected_logits: Sequence[np.ndarray],
     *,
     tolerance: float = PARITY_TOLERANCE,
+    thresholds: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Compare onnxruntime's logits with TensorFlow's on the same batches.
 
     `batches` come from `encode_for_parity`. Returns the figures per batch size; raises
-    `ParityError` when any logit differs by more than `tolerance` or any predicted class differs.
+    `ParityError` when any logit differs by more than `tolerance` or any predicted class differs,
+    and for a multi-label model (`thresholds`, one per label) any thresholded label set.
     """
     import onnxruntime
 
@@ -113,35 +116,61 @@ def check_parity(
         entry["examples"] += len(expected)
         entry["max_abs_diff"] = max(entry["max_abs_diff"], float(np.abs(actual - expected).max()))
         entry["mismatches"] += int((actual.argmax(axis=1) != expected.argmax(axis=1)).sum())
+        if thresholds is not None:
+            entry["label_set_mismatches"] = entry.get("label_set_mismatches", 0) + (
+                _different_sets(sigmoid(actual), sigmoid(expected), thresholds)
+            )
     result = {
         "tolerance": tolerance,
         "max_abs_diff": max(entry["max_abs_diff"] for entry in figures.values()),
         "argmax_mismatches": sum(entry["mismatches"] for entry in figures.values()),
         "by_batch_size": {str(size): entry for size, entry in sorted(figures.items())},
     }
+    if thresholds is not None:
+        result["label_set_mismatches"] = sum(
+            entry["label_set_mismatches"] for entry in figures.values()
+        )
     logger.info(
-        "Parity %s: max |Δlogit| %.2e, %d argmax mismatches",
+        "Parity %s: max |Δlogit| %.2e, %d argmax mismatches%s",
         Path(onnx_path).name,
         result["max_abs_diff"],
         result["argmax_mismatches"],
+        "" if thresholds is None else f", {result['label_set_mismatches']} label-set mismatches",
     )
-    if result["max_abs_diff"] > tolerance or result["argmax_mismatches"]:
+    if (
+        result["max_abs_diff"] > tolerance
+        or result["argmax_mismatches"]
+        or result.get("label_set_mismatches")
+    ):
         raise ParityError(
             f"{Path(onnx_path).name} does not match TensorFlow: max |Δlogit| "
             f"{result['max_abs_diff']:.3g} (tolerance {tolerance:g}), "
-            f"{result['argmax_mismatches']} different predictions. Figures: {result}"
+            f"{result['argmax_mismatches']} different predictions, "
+            f"{result.get('label_set_mismatches', 0)} different label sets. Figures: {result}"
         )
     return result
 
 
+def _different_sets(first: np.ndarray, second: np.ndarray, thresholds: np.ndarray) -> int:
+    """Texts whose thresholded label sets differ between two probability matrices."""
+    return int((decide(first, thresholds) != decide(second, thresholds)).any(axis=1).sum())
+
+
 def agreement_with_tensorflow(
-    tensorflow_probabilities: np.ndarray, predictor_probabilities: np.ndarray
+    tensorflow_probabilities: np.ndarray,
+    predictor_probabilities: np.ndarray,
+    thresholds: np.ndarray | None = None,
 ) -> dict[str, Any]:
-    """Compare the exported predictor's test predictions with training's TensorFlow ones.
+    """Compare the exported predictor's test predictions with training's TensorFlow ones: the
+    top class, or for a multi-label model (`thresholds`) the thresholded label sets.
 
     Raises `ParityError` when any prediction differs; returns the figures otherwise.
     """
-    different = int((tensorflow_probabilities.argmax(1) != predictor_probabilities.argmax(1)).sum())
+    different = (
+        int((tensorflow_probabilities.argmax(1) != predictor_probabilities.argmax(1)).sum())
+        if thresholds is None
+        else _different_sets(tensorflow_probabilities, predictor_probabilities, thresholds)
+    )
     result = {
         "examples": len(tensorflow_probabilities),
         "different_predictions": different,
@@ -163,29 +192,36 @@ def compare_int8(
     fp32_probabilities: np.ndarray,
     int8_probabilities: np.ndarray,
     threshold: float = DEFAULT_INT8_THRESHOLD,
+    label_thresholds: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Accuracy and macro-F1 of int8 against fp32 on the same texts, with the drop in points.
 
-    Warns, and sets `drop_exceeds_threshold`, when either metric drops by more than
-    `threshold` points.
+    For a multi-label model (`label_thresholds`, one per label; `true_ids` multi-hot) both are
+    scored on the thresholded label sets: accuracy is subset accuracy, agreement the share of
+    identical sets. Warns, and sets `drop_exceeds_threshold`, when either metric drops by more
+    than `threshold` points.
     """
     from sklearn.metrics import accuracy_score, f1_score
 
     true_ids = np.asarray(true_ids)
     classes = list(range(fp32_probabilities.shape[1]))
-    scores = {}
+    scores, decisions = {}, {}
     for name, probabilities in (("fp32", fp32_probabilities), ("int8", int8_probabilities)):
-        predicted = probabilities.argmax(axis=1)
+        if label_thresholds is None:
+            predicted = decisions[name] = probabilities.argmax(axis=1)
+            f1 = f1_score(true_ids, predicted, labels=classes, average="macro", zero_division=0)
+        else:
+            predicted = decisions[name] = decide(probabilities, label_thresholds).astype(int)
+            f1 = f1_score(true_ids.astype(int), predicted, average="macro", zero_division=0)
         scores[name] = {
-            "accuracy": float(accuracy_score(true_ids, predicted)),
-            "macro_f1": float(
-                f1_score(true_ids, predicted, labels=classes, average="macro", zero_division=0)
-            ),
+            "accuracy": float(accuracy_score(true_ids.astype(int), predicted)),
+            "macro_f1": float(f1),
         }
     accuracy_drop = 100 * (scores["fp32"]["accuracy"] - scores["int8"]["accuracy"])
     f1_drop = 100 * (scores["fp32"]["macro_f1"] - scores["int8"]["macro_f1"])
     exceeded = max(accuracy_drop, f1_drop) > threshold
-    agreement = float((fp32_probabilities.argmax(1) == int8_probabilities.argmax(1)).mean())
+    same = decisions["fp32"] == decisions["int8"]
+    agreement = float((same if same.ndim == 1 else same.all(axis=1)).mean())
     if exceeded:
         logger.warning(
             "int8 model loses %.2f accuracy points and %.2f macro-F1 points (threshold %.2f); "

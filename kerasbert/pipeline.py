@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from kerasbert.labelsets import sigmoid
 from kerasbert.schema import MODEL_INPUT_NAMES, PIPELINE_INPUT_NAMES
 from kerasbert.truncation import check_truncation, kept_positions
 from kerasbert.windows import average_windows, check_overlap, split_windows
@@ -214,7 +215,7 @@ def make_dataset(
     epoch_numbers = range(first_epoch, epochs) if epochs is not None else None
     if padding == "fixed":
         features = pad_batch(encoded, np.arange(len(encoded)), encoded.max_length)
-        elements = (features, labels.astype(np.int32)) if labels is not None else features
+        elements = (features, _label_tensor(labels)) if labels is not None else features
         if not shuffle:
             dataset = tf.data.Dataset.from_tensor_slices(elements)
             dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
@@ -249,13 +250,13 @@ def make_dataset(
                 if drop_remainder and len(batch) < batch_size:
                     continue
                 features = pad_batch(encoded, batch)
-                yield (
-                    (features, labels[batch].astype(np.int32)) if labels is not None else features
-                )
+                yield ((features, _label_tensor(labels[batch])) if labels is not None else features)
 
     feature_spec = {name: tf.TensorSpec((None, None), tf.int32) for name in encoded.input_names}
     signature = (
-        (feature_spec, tf.TensorSpec((None,), tf.int32)) if labels is not None else feature_spec
+        (feature_spec, tf.TensorSpec((None, *labels.shape[1:]), _label_tensor(labels).dtype))
+        if labels is not None
+        else feature_spec
     )
     dataset = tf.data.Dataset.from_generator(generate, output_signature=signature)
     steps = steps_per_epoch(len(encoded), batch_size, drop_remainder)
@@ -265,6 +266,11 @@ def make_dataset(
         )
     )
     return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def _label_tensor(labels: np.ndarray) -> np.ndarray:
+    """Class ids as int32; multi-label multi-hot rows (2-D) as float32, what the BCE takes."""
+    return labels.astype(np.float32 if labels.ndim == 2 else np.int32)
 
 
 def steps_per_epoch(examples: int, batch_size: int, drop_remainder: bool) -> int:
@@ -316,15 +322,17 @@ def predict_probabilities(
     truncation: str = "head",
     windows: bool = False,
     window_overlap: int | None = None,
+    multi_label: bool = False,
 ) -> np.ndarray:
     """Softmax probabilities for raw texts (or text pairs), in input order; with `windows`,
-    each text's mean over its windows."""
+    each text's mean over its windows; for `multi_label`, one sigmoid probability per label."""
+    activation = sigmoid if multi_label else softmax
     if windows:
         encoded, owners = encode_windows(tokenizer, texts, max_length, window_overlap)
-        window_probabilities = softmax(predict_logits(model, encoded, batch_size))
+        window_probabilities = activation(predict_logits(model, encoded, batch_size))
         return average_windows(window_probabilities, owners, len(texts))
     encoded = encode(tokenizer, texts, max_length, text_pairs, truncation)
-    return softmax(predict_logits(model, encoded, batch_size))
+    return activation(predict_logits(model, encoded, batch_size))
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

@@ -19,9 +19,8 @@ A model trained on text pairs (`--text-pair-column`, kerasbert.json `"pair": tru
 
 from __future__ import annotations
 
-import csv
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +30,9 @@ from tokenizers import Tokenizer
 
 from kerasbert.errors import InputError
 from kerasbert.exportdir import ExportDir, read_metadata
+from kerasbert.labelsets import MULTI_LABEL, check_thresholds, label_sets, sigmoid
 from kerasbert.schema import MODEL_INPUT_NAMES
+from kerasbert.stream import DEFAULT_CHUNK_SIZE, predict_stream
 from kerasbert.textfiles import read_pairs, read_texts
 from kerasbert.truncation import check_truncation, kept_positions
 from kerasbert.windows import average_windows, check_overlap, split_windows
@@ -173,6 +174,14 @@ class OnnxClassifier:
             Default: as the model was trained (`long_documents` in `kerasbert.json`).
         window_overlap: tokens shared by neighbouring windows; default the export's, else a
             quarter of a window (`kerasbert.windows`).
+        thresholds: for a multi-label export, `{label: threshold}` naming every label (or one
+            threshold per label, in `labels` order) instead of the ones tuned at training
+            (`kerasbert.json`); anything else is an `InputError` naming the labels.
+
+    A multi-label export (kerasbert.json `task: multi_label`) gives per-label sigmoid
+    probabilities from `predict_proba` (rows need not sum to 1), and from `predict` a list of
+    labels per text: each label whose probability reaches its threshold, in `labels` order
+    (possibly none). `predict_topk` ranks the labels by probability either way.
 
     Example:
     >>> classifier = OnnxClassifier("exported/my-run", variant="fp32")  # doctest: +SKIP
@@ -194,6 +203,7 @@ class OnnxClassifier:
         batch_size: int = DEFAULT_BATCH_SIZE,
         long_documents: bool | None = None,
         window_overlap: int | None = None,
+        thresholds: Mapping[str, float] | Sequence[float] | None = None,
     ) -> None:
         directory = Path(path)
         if not directory.is_dir():
@@ -234,6 +244,9 @@ class OnnxClassifier:
                 f"long_documents splits single texts into windows, but {directory} classifies "
                 "text pairs, which are truncated as in training; leave long_documents off."
             )
+        self.multi_label = self.metadata["task"] == MULTI_LABEL
+        self.label_separator: str | None = self.metadata.get("label_separator")
+        self.thresholds = _thresholds(self.metadata, thresholds, self.multi_label)
         self._encoder = TextEncoder(tokenizer_path, self.max_length, self.truncation)
         if window_overlap is None:
             window_overlap = self.metadata.get("window_overlap")
@@ -266,7 +279,8 @@ class OnnxClassifier:
             )
 
     def predict_proba(self, texts: TextsOrPairs) -> np.ndarray:
-        """Class probabilities, shape `(len(texts), len(labels))`, columns in `labels` order."""
+        """Class probabilities, shape `(len(texts), len(labels))`, columns in `labels` order
+        (multi-label: each label's own sigmoid probability)."""
         texts, pairs = _check_inputs(texts, self.pair)
         if not texts:
             return np.zeros((0, len(self.labels)), dtype=np.float32)
@@ -276,12 +290,16 @@ class OnnxClassifier:
         else:
             sequences, segments = self._encoder.encode_segments(texts, pairs)
             owners = list(range(len(texts)))
-        window_probabilities = _softmax(self._logits(sequences, segments))
+        activation = sigmoid if self.multi_label else _softmax
+        window_probabilities = activation(self._logits(sequences, segments))
         return average_windows(window_probabilities, owners, len(texts))
 
-    def predict(self, texts: TextsOrPairs) -> list[str]:
-        """The most probable label of each text (or pair), in input order."""
+    def predict(self, texts: TextsOrPairs) -> list[str] | list[list[str]]:
+        """The most probable label of each text (or pair), in input order; for a multi-label
+        export, each text's list of labels at or above their thresholds."""
         probabilities = self.predict_proba(texts)
+        if self.multi_label:
+            return label_sets(probabilities, self.thresholds, self.labels)
         return [self.labels[index] for index in probabilities.argmax(axis=1)]
 
     def predict_topk(self, texts: TextsOrPairs, k: int = 3) -> list[list[tuple[str, float]]]:
@@ -333,6 +351,21 @@ class OnnxClassifier:
             "token_type_ids": token_type_ids,
         }
         return self._session.run(None, {name: feeds[name] for name in self._input_names})[0]
+
+
+def _thresholds(
+    metadata: dict[str, Any], given: Mapping[str, float] | Sequence[float] | None, multi: bool
+) -> np.ndarray | None:
+    """The thresholds a multi-label export decides with: the caller's, checked, else its own."""
+    if not multi:
+        if given is not None:
+            raise InputError(
+                "thresholds are for multi-label exports; this model picks one label per text."
+            )
+        return None
+    if given is None:
+        return check_thresholds(metadata["thresholds"], metadata["labels"], "kerasbert.json")
+    return check_thresholds(given, metadata["labels"], "thresholds")
 
 
 def _load_session(
@@ -424,43 +457,34 @@ def predict_file(
     text_column: str | None = None,
     variant: str | None = None,
     text_pair_column: str | None = None,
+    *,
+    id_column: str | None = None,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    progress: bool = False,
     **classifier_options: Any,
 ) -> int:
-    """Classify every text of a `.csv`/`.jsonl`/`.txt` file into a CSV of text,label,probability.
+    """Classify every text of a `.csv`/`.tsv`/`.jsonl`/`.txt`/`.parquet` file into a `.csv`,
+    `.jsonl` or `.parquet` of text,label,probability, a chunk at a time (`kerasbert.stream`:
+    memory stays flat in the file's size; input order and any id column are kept).
 
-    For a model of text pairs, reads the pairs of a `.csv`/`.jsonl` file (`read_pairs`) and
-    writes text,text_pair,label,probability. Returns the number of rows written.
-    `classifier_options` go to `OnnxClassifier`.
+    For a model of text pairs, reads both texts of each row and writes text,text_pair,label,
+    probability. Returns the number of rows written. `classifier_options` go to `OnnxClassifier`.
 
     Example:
     >>> predict_file("exported/my-run", "news.txt", "preds.csv")  # doctest: +SKIP
     3
     """
     classifier = OnnxClassifier(model_dir, variant=variant, **classifier_options)
-    if classifier.pair:
-        texts, pairs = read_pairs(input_path, text_column, text_pair_column)
-        inputs: list[Any] = list(zip(texts, pairs, strict=True))
-        header = ["text", "text_pair", "label", "probability"]
-    elif text_pair_column is not None:
-        raise InputError(
-            f"{model_dir} classifies single texts; --text-pair-column is for models trained on "
-            "text pairs. Drop it."
-        )
-    else:
-        texts = read_texts(input_path, text_column)
-        inputs, header = texts, ["text", "label", "probability"]
-    probabilities = classifier.predict_proba(inputs)
-    output = Path(output_path)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    with output.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(header)
-        for example, row in zip(inputs, probabilities, strict=True):
-            best = int(row.argmax())
-            shown = list(example) if classifier.pair else [example]
-            writer.writerow([*shown, classifier.labels[best], f"{row[best]:.6f}"])
-    logger.info("Wrote %d predictions to %s", len(inputs), output)
-    return len(inputs)
+    return predict_stream(
+        classifier,
+        input_path,
+        output_path,
+        text_column=text_column,
+        text_pair_column=text_pair_column,
+        id_column=id_column,
+        chunk_size=chunk_size,
+        progress=progress,
+    )
 
 
 __all__ = [

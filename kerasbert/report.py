@@ -9,14 +9,42 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from kerasbert.files import read_json
+from kerasbert.labelsets import check_thresholds, label_sets
+from kerasbert.markdown import (
+    at as _at,
+)
+from kerasbert.markdown import (
+    code as _code,
+)
+from kerasbert.markdown import (
+    escape as _escape,
+)
+from kerasbert.markdown import (
+    flatten as _flatten,
+)
+from kerasbert.markdown import (
+    integer as _integer,
+)
+from kerasbert.markdown import (
+    number as _number,
+)
+from kerasbert.markdown import (
+    signed as _signed,
+)
+from kerasbert.markdown import (
+    snippet as _snippet,
+)
+from kerasbert.markdown import (
+    table as _table,
+)
 from kerasbert.metrics import confident_mistakes, lift
+from kerasbert.multilabel_metrics import joined
 from kerasbert.rundir import RunDir
 
 logger = logging.getLogger(__name__)
@@ -48,6 +76,17 @@ _METRIC_ROWS = (
     ("log_loss", "Log loss (lower is better)"),
     ("expected_calibration_error", "Expected calibration error (lower is better)"),
 )
+# Multi-label runs: label sets thresholded per label; `accuracy` there is subset accuracy.
+_MULTILABEL_ROWS = (
+    ("micro_f1", "Micro F1"),
+    ("macro_f1", "Macro F1"),
+    ("weighted_f1", "Weighted F1"),
+    ("samples_f1", "Samples F1"),
+    ("subset_accuracy", "Subset accuracy (whole set right)"),
+    ("hamming_loss", "Hamming loss (lower is better)"),
+    ("macro_average_precision", "Macro average precision (no threshold)"),
+    ("log_loss", "Binary log loss (lower is better)"),
+)
 
 _PLOT_TITLES = (
     ("training_curves", "Training curves"),
@@ -55,9 +94,11 @@ _PLOT_TITLES = (
     ("per_class_metrics", "Per-class precision, recall and F1"),
     ("reliability", "Calibration"),
     ("sample_predictions", "Sample predictions"),
+    ("per_label_f1", "Per-label precision, recall and F1"),
+    ("threshold_curves", "Per-label thresholds (validation F1 by threshold)"),
+    ("label_cooccurrence", "Label co-occurrence, true and predicted"),
 )
-
-_SNIPPET_CHARACTERS = 160
+_SAMPLE_COUNT = 8
 
 
 def write_report(run_dir: str | Path) -> Path:
@@ -78,6 +119,7 @@ def write_report(run_dir: str | Path) -> Path:
         _configuration(config, summary.get("schedule", {})),
         _data(summary, metrics, config),
         _results(metrics),
+        _label_set_samples(run, metrics),
         _training(history),
         _plots(run),
         _mistakes(run, metrics),
@@ -97,20 +139,30 @@ def _headline(run_dir: Path, metrics: dict[str, Any], config: dict[str, Any]) ->
         facts.append(f"data `{config['data']}`")
     if "model" in config:
         facts.append(f"model `{config['model']}`")
-    lines.append(
-        f"**Test accuracy {_number(metrics['accuracy'])}, "
-        f"macro F1 {_number(metrics['macro_f1'])}** "
-        f"({', '.join(facts)})."
-    )
+    if metrics.get("task") == "multi_label":
+        lines.append(
+            f"**Multi-label: test micro F1 {_number(metrics['micro_f1'])}, macro F1 "
+            f"{_number(metrics['macro_f1'])}, subset accuracy {_number(metrics['accuracy'])}, "
+            f"Hamming loss {_number(metrics['hamming_loss'])}** ({', '.join(facts)}; label "
+            f"cardinality {_number(metrics['label_cardinality']['predicted'], 2)} predicted, "
+            f"{_number(metrics['label_cardinality']['true'], 2)} true)."
+        )
+    else:
+        lines.append(
+            f"**Test accuracy {_number(metrics['accuracy'])}, "
+            f"macro F1 {_number(metrics['macro_f1'])}** "
+            f"({', '.join(facts)})."
+        )
     baseline = metrics.get("baseline")
     if baseline:
         gains = lift(metrics, baseline)
         verdict = "BERT beats" if gains.get("macro_f1", 0.0) > 0 else "BERT does not beat"
+        accuracy = "subset accuracy" if metrics.get("task") == "multi_label" else "accuracy"
         lines += [
             "",
-            f"{verdict} the TF-IDF + logistic regression baseline: accuracy "
+            f"{verdict} the TF-IDF + logistic regression baseline: {accuracy} "
             f"{_number(baseline['accuracy'])}, macro F1 {_number(baseline['macro_f1'])}; "
-            f"lift {_signed(gains.get('accuracy'))} accuracy, "
+            f"lift {_signed(gains.get('accuracy'))} {accuracy}, "
             f"{_signed(gains.get('macro_f1'))} macro F1.",
         ]
     return "\n".join(lines)
@@ -199,12 +251,61 @@ def _data(summary: dict[str, Any], metrics: dict[str, Any], config: dict[str, An
             f"global batch {strategy.get('global_batch_size', '?')}, "
             f"precision `{strategy.get('precision', '?')}`"
         )
+    if summary.get("imbalance"):
+        facts.append(_imbalance(summary["imbalance"]))
     lines += [f"- {fact}" for fact in facts]
 
     lengths = summary.get("token_lengths") or {}
     if lengths:
         lines += ["", *_token_lengths(lengths, config, bool(summary.get("pair")))]
     return "\n".join(lines).rstrip()
+
+
+def _imbalance(imbalance: dict[str, Any]) -> str:
+    """The class balance of the training split and what `--class-weight` did about it."""
+    ratio = imbalance.get("largest_to_smallest")
+    resolved = imbalance.get("resolved", "none")
+    fact = (
+        f"Class balance (training split): the largest class has {_flatten(ratio)}× the "
+        f"examples of the smallest; `--class-weight {imbalance.get('class_weight', 'auto')}` "
+        f"→ **{resolved}**"
+    )
+    weights = imbalance.get("weights")
+    if resolved != "none" and weights:
+        shown = ", ".join(
+            f"{_escape(str(label))} {weight:.2f}" for label, weight in weights.items()
+        )
+        fact += f" (weights on {imbalance.get('weights_applied_to', 'the loss')}: {shown})"
+    elif resolved == "none" and imbalance.get("class_weight") == "auto":
+        fact += f" (weighting starts past {_flatten(imbalance.get('threshold'))}×)"
+    return fact
+
+
+def _label_set_samples(run: RunDir, metrics: dict[str, Any]) -> str:
+    """A multi-label run's first test texts with their true and predicted label sets."""
+    probabilities = run.read_test_probabilities()
+    if metrics.get("task") != "multi_label" or probabilities is None:
+        return ""
+    test, labels = run.read_split("test"), metrics["labels"]
+    count = min(_SAMPLE_COUNT, len(test))
+    cuts = check_thresholds(metrics["thresholds"], labels)
+    rows = [
+        [
+            _escape(_snippet(text)),
+            _escape(joined(truth)),
+            _escape(joined(chosen)),
+            "✓" if tuple(chosen) == tuple(truth) else "✗",
+            ", ".join(f"{_escape(label)} {value:.2f}" for label, value in zip(labels, row)),
+        ]
+        for text, truth, chosen, row in zip(
+            test.display_texts()[:count],
+            test.label_sets(),
+            label_sets(probabilities[:count], cuts, labels),
+            probabilities,
+        )
+    ]
+    header = ("Text", "True labels", "Predicted labels", "Same set", "Probabilities")
+    return "\n".join(["## Sample predictions", "", *_table(header, rows)])
 
 
 def _token_lengths(
@@ -244,12 +345,16 @@ def _results(metrics: dict[str, Any]) -> str:
     gains = lift(metrics, baseline) if baseline else {}
     header = ("Metric", "BERT", "TF-IDF baseline", "Lift") if baseline else ("Metric", "BERT")
     rows = []
-    for key, name in _METRIC_ROWS:
+    multi_label = metrics.get("task") == "multi_label"
+    for key, name in _MULTILABEL_ROWS if multi_label else _METRIC_ROWS:
         if metrics.get(key) is None:
             continue
         row = [name, _number(metrics[key])]
         if baseline:
-            row += [_number(baseline.get(key)), _signed(gains.get(key))]
+            gain = gains.get(key)
+            if gain is None and baseline.get(key) is not None:
+                gain = float(metrics[key]) - float(baseline[key])
+            row += [_number(baseline.get(key)), _signed(gain)]
         rows.append(row)
     lines = ["## Test results", "", *_table(header, rows)]
     if baseline.get("model"):
@@ -270,7 +375,20 @@ def _results(metrics: dict[str, Any]) -> str:
         if baseline.get("per_class"):
             row.append(_number(baseline["per_class"].get(label, {}).get("f1")))
         per_class_rows.append(row)
-    lines += ["", "### Per class", "", *_table(per_class_header, per_class_rows)]
+    if multi_label:
+        per_class_header[0] = "Label"
+        thresholds = metrics.get("thresholds") or {}
+        per_class_header.append("Threshold")
+        for row, label in zip(per_class_rows, metrics["per_class"]):
+            row.append(_number(thresholds.get(label), 2))
+        lines += [
+            "",
+            "Thresholds: each label's own, tuned on the validation split "
+            f"({_escape(str(metrics.get('thresholds_from', 'validation')))}); "
+            "support counts the test texts that carry the label.",
+        ]
+    title = "### Per label" if multi_label else "### Per class"
+    lines += ["", title, "", *_table(per_class_header, per_class_rows)]
     lines += [
         "",
         "### Classification report",
@@ -362,63 +480,9 @@ def _mistakes(run: RunDir, metrics: dict[str, Any], k: int = 10) -> str:
     return "\n".join(lines)
 
 
-def _table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return lines
-
-
 def _read_optional(path: Path) -> dict[str, Any]:
     if not path.is_file():
         logger.info("%s is missing; its report section is left out.", path)
         return {}
     value = read_json(path)
     return value if isinstance(value, dict) else {}
-
-
-def _number(value: Any, digits: int = 4) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        return str(value)
-    return f"{float(value):.{digits}f}"
-
-
-def _signed(value: float | None) -> str:
-    return "–" if value is None else f"{value:+.4f}"
-
-
-def _integer(value: Any) -> str:
-    return "–" if value is None else str(value)
-
-
-def _at(values: Sequence[Any], index: int) -> Any:
-    return values[index] if index < len(values) else None
-
-
-def _code(value: Any) -> str:
-    # Inside a code span only the table's pipe needs escaping; GFM honours it there too.
-    return "`" + json.dumps(value, ensure_ascii=False).replace("|", "\\|") + "`"
-
-
-def _flatten(value: Any) -> str:
-    """A scalar as is; a mapping as `key: value` pairs (e.g. truncated texts per split)."""
-    if isinstance(value, dict):
-        return ", ".join(f"{_escape(str(key))}: {_flatten(item)}" for key, item in value.items())
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return _escape(str(value))
-
-
-def _snippet(text: str) -> str:
-    flat = " ".join(text.split())
-    if len(flat) <= _SNIPPET_CHARACTERS:
-        return flat
-    return flat[: _SNIPPET_CHARACTERS - 1].rstrip() + "…"
-
-
-def _escape(text: str) -> str:
-    """Make text safe inside a Markdown table cell: no pipes, no HTML, no stray emphasis."""
-    for character in ("\\", "|", "*", "_", "`", "[", "]", "<", ">"):
-        text = text.replace(character, "\\" + character)
-    return " ".join(text.split())

@@ -15,6 +15,9 @@ or for the file's contents.
         metrics.json              test metrics (kerasbert.metrics) with the baseline and lift
         timings.json              seconds of the whole job and of each phase
         test_probabilities.json   per-class probabilities of the test split, in data/test.jsonl order
+                                  (multi-label: one sigmoid probability per label)
+        thresholds.json           multi-label only: per-label thresholds tuned on the validation
+                                  split, with the F1-vs-threshold curves behind them
         model/                    save_pretrained weights and tokenizer of the fine-tuned model
         checkpoints/best.weights.h5, backup/ (resume), logs/ (TensorBoard)
         plots/*.png, report.md
@@ -42,6 +45,13 @@ PLOT_FILES = {
     "per_class_metrics": "per_class_metrics.png",
     "reliability": "reliability.png",
     "sample_predictions": "sample_predictions.png",
+}
+# A multi-label run's plots (kerasbert.plots_multilabel), beside its training curves, instead of
+# the confusion matrix, per-class bars, calibration and sample predictions.
+MULTILABEL_PLOT_FILES = {
+    "per_label_f1": "per_label_f1.png",
+    "threshold_curves": "threshold_curves.png",
+    "label_cooccurrence": "label_cooccurrence.png",
 }
 # Test probabilities are stored to 6 decimals: enough to compare predictors, small on disk.
 PROBABILITY_DECIMALS = 6
@@ -108,6 +118,10 @@ class RunDir:
         return self.path / "test_probabilities.json"
 
     @property
+    def thresholds(self) -> Path:
+        return self.path / "thresholds.json"
+
+    @property
     def model(self) -> Path:
         return self.path / "model"
 
@@ -128,7 +142,7 @@ class RunDir:
         return self.path / "plots"
 
     def plot(self, role: str) -> Path:
-        return self.plots / PLOT_FILES[role]
+        return self.plots / {**PLOT_FILES, **MULTILABEL_PLOT_FILES}[role]
 
     @property
     def report(self) -> Path:
@@ -249,6 +263,22 @@ class RunDir:
 
     def write_timings(self, seconds: dict[str, float]) -> None:
         write_json(self.timings, seconds)
+
+    def write_thresholds(self, tuned: dict[str, Any]) -> None:
+        """Store `kerasbert.thresholds.tune_thresholds` output (thresholds by label, curves)."""
+        write_json(self.thresholds, tuned)
+
+    def read_thresholds(self) -> dict[str, Any] | None:
+        """The tuned thresholds record, or None for a run without (single-label, or older)."""
+        if not self.thresholds.is_file():
+            return None
+        tuned = read_json(self.thresholds)
+        if not isinstance(tuned, dict) or not isinstance(tuned.get("thresholds"), dict):
+            raise InputError(
+                f"{self.thresholds} must hold an object with 'thresholds' (label: value); "
+                "re-run `kerasbert train`."
+            )
+        return tuned
 
     def write_test_probabilities(self, probabilities: np.ndarray) -> None:
         write_json(

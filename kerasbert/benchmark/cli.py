@@ -20,6 +20,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["--"]:  # `kerasbert benchmark -- --quick` passes the separator along
         argv = argv[1:]
+    if any(arg == "--serve" or arg.startswith("--serve=") for arg in argv):
+        # The serving load test (`kerasbert.benchmark.serving`) has its own settings.
+        from kerasbert.benchmark.serving import main as load_test_main
+
+        return load_test_main(argv)
     config = parse_config(argv)
     setup_logging(fmt="%(message)s")
     try:

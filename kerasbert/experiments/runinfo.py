@@ -1,0 +1,189 @@
+"""`RunInfo`: what `compare` needs to know about one run directory, read through `RunDir`.
+
+Settings, task, the test split's fingerprint, the best validation epoch, test metrics when the run
+has been evaluated, cost (training seconds, examples per second, model size) and the int8 delta
+from the run's export, when there is one. Every field is optional but the settings: a sweep's
+trials are never evaluated on the test split, and an older run may lack newer files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kerasbert.errors import InputError
+from kerasbert.exportdir import ExportDir
+from kerasbert.rundir import RunDir
+
+SINGLE_LABEL, PAIRS, MULTI_LABEL = "single-label", "text pairs", "multi-label"
+# The number a task is judged by, first key present in metrics.json wins. Pairs are balanced
+# match/mismatch decisions, where macro-F1 weighs both answers alike; multi-label runs are judged
+# over all (text, label) decisions, which micro-F1 counts, falling back to what the run wrote.
+HEADLINE_METRICS = {
+    SINGLE_LABEL: ("accuracy",),
+    PAIRS: ("macro_f1", "accuracy"),
+    MULTI_LABEL: ("micro_f1", "samples_f1", "macro_f1", "subset_accuracy", "accuracy"),
+}
+# Files holding a model's weights inside `RunDir.model` (save_pretrained's names).
+WEIGHT_SUFFIXES = (".h5", ".safetensors", ".bin")
+# Digits of the test split's fingerprint shown to users: enough to tell splits apart at a glance.
+FINGERPRINT_DIGITS = 12
+
+
+@dataclass
+class RunInfo:
+    """One run as `compare` sees it; `None` where the run has no such record."""
+
+    path: Path
+    name: str
+    settings: dict[str, Any]
+    data: str
+    task: str
+    labels: list[str]
+    test_fingerprint: str
+    test_size: int
+    history: dict[str, list] = field(default_factory=dict)
+    metrics: dict[str, Any] | None = None
+    train_examples: int | None = None
+    export: dict[str, Any] | None = None
+    model_bytes: int | None = None
+
+    @property
+    def best_epoch(self) -> int | None:
+        """Index of the epoch with the lowest validation loss: the one the run kept."""
+        losses = self.history.get("val_loss") or []
+        finite = [(loss, index) for index, loss in enumerate(losses) if _finite(loss)]
+        return min(finite)[1] if finite else None
+
+    def validation(self, key: str) -> float | None:
+        """`history[key]` at the kept epoch (e.g. `val_loss`, `val_accuracy`)."""
+        best = self.best_epoch
+        values = self.history.get(key) or []
+        return values[best] if best is not None and best < len(values) else None
+
+    @property
+    def train_seconds(self) -> float | None:
+        seconds = self.history.get("epoch_seconds")
+        return float(sum(seconds)) if seconds else None
+
+    @property
+    def examples_per_second(self) -> float | None:
+        """Training examples through `fit` per second, its validation passes included."""
+        seconds, epochs = self.train_seconds, len(self.history.get("epoch", []))
+        if not seconds or not self.train_examples:
+            return None
+        return self.train_examples * epochs / seconds
+
+    def metric(self, key: str) -> float | None:
+        return None if self.metrics is None else self.metrics.get(key)
+
+    @property
+    def headline(self) -> tuple[str, float] | None:
+        """(name, value) of the task's headline metric on the test split, if evaluated."""
+        for key in HEADLINE_METRICS[self.task]:
+            value = self.metric(key)
+            if isinstance(value, (int, float)):
+                return key, float(value)
+        return None
+
+    @property
+    def int8_delta(self) -> float | None:
+        """int8 minus fp32 test accuracy, in points, from the export's `kerasbert.json`."""
+        int8 = (self.export or {}).get("int8") or {}
+        drop = int8.get("accuracy_drop_points")
+        return None if drop is None else -float(drop)
+
+
+def read_run_info(path: str | Path) -> RunInfo:
+    """Read one run directory for `compare`.
+
+    Raises:
+        InputError: `path` is not a kerasbert run directory (no `config.json`), or the run never
+            got as far as writing its splits (it was stopped before its first epoch).
+    """
+    run = RunDir(path)
+    if not run.config.is_file():
+        raise InputError(
+            f"{run.path} is not a kerasbert run directory (no {run.config.name}); pass "
+            "directories written by `kerasbert train` or `kerasbert sweep`."
+        )
+    settings = run.read_config()
+    if not run.labels.is_file() or not run.split_path("test").is_file():
+        raise InputError(
+            f"{run.path} is an unfinished run (no labels or test split yet); finish it with the "
+            "same command, or leave it out."
+        )
+    test = run.read_split("test")
+    summary = run.read_data_summary()
+    sizes = summary.get("split_sizes") or {}
+    windows = (summary.get("windows") or {}).get("train_windows")
+    return RunInfo(
+        path=run.path,
+        name=run.name,
+        settings=settings,
+        data=_data_name(settings),
+        task=MULTI_LABEL
+        if test.multi_label
+        else PAIRS
+        if test.text_pairs is not None
+        else SINGLE_LABEL,
+        labels=run.read_labels(),
+        test_fingerprint=fingerprint(test),
+        test_size=len(test),
+        history=run.read_history() or {},
+        metrics=run.read_metrics() if run.metrics.is_file() else None,
+        train_examples=windows or sizes.get("train"),
+        export=_export_metadata(run, settings),
+        model_bytes=_model_bytes(run),
+    )
+
+
+def fingerprint(examples) -> str:
+    """A hash of a split's texts, second texts and labels, independent of their order."""
+    pairs = examples.text_pairs or [None] * len(examples)
+    rows = sorted(
+        json.dumps([text, pair, label], ensure_ascii=False)
+        for text, pair, label in zip(examples.texts, pairs, examples.labels)
+    )
+    digest = hashlib.sha256("\n".join(rows).encode("utf-8")).hexdigest()
+    return digest[:FINGERPRINT_DIGITS]
+
+
+def _data_name(settings: dict[str, Any]) -> str:
+    """The data set by name: a built-in's name or a file's name (with its given splits)."""
+    names = [settings.get(key) for key in ("data", "validation_data", "test_data")]
+    shown = [Path(str(name)).name for name in names if name]
+    return " + ".join(shown) or "?"
+
+
+def _export_metadata(run: RunDir, settings: dict[str, Any]) -> dict[str, Any] | None:
+    """The run's export metadata: `export_dir` from its settings, else `exported/<run name>`."""
+    candidates = [Path(settings["export_dir"])] if settings.get("export_dir") else []
+    candidates.append(Path("exported") / run.name)
+    for directory in candidates:
+        export = ExportDir(directory)
+        if export.metadata.is_file():
+            try:
+                metadata = export.read_metadata()
+            except InputError:
+                continue
+            # exported/<name> may belong to another run of the same name: trust it only if it
+            # says it came from this one.
+            if (metadata.get("source") or {}).get("run") in (None, run.name):
+                return metadata
+    return None
+
+
+def _model_bytes(run: RunDir) -> int | None:
+    if not run.model.is_dir():
+        return None
+    sizes = [path.stat().st_size for path in run.model.iterdir() if path.suffix in WEIGHT_SUFFIXES]
+    return sum(sizes) if sizes else None
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value)

@@ -1,0 +1,77 @@
+"""The HTTP API's request and response bodies (pydantic), which the OpenAPI docs show.
+
+Requests are strict: unknown fields, texts that are not strings and empty lists are refused with
+the field named, never guessed at. A single-text model takes `texts`, a pair model `pairs`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, StrictStr
+
+
+class ClassifyRequest(BaseModel):
+    """`POST /v1/classify`: texts (or pairs, for a model of text pairs) and an optional `top_k`."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"texts": ["Shares rose after profits beat forecasts"]}]},
+    )
+
+    texts: list[StrictStr] | None = Field(
+        None, min_length=1, description="Texts to classify (a single-text model)."
+    )
+    pairs: list[tuple[StrictStr, StrictStr]] | None = Field(
+        None,
+        min_length=1,
+        description="[text, text_pair] pairs to classify (a model trained on text pairs).",
+    )
+    top_k: int | None = Field(
+        None, ge=1, description="Also return the k most probable labels of each input."
+    )
+
+
+class LabelScore(BaseModel):
+    label: str
+    probability: float
+
+
+class Result(BaseModel):
+    """One input's answer: `label` (single-label) or `labels` (multi-label), and the probability
+    of every label."""
+
+    label: str | None = None
+    labels: list[str] | None = None
+    probabilities: dict[str, float]
+    top_k: list[LabelScore] | None = None
+
+
+class ClassifyResponse(BaseModel):
+    results: list[Result] = Field(description="One result per input, in input order.")
+
+
+class ModelInfo(BaseModel):
+    """`GET /v1/model`: what the server runs."""
+
+    labels: list[str]
+    task: str
+    pair: bool
+    max_length: int
+    long_documents: bool
+    variant: str
+    max_batch_size: int
+    limits: dict[str, Any]
+    metadata: dict[str, Any] = Field(description="The export's kerasbert.json.")
+
+
+class ErrorDetail(BaseModel):
+    status: int
+    message: str
+    field: str | None = None
+
+
+class ErrorResponse(BaseModel):
+    """Every 4xx/5xx answer: what was wrong and, for a bad request, which field."""
+
+    error: ErrorDetail

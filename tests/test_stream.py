@@ -1,0 +1,176 @@
+"""Tests for `kerasbert.stream`: batch prediction a chunk at a time, every format in and out."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from tiny_export_fixtures import tiny_run_and_export
+
+from kerasbert.errors import InputError
+from kerasbert.predictor import OnnxClassifier, predict_file
+from kerasbert.stream import predict_stream
+
+pyarrow = pytest.importorskip("pyarrow", reason="the stream extra is not installed")
+import pyarrow.parquet as parquet  # noqa: E402
+
+CHUNK = 7  # small, so a test file spans several chunks and a ragged last one
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    return tiny_run_and_export(tmp_path_factory.getbasetemp() / "tiny-export")
+
+
+@pytest.fixture(scope="module")
+def classifier(tiny: tuple[Path, Path]) -> OnnxClassifier:
+    return OnnxClassifier(tiny[1], variant="fp32")
+
+
+@pytest.fixture(scope="module")
+def rows(tiny: tuple[Path, Path]) -> list[dict]:
+    lines = (tiny[0] / "data" / "test.jsonl").read_text(encoding="utf-8").splitlines()
+    texts = [json.loads(line)["text"] for line in lines] + ["", "Café 東京 😀"]
+    return [{"doc_id": f"d{index:03d}", "content": text} for index, text in enumerate(texts)]
+
+
+def _read(path: Path) -> list[dict]:
+    if path.suffix == ".parquet":
+        return parquet.read_table(path).to_pylist()
+    if path.suffix == ".jsonl":
+        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    with path.open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _write(path: Path, rows: list[dict]) -> Path:
+    if path.suffix == ".parquet":
+        parquet.write_table(pyarrow.Table.from_pylist(rows), path, row_group_size=10)
+    elif path.suffix == ".jsonl":
+        path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    else:
+        with path.open("w", encoding="utf-8", newline="") as handle:
+            writer = csv.DictWriter(
+                handle, list(rows[0]), delimiter="\t" if path.suffix == ".tsv" else ","
+            )
+            writer.writeheader()
+            writer.writerows(rows)
+    return path
+
+
+@pytest.mark.parametrize(
+    "source, target",
+    [(".csv", ".parquet"), (".parquet", ".csv"), (".jsonl", ".jsonl"), (".tsv", ".csv")],
+)
+def test_every_format_streams_in_order_with_its_id_column(
+    classifier: OnnxClassifier, rows: list[dict], tmp_path: Path, source: str, target: str
+) -> None:
+    input_path = _write(tmp_path / f"in{source}", rows)
+    output = tmp_path / f"out{target}"
+    count = predict_stream(classifier, input_path, output, chunk_size=CHUNK, progress=False)
+    expected = classifier.predict_proba([row["content"] for row in rows])
+    written = _read(output)
+    assert count == len(rows) == len(written)
+    assert list(written[0]) == ["doc_id", "text", "label", "probability"]
+    assert [row["doc_id"] for row in written] == [row["doc_id"] for row in rows]
+    assert [row["text"] for row in written] == [row["content"] for row in rows]
+    assert [row["label"] for row in written] == [classifier.labels[i] for i in expected.argmax(1)]
+    np.testing.assert_allclose(
+        [float(row["probability"]) for row in written], expected.max(1), atol=1e-6
+    )
+    assert not list(tmp_path.glob(".*.partial"))
+
+
+def test_predict_file_and_the_cli_stream_with_a_named_id_column(
+    tiny: tuple[Path, Path], rows: list[dict], tmp_path: Path, capsys
+) -> None:
+    from kerasbert.cli import main
+
+    numbered = [{"n": index, "body": row["content"]} for index, row in enumerate(rows)]
+    source = _write(tmp_path / "in.parquet", numbered)
+    assert predict_file(tiny[1], source, tmp_path / "a.csv", id_column="n", chunk_size=5) == len(
+        rows
+    )
+    status = main(["predict", str(tiny[1]), "--input", str(source), "--output",
+                   str(tmp_path / "b.parquet"), "--id-column", "n", "--chunk-size", "5"])  # fmt: skip
+    assert status == 0 and f"Wrote {len(rows)} predictions" in capsys.readouterr().out
+    by_csv, by_cli = _read(tmp_path / "a.csv"), _read(tmp_path / "b.parquet")
+    assert (
+        [int(row["n"]) for row in by_csv] == [row["n"] for row in by_cli] == list(range(len(rows)))
+    )
+    assert [row["label"] for row in by_csv] == [row["label"] for row in by_cli]
+
+
+def test_a_plain_text_file_and_an_empty_one(classifier: OnnxClassifier, tmp_path: Path) -> None:
+    source = tmp_path / "in.txt"
+    source.write_text("the bank\n\nthe game\n", encoding="utf-8")
+    assert predict_stream(classifier, source, tmp_path / "out.csv", progress=False) == 2
+    assert [row["text"] for row in _read(tmp_path / "out.csv")] == ["the bank", "the game"]
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("", encoding="utf-8")
+    with pytest.raises(InputError, match="Could not tell which column"):
+        predict_stream(classifier, empty, tmp_path / "out.parquet", progress=False)
+
+
+def test_a_bad_row_leaves_no_output(classifier: OnnxClassifier, tmp_path: Path) -> None:
+    source = tmp_path / "in.jsonl"
+    lines = [json.dumps({"text": f"text {index}"}) for index in range(20)] + ["{broken"]
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    output = tmp_path / "out.csv"
+    with pytest.raises(InputError, match=r"in.jsonl:21 is not valid JSON"):
+        predict_stream(classifier, source, output, chunk_size=CHUNK, progress=False)
+    assert not output.exists() and not list(tmp_path.glob(".*.partial"))
+    numbers = _write(tmp_path / "numbers.jsonl", [{"text": "a"}, {"text": 3}])
+    with pytest.raises(InputError, match=r"row 2: 'text' is not a string"):
+        predict_stream(classifier, numbers, output, progress=False)
+
+
+def test_unsupported_files_and_settings_are_refused(
+    classifier: OnnxClassifier, rows: list[dict], tmp_path: Path
+) -> None:
+    source = _write(tmp_path / "in.csv", rows)
+    with pytest.raises(InputError, match=r"must end in .csv, .jsonl, .parquet"):
+        predict_stream(classifier, source, tmp_path / "out.xlsx")
+    with pytest.raises(InputError, match=r"must end in .csv, .tsv"):
+        predict_stream(classifier, tmp_path / "in.docx", tmp_path / "out.csv")
+    with pytest.raises(InputError, match="no column 'missing' \\(from --id-column\\)"):
+        predict_stream(classifier, source, tmp_path / "out.csv", id_column="missing")
+    with pytest.raises(InputError, match="chunk_size must be a positive integer"):
+        predict_stream(classifier, source, tmp_path / "out.csv", chunk_size=0)
+    bogus = tmp_path / "bogus.parquet"
+    bogus.write_bytes(b"PAR1")
+    with pytest.raises(InputError, match="not a readable Parquet file"):
+        predict_stream(classifier, bogus, tmp_path / "out.csv")
+
+
+class MultiLabel:
+    """What a multi-label `OnnxClassifier` offers the stream."""
+
+    labels = ["business", "sport", "tech"]
+    thresholds = np.array([0.5, 0.5, 0.5])
+    metadata = {"task": "multi_label"}
+    pair = False
+
+    def predict_proba(self, texts):
+        return np.array([[0.9, 0.1, 0.6] if "x" in text else [0.2, 0.8, 0.1] for text in texts])
+
+
+def test_multi_label_output_has_label_sets_and_every_probability(tmp_path: Path) -> None:
+    source = _write(tmp_path / "in.csv", [{"text": "x"}, {"text": "y"}])
+    predict_stream(MultiLabel(), source, tmp_path / "out.csv", progress=False)
+    predict_stream(MultiLabel(), source, tmp_path / "out.jsonl", progress=False)
+    by_csv, by_jsonl = _read(tmp_path / "out.csv"), _read(tmp_path / "out.jsonl")
+    assert [row["labels"] for row in by_csv] == ["business|tech", "sport"]
+    assert [row["labels"] for row in by_jsonl] == [["business", "tech"], ["sport"]]
+    assert by_jsonl[1]["probability_sport"] == 0.8
+
+
+def test_a_file_that_is_not_utf8_is_one_clear_error(classifier: OnnxClassifier, tmp_path) -> None:
+    for name, content in (("header.csv", "café\nprices\n"), ("body.txt", "text\ncafé prices\n")):
+        source = tmp_path / name
+        source.write_bytes(content.encode("cp1252"))
+        with pytest.raises(InputError, match="not UTF-8 text .* save it as UTF-8"):
+            predict_stream(classifier, source, tmp_path / "out.csv", progress=False)
