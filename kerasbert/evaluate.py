@@ -97,15 +97,7 @@ def evaluate_run(
     result["confident_mistakes"] = confident_mistakes(
         examples.display_texts(), y_true, probabilities, labels
     )
-    result["source"] = source
-    if data is None:
-        summary = run.read_data_summary()
-        for key in ("split_sizes", "duplicates_dropped"):
-            if key in summary:
-                result[key] = summary[key]
-        run.write_test_probabilities(probabilities)
-    else:
-        output.path.mkdir(parents=True, exist_ok=True)
+    _record_source(result, run, data, output, probabilities, source)
     if run.split_path("train").is_file():
         train = run.read_split("train")
         result["baseline"] = tfidf_baseline(
@@ -193,15 +185,7 @@ def evaluate_multilabel(
     result["confident_mistakes"] = label_set_mistakes(
         examples.display_texts(), y_true, probabilities, labels, thresholds
     )
-    result["source"] = source
-    if data is None:
-        summary = run.read_data_summary()
-        for key in ("split_sizes", "duplicates_dropped"):
-            if key in summary:
-                result[key] = summary[key]
-        run.write_test_probabilities(probabilities)
-    else:
-        output.path.mkdir(parents=True, exist_ok=True)
+    _record_source(result, run, data, output, probabilities, source)
     if run.split_path("train").is_file():
         result["baseline"] = tfidf_multilabel_baseline(
             _split_inputs(run.read_split("train"), labels),
@@ -243,6 +227,20 @@ def _inputs(examples: Examples) -> list[Any]:
 
 def _split_inputs(examples: Examples, labels: list[str]) -> tuple[list[Any], np.ndarray]:
     return _inputs(examples), Examples(examples.texts, examples.label_sets()).label_ids(labels)
+
+
+def _record_source(result, run: RunDir, data, output: RunDir, probabilities, source: str) -> None:
+    """Where the scores come from; for the run's own test split also its split facts and the
+    probabilities the export is later checked against."""
+    result["source"] = source
+    if data is None:
+        summary = run.read_data_summary()
+        for key in ("split_sizes", "duplicates_dropped"):
+            if key in summary:
+                result[key] = summary[key]
+        run.write_test_probabilities(probabilities)
+    else:
+        output.path.mkdir(parents=True, exist_ok=True)
 
 
 def _takes_pairs(run: RunDir) -> bool:

@@ -84,15 +84,7 @@ def compute_metrics(
         result[f"{average}_precision"] = float(averaged[0])
         result[f"{average}_recall"] = float(averaged[1])
         result[f"{average}_f1"] = float(averaged[2])
-    result["per_class"] = {
-        label: {
-            "precision": float(precision[index]),
-            "recall": float(recall[index]),
-            "f1": float(f1[index]),
-            "support": int(support[index]),
-        }
-        for index, label in enumerate(labels)
-    }
+    result["per_class"] = per_class_scores(labels, precision, recall, f1, support)
     result["confusion_matrix"] = sk_metrics.confusion_matrix(
         y_true, y_pred, labels=class_ids
     ).tolist()
@@ -107,6 +99,19 @@ def compute_metrics(
     result["expected_calibration_error"] = expected_calibration_error(bins)
     result["calibration_bins"] = bins
     return result
+
+
+def per_class_scores(labels, precision, recall, f1, support) -> dict[str, dict[str, Any]]:
+    """Per-class (or per-label) precision, recall, F1 and support as a JSON-ready mapping."""
+    return {
+        label: {
+            "precision": float(precision[index]),
+            "recall": float(recall[index]),
+            "f1": float(f1[index]),
+            "support": int(support[index]),
+        }
+        for index, label in enumerate(labels)
+    }
 
 
 def calibration_bins(

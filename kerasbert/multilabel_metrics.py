@@ -15,6 +15,7 @@ import numpy as np
 from sklearn import metrics as sk_metrics
 
 from kerasbert.labelsets import decide
+from kerasbert.metrics import per_class_scores
 
 NO_LABEL = "(none)"
 
@@ -68,15 +69,7 @@ def compute_multilabel_metrics(
     precision, recall, f1, support = sk_metrics.precision_recall_fscore_support(
         y_true, y_pred, average=None, zero_division=0
     )
-    result["per_class"] = {
-        label: {
-            "precision": float(precision[index]),
-            "recall": float(recall[index]),
-            "f1": float(f1[index]),
-            "support": int(support[index]),
-        }
-        for index, label in enumerate(labels)
-    }
+    result["per_class"] = per_class_scores(labels, precision, recall, f1, support)
     result["label_cardinality"] = {
         "true": float(y_true.sum(axis=1).mean()),
         "predicted": float(y_pred.sum(axis=1).mean()),
