@@ -21,12 +21,16 @@ import dataclasses
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kerasbert.config import TrainConfig
 from kerasbert.errors import InputError
 from kerasbert.examples import PAIR_SEPARATOR
 from kerasbert.logs import setup_logging
 from kerasbert.rundir import RunDir
+
+if TYPE_CHECKING:
+    from kerasbert.data import DataSplits
 
 USER_ERRORS = (
     InputError,
@@ -268,11 +272,25 @@ def _parser_for(type_name: str):
 
 def _train(args: argparse.Namespace) -> int:
     config = config_from_args(args)  # validated before TensorFlow is imported
+    splits = read_data_early(config)
     from kerasbert.job import run
 
-    result = run(config)
+    result = run(config, splits=splits)
     print_summary(result)
     return 0
+
+
+def read_data_early(config) -> DataSplits | None:
+    """The run's splits, read before TensorFlow's import (seconds to a minute), so a bad file,
+    column or label fails at once; None where reading needs TensorFlow (gs:// paths), which
+    then reads them in its place in the job (after a TPU connects, which must come first)."""
+    from kerasbert.data import splits_for
+    from kerasbert.remote import is_remote
+
+    paths = (config.data, config.validation_data, config.test_data)
+    if any(is_remote(path) for path in paths if isinstance(path, str)):
+        return None
+    return splits_for(config)
 
 
 def print_summary(result) -> None:

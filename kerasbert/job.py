@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from kerasbert.config import TrainConfig
+from kerasbert.data import DataSplits
 from kerasbert.evaluate import evaluate_run
 from kerasbert.export import export_run
 from kerasbert.multilabel_metrics import joined
@@ -39,8 +40,8 @@ class RunResult:
         return self.output_dir if is_remote(self.output_dir) else str(self.run_dir)
 
 
-def run(config: TrainConfig, strategy=None) -> RunResult:
-    """Train, evaluate, report and export: the default job.
+def run(config: TrainConfig, strategy=None, splits: DataSplits | None = None) -> RunResult:
+    """Train, evaluate, report and export: the default job. `splits`: as for `fit_run`.
 
     Example:
     >>> result = run(TrainConfig(data="bbc-headlines"))  # doctest: +SKIP
@@ -48,7 +49,7 @@ def run(config: TrainConfig, strategy=None) -> RunResult:
     0.9141
     """
     timer = PhaseTimer()
-    run_dir = fit_run(config, strategy, timer)
+    run_dir = fit_run(config, strategy, timer, splits=splits)
     metrics = evaluate_run(run_dir, plots=config.plots)
     if is_remote(config.output_dir):
         sync_to_remote(run_dir, config.output_dir)

@@ -25,7 +25,7 @@ from typing import Any
 
 from kerasbert.errors import InputError
 from kerasbert.scoring import MULTI_LABEL, score, task_of
-from kerasbert.textfiles import find_pair_columns, find_text_column
+from kerasbert.textfiles import find_pair_columns, find_text_column, jsonl_records
 
 logger = logging.getLogger(__name__)
 
@@ -155,13 +155,7 @@ def _jsonl_rows(path: Path, handle: Any) -> tuple[dict[str, Any], Iterator[dict[
     """The first record (its keys name the columns) and every record, the first included."""
 
     def records() -> Iterator[dict[str, Any]]:
-        for line_number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise InputError(f"{path}:{line_number} is not valid JSON: {error}") from error
+        for line_number, record in jsonl_records(path, handle):
             if isinstance(record, str):
                 record = {TEXT: record}
             if not isinstance(record, dict):

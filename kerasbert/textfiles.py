@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from kerasbert.errors import InputError
 from kerasbert.schema import PREDICTION_TEXT_COLUMN_NAMES, TEXT_PAIR_COLUMN_NAMES
 
-__all__ = ["find_pair_columns", "find_text_column", "read_pairs", "read_texts"]
+__all__ = ["find_pair_columns", "find_text_column", "jsonl_records", "read_pairs", "read_texts"]
 
 
 def read_texts(input_path: str | Path, text_column: str | None = None) -> list[str]:
@@ -53,17 +54,23 @@ def _read_texts(path: Path, text_column: str | None) -> list[str]:
     raise InputError(f"Input file {path} must end in .csv, .jsonl or .txt, not {suffix!r}.")
 
 
+def jsonl_records(path: Path, lines: Iterable[str]) -> Iterator[tuple[int, Any]]:
+    """Each non-blank line's number and its parsed JSON value; `InputError` naming the line
+    that is not JSON."""
+    for line_number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            yield line_number, json.loads(line)
+        except json.JSONDecodeError as error:
+            raise InputError(f"{path}:{line_number} is not valid JSON: {error}") from error
+
+
 def _read_jsonl(path: Path, text_column: str | None) -> list[str]:
     texts: list[str] = []
     column: str | None = None
     with path.open(encoding="utf-8-sig") as lines:
-        for line_number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise InputError(f"{path}:{line_number} is not valid JSON: {error}") from error
+        for line_number, record in jsonl_records(path, lines):
             if isinstance(record, str):
                 texts.append(record)
                 continue
@@ -154,13 +161,7 @@ def read_pairs(
 def _read_jsonl_records(path: Path) -> list[tuple[int, dict[str, Any]]]:
     records = []
     with path.open(encoding="utf-8-sig") as lines:
-        for line_number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise InputError(f"{path}:{line_number} is not valid JSON: {error}") from error
+        for line_number, record in jsonl_records(path, lines):
             if not isinstance(record, dict):
                 raise InputError(
                     f"{path}:{line_number} must be a JSON object with both texts of a pair."

@@ -77,13 +77,15 @@ def fit_run(
     strategy=None,
     timer: PhaseTimer | None = None,
     callbacks: Sequence[Any] = (),
+    splits: DataSplits | None = None,
 ) -> Path:
     """Fine-tune and save the model; returns the run directory.
 
     Every input is checked before the run directory is created, so a failed start leaves nothing
     behind. A directory holding an unfinished run with the same settings is resumed from its last
     completed epoch (`BackupAndRestore`). `timer`, if given, gets a lap per phase. `callbacks` are
-    Keras callbacks run after the run's own (a sweep's pruning callback, for one).
+    Keras callbacks run after the run's own (a sweep's pruning callback, for one). `splits`, if
+    given, are `splits_for(config)` read already (the CLI reads them before TensorFlow loads).
 
     Example:
     >>> fit_run(TrainConfig(data="bbc-headlines", epochs=1))  # doctest: +SKIP
@@ -93,7 +95,7 @@ def fit_run(
     # First: a missing TPU fails in seconds, before any data is read, and connecting to a TPU
     # resets TensorFlow's context, which must happen before other TensorFlow work.
     strategy = strategy or create_strategy(config.strategy, config.tpu)
-    splits = splits_for(config)
+    splits = splits if splits is not None else splits_for(config)
     model_path = checkpoint.resolve_checkpoint(config.model)
     max_positions = checkpoint.max_positions(model_path)
     if config.max_length > max_positions:

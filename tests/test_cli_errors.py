@@ -402,6 +402,21 @@ def test_train_script_refuses_bad_settings_before_training(tmp_path: Path, tiny_
     assert not run_dir.exists() and not (tmp_path / "runs").exists()
 
 
+def test_bad_data_fails_before_tensorflow_is_imported(tmp_path: Path) -> None:
+    """A wrong column is reported without waiting for TensorFlow's import (seconds to a minute)."""
+    data = write_csv(tmp_path / "data.csv", _good_rows())
+    probe = (
+        "import sys\n"
+        "from kerasbert.cli import main\n"
+        f"code = main(['train', '--data', {str(data)!r}, '--text-column', 'body'])\n"
+        "print('exit', code, 'tensorflow' in sys.modules)\n"
+    )
+    result = _run([sys.executable, "-c", probe], tmp_path)
+    assert result.stdout.strip().splitlines()[-1] == "exit 2 False", result.stderr
+    assert "body" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "runs").exists()
+
+
 def test_spreadsheet_export_trains_end_to_end(tmp_path: Path, tiny_checkpoint: Path) -> None:
     """A UTF-16, tab-separated, CRLF file with quoted line breaks: `python -m kerasbert` trains."""
     data = tmp_path / "export.tsv"
