@@ -77,9 +77,9 @@ class PairTfidf(TransformerMixin, BaseEstimator):
         return sparse.hstack([first, second, product, cosine], format="csr")
 
 
-def build_baseline(seed: int = 42, pair: bool = False) -> Pipeline:
+def build_baseline(seed: int = 42, pair: bool = False, class_weight: str | None = None) -> Pipeline:
     """The unfitted scikit-learn pipeline: word 1-2 gram TF-IDF (`PairTfidf` for text pairs)
-    into logistic regression."""
+    into logistic regression (`class_weight="balanced"` weighs classes as a weighted run does)."""
     return Pipeline(
         [
             ("tfidf", PairTfidf() if pair else build_vectorizer()),
@@ -94,6 +94,7 @@ def build_baseline(seed: int = 42, pair: bool = False) -> Pipeline:
                     solver="newton-cg",
                     max_iter=2000,
                     random_state=seed,
+                    class_weight=class_weight,
                 ),
             ),
         ]
@@ -109,6 +110,7 @@ def tfidf_baseline(
     seed: int = 42,
     train_pairs: Sequence[str] | None = None,
     test_pairs: Sequence[str] | None = None,
+    class_weight: str | None = None,
 ) -> dict[str, Any]:
     """Fit the TF-IDF baseline on the training split and score it on the test split.
 
@@ -121,6 +123,7 @@ def tfidf_baseline(
         seed: seed of the classifier, so reruns give identical numbers.
         train_pairs: the second texts of the training pairs, for text pairs (`PairTfidf`).
         test_pairs: the second texts of the test pairs; given exactly when `train_pairs` is.
+        class_weight: "balanced" to weigh classes by inverse frequency (as the run did), or None.
 
     Returns:
         The `kerasbert.metrics.compute_metrics` dict for the test split, plus `model` (a description) and
@@ -148,7 +151,7 @@ def tfidf_baseline(
     train_inputs = list(zip(train_texts, train_pairs)) if pair else list(train_texts)
     test_inputs = list(zip(test_texts, test_pairs)) if pair else list(test_texts)
 
-    pipeline = build_baseline(seed, pair=pair)
+    pipeline = build_baseline(seed, pair=pair, class_weight=class_weight)
     start = time.perf_counter()
     pipeline.fit(train_inputs, train_ids)
     fit_seconds = time.perf_counter() - start
@@ -165,7 +168,8 @@ def tfidf_baseline(
         if pair
         else f"TF-IDF (word 1-2 grams, sublinear tf, {vocabulary} terms)"
     )
-    result["model"] = f"{features} + LogisticRegression"
+    weighted = ", balanced class weights" if class_weight == "balanced" else ""
+    result["model"] = f"{features} + LogisticRegression{weighted}"
     result["fit_seconds"] = round(fit_seconds, 3)
     logger.info(
         "Baseline: accuracy %.4f, macro-F1 %.4f (fit in %.1f s)",

@@ -109,6 +109,7 @@ def evaluate_run(
             seed=int(config.get("seed", 42)),
             train_pairs=train.text_pairs,
             test_pairs=examples.text_pairs,
+            class_weight=_applied_class_weight(run),
         )
         result["lift"] = lift(result, result["baseline"])
     output.write_metrics(result)
@@ -123,6 +124,13 @@ def evaluate_run(
         shown = examples.display_texts()
         _write_plots(run, output, data, result, shown, y_true, probabilities, labels)
     return result
+
+
+def _applied_class_weight(run: RunDir) -> str | None:
+    """ "balanced" when the run weighed its classes (its data summary says), so the baseline it is
+    compared with weighs them the same way; else None."""
+    imbalance = run.read_data_summary().get("imbalance") or {}
+    return "balanced" if imbalance.get("resolved") == "balanced" else None
 
 
 def is_multi_label(run: RunDir) -> bool:

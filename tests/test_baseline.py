@@ -41,6 +41,31 @@ def test_baseline_matches_an_independent_scikit_learn_pipeline() -> None:
     assert result["accuracy"] > 0.9, "keywords decide the tiny labels; the baseline must find them"
 
 
+def test_balanced_baseline_weighs_classes_as_scikit_learn_does() -> None:
+    """A weighted run's baseline is balanced logistic regression; an unweighted one is not."""
+    train_texts, train_labels, test_texts, test_labels = tiny_splits()
+    keep = [i for i, label in enumerate(train_labels) if label != "tech" or i % 5 == 0]
+    train_texts = [train_texts[i] for i in keep]
+    train_labels = [train_labels[i] for i in keep]
+    result = tfidf_baseline(
+        train_texts, train_labels, test_texts, test_labels, LABELS, seed=3, class_weight="balanced"
+    )
+    vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, strip_accents="unicode")
+    features = vectorizer.fit_transform(train_texts)
+    probabilities = {}
+    for weight in ("balanced", None):
+        classifier = LogisticRegression(
+            C=30.0, solver="newton-cg", max_iter=2000, random_state=3, class_weight=weight
+        ).fit(features, train_labels)
+        probabilities[weight] = classifier.predict_proba(vectorizer.transform(test_texts))
+    assert "balanced class weights" in result["model"]
+    assert result["log_loss"] == pytest.approx(
+        compute_metrics(np.array([LABELS.index(x) for x in test_labels]),
+                        probabilities["balanced"], LABELS)["log_loss"], rel=1e-4
+    )  # fmt: skip
+    assert not np.allclose(probabilities["balanced"], probabilities[None], atol=1e-3)
+
+
 def test_baseline_has_the_compute_metrics_keys_and_repeats_with_a_seed() -> None:
     splits = tiny_splits()
     first = tfidf_baseline(*splits, LABELS, seed=7)
