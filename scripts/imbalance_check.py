@@ -103,19 +103,25 @@ def check(csv_path: Path, counts: dict[str, int], output: Path, seed: int) -> li
 
 
 def _table(rows: list[dict[str, Any]]) -> str:
-    lines = [
-        "| --class-weight | applied | accuracy | macro-F1 | rarest class recall / F1 (support) "
-        "| TF-IDF acc / macro-F1 (weighted as the run) | seconds |",
-        "|---|---|---:|---:|---|---|---:|",
+    from kerasbert.markdown import number, table
+
+    header = ["--class-weight", "applied", "accuracy", "macro-F1",
+              "rarest class recall / F1 (support)",
+              "TF-IDF acc / macro-F1 (weighted as the run)", "seconds"]  # fmt: skip
+    cells = [
+        [
+            row["class_weight"],
+            row["applied"],
+            number(row["accuracy"]),
+            number(row["macro_f1"]),
+            f"{row['rarest_class']}: {number(row['rarest_recall'])} / "
+            f"{number(row['rarest_f1'])} ({row['rarest_support']})",
+            f"{number(row['baseline_accuracy'])} / {number(row['baseline_macro_f1'])}",
+            str(row["seconds"]),
+        ]
+        for row in rows
     ]
-    for row in rows:
-        lines.append(
-            f"| {row['class_weight']} | {row['applied']} | {row['accuracy']:.4f} | "
-            f"{row['macro_f1']:.4f} | {row['rarest_class']}: {row['rarest_recall']:.4f} / "
-            f"{row['rarest_f1']:.4f} ({row['rarest_support']}) | "
-            f"{row['baseline_accuracy']:.4f} / {row['baseline_macro_f1']:.4f} | {row['seconds']} |"
-        )
-    return "\n".join(lines)
+    return "\n".join(table(header, cells))
 
 
 def main(argv: list[str] | None = None) -> int:
