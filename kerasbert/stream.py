@@ -25,7 +25,12 @@ from typing import Any
 
 from kerasbert.errors import InputError
 from kerasbert.scoring import MULTI_LABEL, score, task_of
-from kerasbert.textfiles import find_pair_columns, find_text_column, jsonl_records
+from kerasbert.textfiles import (
+    empty_pair_error,
+    find_pair_columns,
+    find_text_column,
+    jsonl_records,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -239,13 +244,7 @@ class _Fields:
         empty = [first_row + offset for offset, value in enumerate(values) if not value.strip()]
         if empty:
             unit = "data rows" if self.path.suffix.lower() in (".csv", ".tsv") else "rows"
-            shown = ", ".join(str(number) for number in empty[:10])
-            more = f" and {len(empty) - 10} more" if len(empty) > 10 else ""
-            raise InputError(
-                f"{self.path}: {len(empty)} row(s) have no {kind} in column {column!r} ({unit} "
-                f"{shown}{more}); every row needs both texts of its pair. Fill them in or "
-                "remove those rows."
-            )
+            raise empty_pair_error(self.path, kind, column, unit, empty)
 
     def _text(self, row: dict[str, Any], column: str, number: int) -> str:
         value = row.get(column)

@@ -18,7 +18,14 @@ from typing import Any
 from kerasbert.errors import InputError
 from kerasbert.schema import PREDICTION_TEXT_COLUMN_NAMES, TEXT_PAIR_COLUMN_NAMES
 
-__all__ = ["find_pair_columns", "find_text_column", "jsonl_records", "read_pairs", "read_texts"]
+__all__ = [
+    "empty_pair_error",
+    "find_pair_columns",
+    "find_text_column",
+    "jsonl_records",
+    "read_pairs",
+    "read_texts",
+]
 
 
 def read_texts(input_path: str | Path, text_column: str | None = None) -> list[str]:
@@ -148,14 +155,18 @@ def read_pairs(
                 empty.append(number)
             found.append(value)
         if empty:
-            shown = ", ".join(str(number) for number in empty[:10])
-            more = f" and {len(empty) - 10} more" if len(empty) > 10 else ""
-            raise InputError(
-                f"{path}: {len(empty)} row(s) have no {kind} in column {column!r} ({unit} "
-                f"{shown}{more}); every row needs both texts of its pair. Fill them in or "
-                "remove those rows."
-            )
+            raise empty_pair_error(path, kind, column, unit, empty)
     return values[0], values[1]
+
+
+def empty_pair_error(path: Path, kind: str, column: str, unit: str, rows: list[int]) -> InputError:
+    """The error for pairs missing a half: which column, how many rows, the first ten."""
+    shown = ", ".join(str(number) for number in rows[:10])
+    more = f" and {len(rows) - 10} more" if len(rows) > 10 else ""
+    return InputError(
+        f"{path}: {len(rows)} row(s) have no {kind} in column {column!r} ({unit} {shown}{more}); "
+        "every row needs both texts of its pair. Fill them in or remove those rows."
+    )
 
 
 def _read_jsonl_records(path: Path) -> list[tuple[int, dict[str, Any]]]:

@@ -202,38 +202,11 @@ def _fit(
     config, run: RunDir, splits, inputs: Inputs, model_path, strategy, remote, timer, extra=()
 ):
     """Build, compile, fit the head, write the run's records, and train with Keras `fit`."""
-    drop_remainder = inputs.padding == "fixed"
     # A resumed run continues with the data order of its next epoch (BackupAndRestore brings
     # back the weights, the optimizer and the epoch).
     completed = completed_epochs(run.backup)
     train = inputs.encoded["train"]
-    steps_per_epoch = pipeline.steps_per_epoch(len(train), inputs.global_batch, drop_remainder)
-    epochs = planned_epochs(config, steps_per_epoch)
-    inputs.summary["schedule"] = {
-        "epochs": epochs,
-        "steps_per_epoch": steps_per_epoch,
-        "total_steps": epochs * steps_per_epoch,
-        "epochs_from": "--epochs"
-        if config.epochs is not None
-        else f"--min-steps {config.min_steps}",
-    }
-    train_data = pipeline.make_dataset(
-        train,
-        inputs.label_ids["train"],
-        inputs.global_batch,
-        padding=inputs.padding,
-        shuffle=True,
-        seed=config.seed,
-        drop_remainder=drop_remainder,
-        epochs=epochs,
-        first_epoch=completed,
-    )
-    validation_data = pipeline.make_dataset(
-        inputs.encoded["validation"],
-        inputs.label_ids["validation"],
-        inputs.global_batch,
-        padding=inputs.padding,
-    )
+    train_data, validation_data, steps_per_epoch, epochs = _datasets(config, inputs, completed)
     total_steps = steps_per_epoch * epochs
     weights = loss_weights(splits, config.class_weight, inputs.summary)
     multi_label = _multi_label(splits)
@@ -263,11 +236,7 @@ def _fit(
 
     # Only now, with the weights loaded, is every input known to work: a failed start above
     # leaves no directory behind.
-    run = RunDir(prepare_run_dir(config, run.path))
-    run.write_data_summary(inputs.summary)
-    run.write_labels(splits.labels)
-    for name in SPLITS:
-        run.write_split(name, getattr(splits, name))
+    run = _write_records(config, run, splits, inputs)
     logger.info(
         "Training %s on %d examples (%d steps/epoch, global batch %d, %s padding at %.0f%% "
         "efficiency).",
@@ -293,6 +262,54 @@ def _fit(
     )
     timer.lap("train")
     return model
+
+
+def _datasets(config, inputs: Inputs, completed: int):
+    """The training and validation `tf.data` pipelines, and the schedule they run.
+
+    Returns (train data, validation data, steps per epoch, epochs); the schedule is also
+    recorded in the data summary.
+    """
+    drop_remainder = inputs.padding == "fixed"
+    train = inputs.encoded["train"]
+    steps_per_epoch = pipeline.steps_per_epoch(len(train), inputs.global_batch, drop_remainder)
+    epochs = planned_epochs(config, steps_per_epoch)
+    inputs.summary["schedule"] = {
+        "epochs": epochs,
+        "steps_per_epoch": steps_per_epoch,
+        "total_steps": epochs * steps_per_epoch,
+        "epochs_from": "--epochs"
+        if config.epochs is not None
+        else f"--min-steps {config.min_steps}",
+    }
+    train_data = pipeline.make_dataset(
+        train,
+        inputs.label_ids["train"],
+        inputs.global_batch,
+        padding=inputs.padding,
+        shuffle=True,
+        seed=config.seed,
+        drop_remainder=drop_remainder,
+        epochs=epochs,
+        first_epoch=completed,
+    )
+    validation_data = pipeline.make_dataset(
+        inputs.encoded["validation"],
+        inputs.label_ids["validation"],
+        inputs.global_batch,
+        padding=inputs.padding,
+    )
+    return train_data, validation_data, steps_per_epoch, epochs
+
+
+def _write_records(config, run: RunDir, splits: DataSplits, inputs: Inputs) -> RunDir:
+    """Create the run directory and write what the run reads: summary, labels and splits."""
+    run = RunDir(prepare_run_dir(config, run.path))
+    run.write_data_summary(inputs.summary)
+    run.write_labels(splits.labels)
+    for name in SPLITS:
+        run.write_split(name, getattr(splits, name))
+    return run
 
 
 def _multi_label(splits: DataSplits) -> bool:

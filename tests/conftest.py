@@ -155,6 +155,29 @@ def keyword_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_csv(tmp_path_factory.mktemp("keywords") / "keywords.csv", tiny_texts(100))
 
 
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A tiny run directory and its export (`tiny_export_fixtures`), built once per session."""
+    from tiny_export_fixtures import tiny_run_and_export
+
+    return tiny_run_and_export(tmp_path_factory.getbasetemp() / "tiny-export")
+
+
+def train_evaluate_export(run_dir: Path, export_dir: Path, make_config, plots: bool = False):
+    """Fit, evaluate and export a tiny run once per pytest session (skipped when the export
+    exists); `make_config()` writes the data and returns the run's `TrainConfig`."""
+    from kerasbert.evaluate import evaluate_run
+    from kerasbert.export import export_run
+    from kerasbert.train import fit_run
+
+    if not (export_dir / "kerasbert.json").is_file():
+        run_dir.parent.mkdir(parents=True, exist_ok=True)
+        fit_run(make_config())
+        evaluate_run(run_dir, plots=plots)
+        export_run(run_dir, export_dir)
+    return run_dir, export_dir
+
+
 # What `learnable_checkpoint` needs on top of `tiny_config`.
 LEARNABLE_SETTINGS = {"learning_rate": 1e-3}
 

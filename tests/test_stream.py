@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tiny_export_fixtures import tiny_run_and_export
+from tiny_export_fixtures import split_texts
 
 from kerasbert.errors import InputError
 from kerasbert.predictor import OnnxClassifier, predict_file
@@ -20,11 +20,6 @@ import pyarrow.parquet as parquet  # noqa: E402
 CHUNK = 7  # small, so a test file spans several chunks and a ragged last one
 
 
-@pytest.fixture(scope="session")
-def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    return tiny_run_and_export(tmp_path_factory.getbasetemp() / "tiny-export")
-
-
 @pytest.fixture(scope="module")
 def classifier(tiny: tuple[Path, Path]) -> OnnxClassifier:
     return OnnxClassifier(tiny[1], variant="fp32")
@@ -32,8 +27,7 @@ def classifier(tiny: tuple[Path, Path]) -> OnnxClassifier:
 
 @pytest.fixture(scope="module")
 def rows(tiny: tuple[Path, Path]) -> list[dict]:
-    lines = (tiny[0] / "data" / "test.jsonl").read_text(encoding="utf-8").splitlines()
-    texts = [json.loads(line)["text"] for line in lines] + ["", "Café 東京 😀"]
+    texts = split_texts(tiny[0]) + ["", "Café 東京 😀"]
     return [{"doc_id": f"d{index:03d}", "content": text} for index, text in enumerate(texts)]
 
 

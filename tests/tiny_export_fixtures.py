@@ -74,6 +74,12 @@ def make_tiny_run(run_dir: Path) -> Path:
     return run_dir
 
 
+def split_texts(run_dir: Path, split: str = "test") -> list[str]:
+    """The texts of one of a run's splits, in file order."""
+    lines = (run_dir / "data" / f"{split}.jsonl").read_text(encoding="utf-8").splitlines()
+    return [json.loads(line)["text"] for line in lines]
+
+
 def tiny_run_and_export(base: Path, converter: str = "auto") -> tuple[Path, Path]:
     """Build (once per pytest session, under `base`) a tiny run and export it with `converter`."""
     from kerasbert.export import export_run

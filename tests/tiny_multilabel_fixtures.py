@@ -13,7 +13,7 @@ import json
 import random
 from pathlib import Path
 
-from conftest import CLASS_WORDS, FILLER, tiny_config
+from conftest import CLASS_WORDS, FILLER, tiny_config, train_evaluate_export
 
 LABELS = sorted(CLASS_WORDS)
 MAX_LENGTH = 32
@@ -60,18 +60,12 @@ def write_binary_columns(path: Path, rows) -> Path:
 
 def tiny_multilabel_run_and_export(base: Path, checkpoint: Path) -> tuple[Path, Path]:
     """Train (once per pytest session, under `base`), evaluate and export the multi-label run."""
-    from kerasbert.evaluate import evaluate_run
-    from kerasbert.export import export_run
-    from kerasbert.train import fit_run
+    run_dir = base / "multilabel-run"
 
-    run_dir, export_dir = base / "multilabel-run", base / "multilabel-export"
-    if not (export_dir / "kerasbert.json").is_file():
-        base.mkdir(parents=True, exist_ok=True)
+    def make_config():
         data = write_separated_csv(base / "multilabel.csv", multilabel_rows(300))
-        config = tiny_config(
+        return tiny_config(
             checkpoint, data, run_dir, learning_rate=3e-3, max_length=MAX_LENGTH, epochs=8
         )
-        fit_run(config)
-        evaluate_run(run_dir, plots=True)
-        export_run(run_dir, export_dir)
-    return run_dir, export_dir
+
+    return train_evaluate_export(run_dir, base / "multilabel-export", make_config, plots=True)

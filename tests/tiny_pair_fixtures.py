@@ -15,7 +15,7 @@ import csv
 import random
 from pathlib import Path
 
-from conftest import CLASS_WORDS, FILLER, tiny_config
+from conftest import CLASS_WORDS, FILLER, tiny_config, train_evaluate_export
 
 PAIR_LABELS = sorted(CLASS_WORDS)
 PAIR_COLUMNS = ("question1", "question2", "label")
@@ -56,17 +56,13 @@ def write_pair_csv(path: Path, rows: list[tuple[str, str, str]], columns=PAIR_CO
 
 def tiny_pair_run_and_export(base: Path, checkpoint: Path) -> tuple[Path, Path]:
     """Train (once per pytest session, under `base`), evaluate and export the pair run."""
-    from kerasbert.evaluate import evaluate_run
-    from kerasbert.export import export_run
-    from kerasbert.train import fit_run
+    run_dir = base / "pair-run"
 
-    run_dir, export_dir = base / "pair-run", base / "pair-export"
-    if not (export_dir / "kerasbert.json").is_file():
-        base.mkdir(parents=True, exist_ok=True)
+    def make_config():
         data = write_pair_csv(base / "pairs.csv", pair_rows(300))
         # 3e-3 where the single-text task takes 1e-3: 1.0 test accuracy on 3 of 4 seeds, 0.88
         # on the fourth (chance is 1/3).
-        config = tiny_config(
+        return tiny_config(
             checkpoint,
             data,
             run_dir,
@@ -74,7 +70,5 @@ def tiny_pair_run_and_export(base: Path, checkpoint: Path) -> tuple[Path, Path]:
             max_length=MAX_LENGTH,
             text_pair_column="question2",
         )
-        fit_run(config)
-        evaluate_run(run_dir, plots=False)
-        export_run(run_dir, export_dir)
-    return run_dir, export_dir
+
+    return train_evaluate_export(run_dir, base / "pair-export", make_config)

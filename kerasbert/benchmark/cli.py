@@ -3,15 +3,13 @@ results (`--output`, default `benchmark.json`) and the same tables as Markdown b
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from kerasbert.benchmark.config import parse_config
+from kerasbert.benchmark.config import parse_config, run_and_save
 from kerasbert.benchmark.report import format_markdown, format_table
 from kerasbert.benchmark.run import run_benchmark
-from kerasbert.errors import InputError
 from kerasbert.logs import setup_logging
 
 
@@ -27,14 +25,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return load_test_main(argv)
     config = parse_config(argv)
     setup_logging(fmt="%(message)s")
-    try:
-        results = run_benchmark(config)
-    except (InputError, FileNotFoundError) as error:
-        print(f"kerasbert benchmark: error: {error}", file=sys.stderr)
+    results = run_and_save("kerasbert benchmark", run_benchmark, config)
+    if results is None:
         return 2
     output = Path(config.output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     command = " ".join(["python scripts/benchmark.py", *argv])
     markdown = output.with_suffix(".md")
     markdown.write_text(format_markdown(results, command), encoding="utf-8")

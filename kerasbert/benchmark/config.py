@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from kerasbert.config import PRECISIONS, TrainConfig, setting
 from kerasbert.errors import InputError
+from kerasbert.files import write_json
 
 # The padding modes compared: every batch padded to the maximum length, random batches padded
 # to their own longest text (the transformers-examples way), kerasbert's length buckets.
@@ -206,22 +208,51 @@ class BenchmarkConfig:
         return LONG_TEXT_TRAIN_BATCHES * self.batch_size
 
 
+# Argument types of the config fields' annotations (strings under `from __future__ import annotations`).
+FLAG_TYPES = {"int": int, "float": float, "int | None": int}
+
+
+def add_field_options(
+    parser: argparse.ArgumentParser, config_class: type, *, keep_defaults: bool, skip=()
+) -> None:
+    """One option per dataclass field, help from the field: a flag for a bool, else a value of
+    the field's type (default: the field's, or None when `keep_defaults` is false)."""
+    for field in dataclasses.fields(config_class):
+        if field.name in skip:
+            continue
+        option = "--" + field.name.replace("_", "-")
+        if field.type == "bool":
+            parser.add_argument(option, action="store_true", help=field.metadata["help"])
+        else:
+            parser.add_argument(
+                option,
+                type=FLAG_TYPES.get(str(field.type), str),
+                default=field.default if keep_defaults else None,
+                help=field.metadata["help"],
+            )
+
+
+def run_and_save(prog: str, run, config) -> dict | None:
+    """`run(config)`'s results, written as JSON to `config.output`; None after printing the
+    one-line error when the input is wrong (the caller exits 2)."""
+    try:
+        results = run(config)
+    except (InputError, FileNotFoundError) as error:
+        print(f"{prog}: error: {error}", file=sys.stderr)
+        return None
+    write_json(config.output, results)
+    return results
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line, one option per `BenchmarkConfig` field (help text from the field)."""
     parser = argparse.ArgumentParser(
         prog="kerasbert benchmark",
         description="Measure training and serving speed on this machine; write benchmark.json.",
     )
-    for field in dataclasses.fields(BenchmarkConfig):
-        option = "--" + field.name.replace("_", "-")
-        help_text = field.metadata["help"]
-        if field.name == "data":
-            parser.add_argument(option, action="append", help=help_text + " Repeatable.")
-        elif field.type == "bool":
-            parser.add_argument(option, action="store_true", help=help_text)
-        else:
-            kind = {"int | None": int, "float": float, "int": int}.get(str(field.type), str)
-            parser.add_argument(option, type=kind, default=None, help=help_text)
+    data_help = next(f for f in dataclasses.fields(BenchmarkConfig) if f.name == "data")
+    parser.add_argument("--data", action="append", help=data_help.metadata["help"] + " Repeatable.")
+    add_field_options(parser, BenchmarkConfig, keep_defaults=False, skip={"data"})
     return parser
 
 

@@ -22,7 +22,6 @@ import argparse
 import contextlib
 import dataclasses
 import datetime
-import json
 import logging
 import sys
 import time
@@ -33,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from kerasbert.benchmark.config import add_field_options, run_and_save
 from kerasbert.benchmark.load import ServerProcess, batch_figures, mean_batch_size, run_clients
 from kerasbert.benchmark.machine import machine_info
 from kerasbert.config import setting
@@ -319,13 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="kerasbert benchmark --serve",
         description="Load-test `kerasbert serve` on 127.0.0.1 against the offline predictor.",
     )
-    for field in dataclasses.fields(LoadTestConfig):
-        option = "--" + field.name.replace("_", "-")
-        if field.type == "bool":
-            parser.add_argument(option, action="store_true", help=field.metadata["help"])
-            continue
-        kind = {"int": int, "float": float, "int | None": int}.get(str(field.type), str)
-        parser.add_argument(option, type=kind, default=field.default, help=field.metadata["help"])
+    add_field_options(parser, LoadTestConfig, keep_defaults=True)
     return parser
 
 
@@ -336,14 +330,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
     setup_logging(fmt="%(message)s")
     config = LoadTestConfig(**vars(args))
-    try:
-        results = run_load_test(config)
-    except (InputError, FileNotFoundError) as error:
-        print(f"kerasbert benchmark --serve: error: {error}", file=sys.stderr)
+    results = run_and_save("kerasbert benchmark --serve", run_load_test, config)
+    if results is None:
         return 2
-    output = Path(config.output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print(format_table(results))
-    print(f"\nWrote {output}")
+    print(f"\nWrote {config.output}")
     return 0
