@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -204,13 +205,15 @@ def _write_export(
     parity["optimized"] = check_parity(optimized_path, batches, expected, thresholds=cuts)
 
     int8_path = staging.model_path("int8")
-    quantize_int8(fp32_path, int8_path)
+    quantization = quantize_int8(fp32_path, int8_path)
     for path in (fp32_path, optimized_path, int8_path):
         _write_onnx_metadata(path, labels, max_length)
 
     _save_tokenizer(source.model, tokenizer, staging.tokenizer)
     metadata = _metadata(source, run, tokenizer, input_names, opset, model_type)
-    metadata.update(graph=graph, parity=parity, optimization=optimization)
+    metadata.update(
+        graph=graph, parity=parity, optimization=optimization, quantization=quantization
+    )
     write_json(staging.metadata, metadata)
     _score_variants(source, run, staging, metadata, int8_threshold)
     metadata["files"] = {
@@ -318,13 +321,15 @@ def _convert_checked(
     """Write the fp32 graph with the first converter whose graph passes the parity check
     (multi-label: also the same thresholded label sets, `thresholds`).
 
-    Returns the graph's facts (with `fallbacks`: why earlier converters were passed over) and
-    its parity figures; raises `ParityError` when none passes.
+    Returns the graph's facts (with `conversion_seconds`, and `fallbacks`: why earlier
+    converters were passed over) and its parity figures; raises `ParityError` when none passes.
     """
     fallbacks: list[str] = []
     for name in AUTO_CONVERTERS if converter == "auto" else (converter,):
         try:
+            started = time.perf_counter()
             graph = convert(model, path, name, opset=opset)
+            seconds = round(time.perf_counter() - started, 2)
             figures = check_parity(path, batches, expected, thresholds=thresholds)
         except (InputError, ParityError) as error:
             if converter != "auto":
@@ -332,7 +337,7 @@ def _convert_checked(
             logger.warning("The %s graph is not exported: %s", name, error)
             fallbacks.append(f"{name}: {error}")
             continue
-        return {**graph, "fallbacks": fallbacks}, figures
+        return {**graph, "conversion_seconds": seconds, "fallbacks": fallbacks}, figures
     raise ParityError("No converter gave a graph that matches TensorFlow: " + " | ".join(fallbacks))
 
 

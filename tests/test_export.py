@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
-from tiny_export_fixtures import LABELS, MAX_LENGTH, tiny_run_and_export
+from tiny_export_fixtures import LABELS, MAX_LENGTH, split_texts, tiny_run_and_export
 
 from kerasbert import export, parity
 from kerasbert.errors import InputError
@@ -21,11 +21,6 @@ from kerasbert.exportdir import ONNX_LABELS_KEY
 from kerasbert.parity import PARITY_SINGLE_EXAMPLES, ParityError, check_parity, compare_int8
 from kerasbert.predictor import OnnxClassifier
 from kerasbert.schema import MODEL_INPUT_NAMES
-
-
-@pytest.fixture(scope="session")
-def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    return tiny_run_and_export(tmp_path_factory.getbasetemp() / "tiny-export")
 
 
 @pytest.fixture(scope="session")
@@ -42,11 +37,6 @@ def tensorflow_model(tiny: tuple[Path, Path]):
     model = TFAutoModelForSequenceClassification.from_pretrained(str(run_dir / "model"))
     tokenizer = AutoTokenizer.from_pretrained(str(run_dir / "model"))
     return model, tokenizer
-
-
-def _test_texts(run_dir: Path) -> list[str]:
-    lines = (run_dir / "data" / "test.jsonl").read_text(encoding="utf-8").splitlines()
-    return [json.loads(line)["text"] for line in lines]
 
 
 def test_export_directory_holds_every_file(tiny: tuple[Path, Path]) -> None:
@@ -83,10 +73,28 @@ def test_metadata_records_labels_settings_and_provenance(tiny: tuple[Path, Path]
     assert metadata["files"]["model.onnx"] == (export_dir / "model.onnx").stat().st_size
 
 
+def test_int8_weights_fit_in_7_bits_so_no_cpu_saturates(tiny: tuple[Path, Path]) -> None:
+    # CPUs without VNNI multiply uint8 activations by int8 weights in 16-bit pair sums, which
+    # saturate with full-range weights; onnxruntime's reduced range, [-64, 64], keeps every sum
+    # within 2 * 255 * 64 = 32,640 on every CPU.
+    _, export_dir = tiny
+    metadata = json.loads((export_dir / "kerasbert.json").read_text(encoding="utf-8"))
+    assert metadata["quantization"]["reduce_range"] is True
+    int8 = onnx.load(str(export_dir / "model.int8.onnx"))
+    weights = [
+        onnx.numpy_helper.to_array(tensor)
+        for tensor in int8.graph.initializer
+        if tensor.data_type == onnx.TensorProto.INT8 and tensor.dims and len(tensor.dims) == 2
+    ]
+    assert len(weights) >= 8  # Q/K/V, attention output, intermediate, output in 2 layers
+    assert all(-64 <= weight.min() and weight.max() <= 64 for weight in weights)
+
+
 def test_default_export_is_the_fused_graph(tiny: tuple[Path, Path]) -> None:
     _, export_dir = tiny
     graph = json.loads((export_dir / "kerasbert.json").read_text(encoding="utf-8"))["graph"]
     assert graph["converter"] == "fused" and graph["fallbacks"] == []
+    assert graph["conversion_seconds"] > 0
     # Two layers: one fused attention (the last from the first token only), one bias GELU and
     # two skip layer norms each.
     assert graph["contrib_op_counts"] == {
@@ -104,7 +112,7 @@ def test_default_export_is_the_fused_graph(tiny: tuple[Path, Path]) -> None:
 def test_fused_and_tf2onnx_exports_agree(tiny, tiny_tf2onnx) -> None:
     run_dir, fused_dir = tiny
     _, tf2onnx_dir = tiny_tf2onnx
-    texts = _test_texts(run_dir)
+    texts = split_texts(run_dir)
     fused = OnnxClassifier(fused_dir, variant="fp32").predict_proba(texts)
     traced = OnnxClassifier(tf2onnx_dir, variant="fp32").predict_proba(texts)
     np.testing.assert_allclose(fused, traced, atol=1e-5)
@@ -202,7 +210,7 @@ def test_onnx_matches_tensorflow_on_held_out_texts(
     """Recompute parity independently, and check the predictor agrees with TF to the example."""
     run_dir, export_dir = tiny
     model, tokenizer = tensorflow_model
-    texts = _test_texts(run_dir)
+    texts = split_texts(run_dir)
     tokens = tokenizer(
         texts, truncation=True, max_length=MAX_LENGTH, padding=True, return_tensors="np"
     )
@@ -222,7 +230,7 @@ def test_onnx_matches_tensorflow_on_held_out_texts(
 def test_check_parity_raises_on_disagreement(tiny: tuple[Path, Path], tensorflow_model) -> None:
     run_dir, export_dir = tiny
     _, tokenizer = tensorflow_model
-    texts = _test_texts(run_dir)[:3]
+    texts = split_texts(run_dir)[:3]
     batches = parity.encode_for_parity(tokenizer, texts, MAX_LENGTH, MODEL_INPUT_NAMES)
     import onnxruntime
 
@@ -348,7 +356,7 @@ def test_predictor_must_agree_with_the_runs_tensorflow_predictions(
     copy = tmp_path / "run"
     shutil.copytree(run_dir, copy)
     classifier = OnnxClassifier(export_dir, variant="fp32")
-    probabilities = classifier.predict_proba(_test_texts(run_dir))
+    probabilities = classifier.predict_proba(split_texts(run_dir))
     (copy / "test_probabilities.json").write_text(json.dumps(probabilities.tolist()))
     metadata_dir = export_run(copy, tmp_path / "agree")
     agreement = json.loads((metadata_dir / "kerasbert.json").read_text())["predictor_vs_tensorflow"]
