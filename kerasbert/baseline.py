@@ -186,6 +186,7 @@ def tfidf_multilabel_baseline(
     test: tuple[Sequence[Any], np.ndarray],
     labels: Sequence[str],
     seed: int = 42,
+    class_weight: str | None = None,
 ) -> dict[str, Any]:
     """One-vs-rest TF-IDF + logistic regression for multi-label data, thresholded like BERT.
 
@@ -194,14 +195,15 @@ def tfidf_multilabel_baseline(
     baseline; per-label thresholds tuned on `validation` by BERT's rule
     (`kerasbert.thresholds.tune_thresholds`), 0.5 each without a validation split. Returns the
     `compute_multilabel_metrics` dict of the test split with `model`, `fit_seconds` and
-    `thresholds_from`.
+    `thresholds_from`. `class_weight="balanced"` weighs each label's positives against its
+    negatives by their inverse frequencies, the ratio a weighted run's `pos_weight` gives them.
     """
     from sklearn.multiclass import OneVsRestClassifier
 
     labels = list(labels)
     (train_inputs, train_y), (test_inputs, test_y) = train, test
     pair = bool(len(train_inputs)) and not isinstance(train_inputs[0], str)
-    base = build_baseline(seed, pair=pair)
+    base = build_baseline(seed, pair=pair, class_weight=class_weight)
     pipeline = Pipeline(
         [
             ("tfidf", base.named_steps["tfidf"]),
@@ -223,9 +225,10 @@ def tfidf_multilabel_baseline(
     )
     vocabulary = len(pipeline.named_steps["tfidf"].vocabulary_)
     features = "pair TF-IDF features" if pair else "TF-IDF (word 1-2 grams, sublinear tf)"
+    weighted = ", positives weighed against negatives (balanced)" if class_weight else ""
     result["model"] = (
-        f"{features}, {vocabulary} terms + one-vs-rest LogisticRegression (one per label), "
-        "per-label thresholds tuned on the validation split as for BERT"
+        f"{features}, {vocabulary} terms + one-vs-rest LogisticRegression (one per label"
+        f"{weighted}), per-label thresholds tuned on the validation split as for BERT"
     )
     result["thresholds_from"] = "validation" if validation is not None else "default 0.5"
     result["fit_seconds"] = round(fit_seconds, 3)

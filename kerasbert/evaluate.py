@@ -203,6 +203,7 @@ def evaluate_multilabel(
             (_inputs(examples), y_true),
             labels,
             seed=int(config.get("seed", 42)),
+            class_weight=_applied_class_weight(run),
         )
         result["lift"] = lift(result, result["baseline"])
     output.write_metrics(result)

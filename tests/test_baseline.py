@@ -158,3 +158,35 @@ def test_pair_baseline_reads_the_two_texts_together() -> None:
     assert result["num_examples"] == 100
     with pytest.raises(ValueError, match="second texts of both splits"):
         tfidf_baseline(train[0], train[2], test[0], test[2], labels, train_pairs=train[1])
+
+
+def test_weighted_multilabel_baseline_balances_each_label_as_scikit_learn_does() -> None:
+    """A weighted multi-label run's baseline weighs each label's positives against its
+    negatives (balanced one-vs-rest), so its lift compares like with like."""
+    from sklearn.multiclass import OneVsRestClassifier
+
+    from kerasbert.baseline import tfidf_multilabel_baseline
+
+    train_texts, train_labels, test_texts, test_labels = tiny_splits()
+
+    def multi_hot(names: list[str]) -> np.ndarray:
+        # "tech" is rare among positives: one in three of its texts keeps the label.
+        y = np.array([[name == label for label in LABELS] for name in names], dtype=np.int64)
+        y[np.arange(len(names)) % 3 != 0, 2] = 0
+        return y
+
+    train, test = (train_texts, multi_hot(train_labels)), (test_texts, multi_hot(test_labels))
+    weighted = tfidf_multilabel_baseline(train, None, test, LABELS, seed=3, class_weight="balanced")
+    plain = tfidf_multilabel_baseline(train, None, test, LABELS, seed=3)
+    assert "balanced" in weighted["model"] and "balanced" not in plain["model"]
+
+    vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, strip_accents="unicode")
+    features = vectorizer.fit_transform(train_texts)
+    independent = OneVsRestClassifier(
+        LogisticRegression(
+            C=30.0, solver="newton-cg", max_iter=2000, random_state=3, class_weight="balanced"
+        )
+    ).fit(features, train[1])
+    predicted = independent.predict_proba(vectorizer.transform(test_texts)) >= 0.5
+    assert weighted["micro_f1"] == pytest.approx(f1_score(test[1], predicted, average="micro"))
+    assert weighted["macro_f1"] == pytest.approx(f1_score(test[1], predicted, average="macro"))
