@@ -346,6 +346,9 @@ def _sweep(args: argparse.Namespace) -> int:
     from kerasbert.experiments.sweep import default_sweep_dir, run_sweep
 
     spec = read_sweep_spec(args.config, trials=args.trials, minutes=args.minutes)
+    # The data fields are fixed across trials (space.FIXED_DATA): read them once now, before a
+    # trial imports TensorFlow, so a bad file or column fails in seconds.
+    read_data_early(spec.trial_config({item.name: item.extremes()[0] for item in spec.space}))
     result = run_sweep(spec, args.output or spec.output or default_sweep_dir(args.config))
     if result.restarted:
         print(f"Interrupted trial(s) {result.restarted} ran again with the same parameters.")
@@ -365,11 +368,12 @@ def _sweep(args: argparse.Namespace) -> int:
 
 def _lr_find(args: argparse.Namespace) -> int:
     config = config_from_args(args)
+    splits = read_data_early(config)
     from kerasbert.experiments.lrfind import find_learning_rate
 
     output = args.output or str(Path("lr-find") / Path(config.data).stem)
     result = find_learning_rate(
-        config, output, start=args.start_lr, end=args.end_lr, steps=args.steps
+        config, output, start=args.start_lr, end=args.end_lr, steps=args.steps, splits=splits
     )
     if result.suggested is None:
         print(f"Too few steps before the loss diverged to suggest a rate; see {output}.")

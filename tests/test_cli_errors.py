@@ -402,13 +402,23 @@ def test_train_script_refuses_bad_settings_before_training(tmp_path: Path, tiny_
     assert not run_dir.exists() and not (tmp_path / "runs").exists()
 
 
-def test_bad_data_fails_before_tensorflow_is_imported(tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", ["train", "lr-find", "sweep"])
+def test_bad_data_fails_before_tensorflow_is_imported(tmp_path: Path, command: str) -> None:
     """A wrong column is reported without waiting for TensorFlow's import (seconds to a minute)."""
     data = write_csv(tmp_path / "data.csv", _good_rows())
+    arguments = [command, "--data", str(data), "--text-column", "body"]
+    if command == "sweep":
+        sweep_file = tmp_path / "sweep.yaml"
+        sweep_file.write_text(
+            f"base: {{data: {str(data)!r}, text_column: body}}\n"
+            "space: {learning_rate: {low: 1.0e-5, high: 1.0e-4, log: true}}\n",
+            encoding="utf-8",
+        )
+        arguments = [command, "--config", str(sweep_file), "--output", str(tmp_path / "sweep")]
     probe = (
         "import sys\n"
         "from kerasbert.cli import main\n"
-        f"code = main(['train', '--data', {str(data)!r}, '--text-column', 'body'])\n"
+        f"code = main({arguments!r})\n"
         "print('exit', code, 'tensorflow' in sys.modules)\n"
     )
     result = _run([sys.executable, "-c", probe], tmp_path)

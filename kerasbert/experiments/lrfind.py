@@ -135,11 +135,13 @@ def find_learning_rate(
     start: float = 1e-7,
     end: float = 1.0,
     steps: int = 100,
+    splits: Any = None,
 ) -> RangeTestResult:
     """Run the range test on the training split of `config`'s data; write JSON and PNG to `output`.
 
     The model is built, and its head fitted (`--fit-head`), as a run with these settings would be,
-    so the curve shows what fine-tuning from that start can take.
+    so the curve shows what fine-tuning from that start can take. `splits` are `config`'s data
+    splits when already read (`kerasbert.data.splits_for`); None reads them here.
     """
     from kerasbert import checkpoint, pipeline
     from kerasbert.data import splits_for
@@ -151,7 +153,7 @@ def find_learning_rate(
     if steps < 5:
         raise InputError(f"lr-find needs at least 5 --steps to draw a curve; got {steps}.")
     strategy = create_strategy(config.strategy, config.tpu)
-    splits = splits_for(config)
+    splits = splits if splits is not None else splits_for(config)
     model_path = checkpoint.resolve_checkpoint(config.model)
     tokenizer = checkpoint.load_tokenizer(model_path)
     keras.utils.set_random_seed(config.seed)
