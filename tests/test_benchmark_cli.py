@@ -151,7 +151,14 @@ def assert_length_section(section: dict, lengths: list[str], tf2onnx: bool = Tru
     engines = ["tf", "fused_fp32", "plain_fp32", "fused_int8", "plain_int8"]
     if tf2onnx:
         engines.insert(3, "tf2onnx_fp32")
+        engines.append("tf2onnx_int8")
     assert section["engines"] == engines
+    # Real headlines padded per batch, every engine in turn (`kerasbert.benchmark.headlines`).
+    headlines = section["headlines"]
+    assert set(headlines["texts_per_s"]) == set(engines)
+    assert all(headlines["batch1_p50_ms"][engine] > 0 for engine in engines)
+    assert ("fused_vs_tf2onnx_int8" in headlines["ratios"]) == tf2onnx
+    assert 3 < headlines["mean_tokens_per_text"] < 40
     assert list(section["lengths"]) == lengths  # the tiny model's 64 positions cap 128
     for figures in section["lengths"].values():
         ceiling = figures["matmul_ceiling_same_rounds"]["flop_rate"]

@@ -79,3 +79,40 @@ def test_length_figures_from_the_turns():
     batch1 = figures["batch1_p50_ratios"]["fused_vs_plain_fp32"]
     assert batch1["median"] == pytest.approx(2.0)
     assert batch1["pairs"] == [2.0, 3.0, 1.0]
+
+
+def test_headlines_are_padded_per_batch_on_the_right(tokenizer):
+    from kerasbert.benchmark.headlines import padded_feeds
+
+    feeds = padded_feeds(tokenizer, ["market", "the team win match game"])
+    assert feeds["input_ids"].shape == (2, 7) and feeds["input_ids"].dtype == np.int32
+    np.testing.assert_array_equal(feeds["attention_mask"].sum(axis=1), [3, 7])
+    assert feeds["attention_mask"][0].tolist() == [1, 1, 1, 0, 0, 0, 0]  # padding on the right
+
+
+def test_headline_figures_pair_each_round(tokenizer, monkeypatch):
+    """Engines advance a fake clock by a cost per text: the figures are exact."""
+    from kerasbert.benchmark import headlines, timing
+    from kerasbert.benchmark.config import BenchmarkConfig
+
+    clock = [0.0]
+    monkeypatch.setattr(timing.time, "perf_counter", lambda: clock[0])
+
+    def engine(per_text: float):
+        def call(feeds):
+            clock[0] += per_text * len(feeds["input_ids"])
+
+        return call
+
+    calls = {"fused_fp32": engine(0.001), "tf2onnx_fp32": engine(0.002), "tf": engine(0.004)}
+    texts = [f"market bank shares {index}" for index in range(300)]
+    config = BenchmarkConfig(batch_size=4, inference_rounds=3)
+    figures = headlines.benchmark_headlines(calls, tokenizer, texts, config)
+    batches = headlines.HEADLINE_BATCHES
+    assert figures["texts_per_s"]["fused_fp32"] == pytest.approx(1000.0)
+    assert figures["texts_per_s"]["tf"] == pytest.approx(250.0)
+    assert figures["batch1_p50_ms"]["tf2onnx_fp32"] == pytest.approx(2.0)
+    assert figures["ratios"]["fused_vs_tf2onnx_fp32"]["median"] == pytest.approx(2.0)
+    assert figures["batch1_p50_ratios"]["fused_fp32_vs_tf"]["median"] == pytest.approx(4.0)
+    assert "fused_vs_tf2onnx_int8" not in figures["ratios"]  # its engines were not timed
+    assert figures["batches_per_round"] == batches and figures["rounds"] == 3

@@ -18,10 +18,11 @@ One run, one model, one machine. It measures:
   batch-1 p50/p95 latency and batch-32 throughput, tokenization included everywhere; the cold
   start (new process: import, load, first prediction) and peak RSS of the ONNX predictor against a
   TensorFlow-based predict (`inference`);
-- inference by input length (`lengths`): TF and the graphs of every converter (fused, plain,
-  tf2onnx; int8 of fused and plain) on full-length batches at 128, 256 and 512 tokens, their
-  FLOP rates against the float32 matmul ceiling timed in the same rounds, batch-1 latency, and
-  paired speed ratios. `--only lengths` runs this section alone on a run kept in `--work-dir`.
+- inference by input length (`lengths`): TF and the fp32 and int8 graphs of every converter
+  (fused, plain, tf2onnx) on full-length batches at 128, 256 and 512 tokens, their FLOP rates
+  against the float32 matmul ceiling timed in the same rounds, batch-1 latency, and paired speed
+  ratios; then the same engines on real headlines padded per batch (`headlines`). `--only
+  lengths` runs this section alone on a run kept in `--work-dir`.
 
 `--serve EXPORT` runs the serving load test instead (`serving`, `load`): `kerasbert serve` under
 1, 8 and 64 closed-loop clients on 127.0.0.1 against the offline predictor, batching off, and a

@@ -2,14 +2,17 @@
 tokens, against the float32 matmul ceiling timed in the same rounds.
 
 `benchmark_lengths` takes the run's fine-tuned TensorFlow model and its export, writes the fp32
-graph of each converter (`kerasbert.convert.CONVERTERS`: fused, plain, tf2onnx) and the int8 copies
-of the fused and plain graphs, and times TF and the five onnxruntime graphs taking turns pass by
-pass in this one process. Every batch is 32 texts of exactly the length (no padding), so a text's
+graph of each converter (`kerasbert.convert.CONVERTERS`: fused, plain, tf2onnx) and the int8 copy
+of each, and times TF and the six onnxruntime graphs taking turns pass by pass in this one
+process. Every batch is 32 texts of exactly the length (no padding), so a text's
 FLOPs are known from the checkpoint's sizes (`bert_inference_flops`) and each engine's GFLOP/s can
 be set against the float32 matmul ceiling, which takes its turn in the same rounds. The texts are
 seeded random tokens and real BBC text of three kinds, joined end to end until a row is full
 (`fill_rows`). Inputs are token ids: tokenization is the same for every engine and is left out, so
 the figures are about the graphs.
+
+The same engines then take turns on real headlines as they come, padded per batch
+(`kerasbert.benchmark.headlines`), where per-call overhead rather than arithmetic sets the speed.
 
 Engine ratios are medians of paired ratios (`kerasbert.benchmark.timing.median_paired_speedup`):
 each pair ran in the same round, close in time, so the machine's swings cancel out of it.
@@ -26,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from kerasbert.benchmark.config import BenchmarkConfig
+from kerasbert.benchmark.headlines import benchmark_headlines
 from kerasbert.benchmark.matmul import CEILING_SIZE, bert_inference_flops, dimensions, square_matmul
 from kerasbert.benchmark.timing import median_paired_speedup, percentile_ms, time_in_turn
 from kerasbert.exportdir import ExportDir
@@ -35,8 +39,16 @@ from kerasbert.schema import MODEL_INPUT_NAMES
 logger = logging.getLogger(__name__)
 
 # The engines, in the order they take their turns: TF Keras (the fine-tuned model itself), then
-# each converter's fp32 graph and the int8 copies of the two graphs written from the weights.
-ENGINES = ("tf", "fused_fp32", "plain_fp32", "tf2onnx_fp32", "fused_int8", "plain_int8")
+# each converter's fp32 graph and its int8 copy.
+ENGINES = (
+    "tf",
+    "fused_fp32",
+    "plain_fp32",
+    "tf2onnx_fp32",
+    "fused_int8",
+    "plain_int8",
+    "tf2onnx_int8",
+)
 # The ceiling's turn among the engines' (its name in the turn-taking, not an engine).
 CEILING = "matmul_ceiling"
 # The paired ratios reported: name → (engine, baseline engine); each is how many times as fast
@@ -110,6 +122,7 @@ def benchmark_lengths(
         }
         log_length(length, figures)
         results["lengths"][str(length)] = figures
+    results["headlines"] = benchmark_headlines(calls, tokenizer, texts["headlines"], config)
     return results
 
 
@@ -156,7 +169,7 @@ def write_graphs(
     The export's `model.onnx` and `model.int8.onnx` are the fused graphs when its converter was
     `fused` (the default; a parity fallback picks another), so they are used as they are.
     """
-    from kerasbert.convert import convert, quantize_int8
+    from kerasbert.convert import CONVERTERS, convert, quantize_int8
 
     paths: dict[str, Path] = {}
     graphs: dict[str, Any] = {}
@@ -165,7 +178,7 @@ def write_graphs(
         paths["fused_fp32"] = export.model_path("fp32")
         paths["fused_int8"] = export.model_path("int8")
         graphs["fused"] = {"source": "export", "op_counts": exported.get("op_counts")}
-    converters = [name for name in ("fused", "plain", "tf2onnx") if f"{name}_fp32" not in paths]
+    converters = [name for name in CONVERTERS if f"{name}_fp32" not in paths]
     if skip_tf2onnx:
         converters.remove("tf2onnx")
     for converter in converters:
@@ -179,7 +192,7 @@ def write_graphs(
         }
         paths[f"{converter}_fp32"] = path
         logger.info("Wrote the %s graph in %.1f s", converter, graphs[converter]["seconds"])
-    for converter in ("fused", "plain"):
+    for converter in [name for name in CONVERTERS if f"{name}_fp32" in paths]:
         if f"{converter}_int8" not in paths:
             paths[f"{converter}_int8"] = directory / f"model.{converter}.int8.onnx"
             quantize_int8(paths[f"{converter}_fp32"], paths[f"{converter}_int8"])

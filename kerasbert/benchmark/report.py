@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from kerasbert.benchmark.config import MODES
+from kerasbert.benchmark.headlines import HEADLINE_RATIOS
 from kerasbert.benchmark.inference import COLD_START_PROCESSES, ENGINES
 from kerasbert.benchmark.lengths import PAIRED_RATIOS
 from kerasbert.benchmark.profile import OP_CATEGORIES
@@ -30,6 +31,7 @@ def result_tables(results: dict[str, Any]) -> dict[str, Table]:
         "inference_by_length": length_table,
         "length_ratios": length_ratio_table,
         "length_text_kinds": text_kind_table,
+        "headlines": headline_table,
         "targets": targets_table,
     }
     tables = {name: build(results) for name, build in builders.items()}
@@ -168,6 +170,41 @@ def text_kind_table(results: dict[str, Any]) -> Table | None:
         for kind, by_engine in figures["by_text_kind"].items()
     ]
     return ["texts/s by kind of text", *engines], rows
+
+
+def headline_table(results: dict[str, Any]) -> Table | None:
+    """Real headlines padded per batch: throughput and batch-1 latency per engine, and the paired
+    ratios (the fused graph against the tf2onnx graph kerasbert exported before it)."""
+    section = results.get("inference_by_length", {}).get("headlines")
+    if not section:
+        return None
+    rows = [
+        [
+            engine,
+            f"{texts_per_s:.1f}",
+            f"{section['batch1_p50_ms'][engine]:.2f}",
+            f"{section['batch1_p95_ms'][engine]:.2f}",
+        ]
+        for engine, texts_per_s in section["texts_per_s"].items()
+    ]
+    rows += [
+        [
+            f"{HEADLINE_RATIOS[name][0]} ÷ {HEADLINE_RATIOS[name][1]} (paired)",
+            f"{ratio['median']:.2f}",
+            f"{section['batch1_p50_ratios'][name]['median']:.2f}",
+            "",
+        ]
+        for name, ratio in section["ratios"].items()
+    ]
+    header = [
+        f"headlines (batches of {section['batch']} padded to their longest, "
+        f"{section['mean_tokens_per_text']:.1f} tokens a text; median of {section['rounds']} "
+        "rounds)",
+        "texts/s",
+        "batch-1 p50 ms",
+        "batch-1 p95 ms",
+    ]
+    return header, rows
 
 
 def op_time_table(results: dict[str, Any]) -> Table | None:

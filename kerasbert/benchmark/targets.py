@@ -211,6 +211,18 @@ TARGETS: tuple[Target, ...] = (
         "At 512 tokens the fused fp32 graph's batch-1 p50 latency is 1.3x better than the plain "
         "graph's.",
     ),
+    *(
+        Target(
+            f"headlines_fused_vs_tf2onnx_{figure}_{precision}",
+            f"inference_by_length.headlines.{figure}.fused_vs_tf2onnx_{precision}.median",
+            ">=",
+            1.0,
+            f"On real headlines ({words}) the fused {precision} graph is no slower than the "
+            "tf2onnx graph kerasbert exported before it.",
+        )
+        for figure, words in (("ratios", "batches of 32"), ("batch1_p50_ratios", "batch-1 p50"))
+        for precision in ("fp32", "int8")
+    ),
 )
 
 
