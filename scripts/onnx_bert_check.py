@@ -7,6 +7,9 @@
     python scripts/onnx_bert_check.py parity --output /tmp/obc-minilm
     # batch-32 throughput and batch-1 latency of the four graphs, taking turns
     python scripts/onnx_bert_check.py speed --directory /tmp/obc
+    # the fused graph against the same graph in the form onnxruntime's CPU flash attention takes
+    python scripts/onnx_bert_check.py build --model minilm --form fused --output /tmp/obc
+    python scripts/onnx_bert_check.py attention --directory /tmp/obc --model minilm
 
 `build` writes `<model>.<form>.onnx` into `--output`; `speed` reads `bert-base.fused.onnx` and
 `bert-base.plain.onnx` there and writes their int8 versions beside them. Every subcommand prints
@@ -283,6 +286,113 @@ def measure_speed(
     return result
 
 
+def unmasked_attention(path: Path, output: Path) -> dict[str, int]:
+    """Write the fused graph at `path` with every `Attention` replaced by three MatMuls and a
+    `MultiHeadAttention`, and no attention mask anywhere: the only form in which onnxruntime's
+    CPU `MultiHeadAttention` runs flash attention (`MlasFlashAttention`: no mask, no bias, no
+    past). Right only for batches without padding (batch 1, full-length rows)."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    model = onnx.load(str(path))
+    graph = model.graph
+    weights = {tensor.name: tensor for tensor in graph.initializer}
+    nodes, counts = [], {"attention_replaced": 0, "masks_dropped": 0}
+    for node in graph.node:
+        if node.op_type not in ("Attention", "MultiHeadAttention"):
+            nodes.append(node)
+            continue
+        heads = next(attribute.i for attribute in node.attribute if attribute.name == "num_heads")
+        if node.op_type == "Attention":
+            hidden, packed, bias = node.input[:3]
+            kernel = numpy_helper.to_array(weights[packed])
+            width = kernel.shape[1] // 3
+            projections = []
+            for index, part in enumerate(("query", "key", "value")):
+                name = f"{packed}.{part}"
+                columns = np.ascontiguousarray(kernel[:, index * width : (index + 1) * width])
+                graph.initializer.append(numpy_helper.from_array(columns, name))
+                projections.append(f"{node.name}.{part}")
+                nodes.append(
+                    helper.make_node("MatMul", [hidden, name], [projections[-1]], f"{name}.mm")
+                )
+            graph.initializer.remove(weights[packed])
+            inputs = [*projections, bias]
+            counts["attention_replaced"] += 1
+        else:
+            inputs = list(node.input[:4])
+        counts["masks_dropped"] += 1
+        nodes.append(
+            helper.make_node(
+                "MultiHeadAttention",
+                inputs,
+                list(node.output),
+                node.name,
+                domain="com.microsoft",
+                num_heads=heads,
+            )
+        )
+    del graph.node[:]
+    graph.node.extend(nodes)
+    onnx.save(model, str(output))
+    return counts
+
+
+def measure_attention(
+    directory: Path, model_name: str, lengths: Sequence[int], rounds: int, threads: int
+) -> dict[str, Any]:
+    """The fused graph against its unmasked flash-attention form (and that form with flash
+    attention switched off), on full-length batches of 32 and on batch 1, taking turns."""
+    import onnxruntime
+
+    fused = directory / f"{model_name}.fused.onnx"
+    unmasked = directory / f"{model_name}.fused-unmasked.onnx"
+    result: dict[str, Any] = {"rewrite": unmasked_attention(fused, unmasked), "threads": threads}
+    sessions = {}
+    for name, path, flash_off in (
+        ("fused", fused, "0"),
+        ("unmasked flash", unmasked, "0"),
+        ("unmasked no flash", unmasked, "1"),
+    ):
+        # Read when a kernel is created, so each session keeps the value it was built with.
+        os.environ["ORT_DISABLE_FLASH_ATTENTION"] = flash_off
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        sessions[name] = onnxruntime.InferenceSession(
+            str(path), options, providers=["CPUExecutionProvider"]
+        )
+    os.environ.pop("ORT_DISABLE_FLASH_ATTENTION")
+
+    def call(session, feeds):
+        names = {graph_input.name for graph_input in session.get_inputs()}
+        return session.run(["logits"], {k: v for k, v in feeds.items() if k in names})[0]
+
+    calls = {name: functools.partial(call, session) for name, session in sessions.items()}
+    vocabulary = 30522
+    for length in lengths:
+        for batch in (32, 1):
+            feeds = random_feeds(batch, length, vocabulary, seed=length + batch)
+            logits = {name: run(feeds) for name, run in calls.items()}
+            seconds = time_in_turn(calls, feeds, rounds if batch > 1 else 5 * rounds)
+            result[f"batch{batch}_length{length}"] = {
+                "max_abs_logit_diff_vs_fused": {
+                    name: float(np.abs(values - logits["fused"]).max())
+                    for name, values in logits.items()
+                },
+                "median_seconds": {
+                    name: round(float(np.median(values)), 4) for name, values in seconds.items()
+                },
+                # Fused seconds ÷ this engine's, paired round by round: above 1 is faster.
+                "speed_vs_fused": {
+                    name: round(
+                        float(np.median(np.asarray(seconds["fused"]) / np.asarray(values))), 3
+                    )
+                    for name, values in seconds.items()
+                },
+            }
+    return result
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -302,6 +412,14 @@ def build_parser() -> argparse.ArgumentParser:
     speed.add_argument("--latency-runs", type=int, default=15)
     speed.add_argument("--threads", type=int, default=2, help="onnxruntime intra-op threads")
     speed.add_argument("--engines", nargs="+", choices=ENGINES, default=list(ENGINES))
+    attention = commands.add_parser(
+        "attention", help="the fused graph against its unmasked flash-attention form"
+    )
+    attention.add_argument("--directory", type=Path, default=Path("/tmp/onnx-bert-check"))
+    attention.add_argument("--model", choices=MODELS, default="minilm")
+    attention.add_argument("--lengths", type=int, nargs="+", default=[128, 512])
+    attention.add_argument("--rounds", type=int, default=6, help="passes per engine (×5 batch-1)")
+    attention.add_argument("--threads", type=int, default=2, help="onnxruntime intra-op threads")
     return parser
 
 
@@ -311,6 +429,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = measure_build(arguments.model, arguments.form, arguments.output)
     elif arguments.command == "parity":
         result = measure_parity(arguments.output)
+    elif arguments.command == "attention":
+        result = measure_attention(
+            arguments.directory,
+            arguments.model,
+            arguments.lengths,
+            arguments.rounds,
+            arguments.threads,
+        )
     else:
         result = measure_speed(
             arguments.directory,
