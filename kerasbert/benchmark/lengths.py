@@ -57,6 +57,7 @@ PAIRED_RATIOS = {
     "fused_vs_plain_fp32": ("fused_fp32", "plain_fp32"),
     "fused_vs_tf2onnx_fp32": ("fused_fp32", "tf2onnx_fp32"),
     "fused_vs_plain_int8": ("fused_int8", "plain_int8"),
+    "fused_vs_tf2onnx_int8": ("fused_int8", "tf2onnx_int8"),
     "fused_fp32_vs_tf": ("fused_fp32", "tf"),
     "fused_int8_vs_fused_fp32": ("fused_int8", "fused_fp32"),
 }
