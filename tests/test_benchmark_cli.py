@@ -162,6 +162,10 @@ def assert_length_section(section: dict, lengths: list[str], tf2onnx: bool = Tru
     assert list(section["lengths"]) == lengths  # the tiny model's 64 positions cap 128
     for figures in section["lengths"].values():
         ceiling = figures["matmul_ceiling_same_rounds"]["flop_rate"]
+        # The faster of TensorFlow's and onnxruntime's float32 matmul, both timed in turn.
+        by_engine = figures["matmul_ceiling_same_rounds"]["flop_rate_by_engine"]
+        assert set(by_engine) == {"tensorflow", "onnxruntime"} and min(by_engine.values()) > 0
+        assert ceiling == max(by_engine.values())
         for engine in engines:
             batched = figures["batched"][engine]
             assert batched["texts_per_s"] > 0 and figures["batch1_p50_ms"][engine] > 0

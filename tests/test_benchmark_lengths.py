@@ -6,7 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kerasbert.benchmark.lengths import CEILING, fill_rows, length_figures, text_rows
+from kerasbert.benchmark.lengths import (
+    CEILING,
+    ORT_CEILING,
+    fill_rows,
+    length_figures,
+    text_rows,
+)
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +71,24 @@ def test_length_figures_from_the_turns():
     )
     ceiling = figures["matmul_ceiling_same_rounds"]
     assert ceiling["flop_rate"] == pytest.approx(2e11) and ceiling["calls"] == 6
+    # With onnxruntime's matmul timed too, the faster of the two is the ceiling.
+    faster = length_figures(
+        {**batch_seconds, ORT_CEILING: [0.005] * 6},
+        single_seconds,
+        kinds=["random", "articles"],
+        rounds=3,
+        batch=4,
+        flops_per_text=1e9,
+        ceiling_flops=2e9,
+    )
+    assert faster["matmul_ceiling_same_rounds"]["flop_rate"] == pytest.approx(4e11)
+    assert faster["matmul_ceiling_same_rounds"]["flop_rate_by_engine"] == pytest.approx(
+        {"tensorflow": 2e11, "onnxruntime": 4e11}
+    )
+    assert ORT_CEILING not in faster["batched"]
+    assert faster["batched"]["fused_fp32"]["fraction_of_matmul_ceiling"] == pytest.approx(
+        2e9 / 4e11
+    )
     fused_figures = figures["batched"]["fused_fp32"]
     # Pooled over kinds: the median of all six passes is 2 s for 4 texts of 1 GFLOP each.
     assert fused_figures["texts_per_s"] == pytest.approx(2.0)

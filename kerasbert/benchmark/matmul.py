@@ -75,6 +75,37 @@ def square_matmul(size: int, bfloat16: bool = False) -> Callable[[], None]:
     return call
 
 
+def onnxruntime_square_matmul(size: int) -> Callable[[], None]:
+    """A call running one `size`³ float32 matmul through onnxruntime (a one-node graph, default
+    session options as the predictor's), warmed up. onnxruntime's own GEMM can outrun
+    TensorFlow's on a CPU (it does on AVX2-only EPYCs), and the graphs the inference benchmark
+    times run on it, so their ceiling must be the faster of the two."""
+    import numpy as np
+    import onnx
+    import onnxruntime
+    from onnx import TensorProto, helper
+
+    inputs = [helper.make_tensor_value_info(name, TensorProto.FLOAT, [size, size]) for name in "ab"]
+    output = helper.make_tensor_value_info("c", TensorProto.FLOAT, [size, size])
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["a", "b"], ["c"])], "ceiling", inputs, [output]
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = min(model.ir_version, 8)  # readable by every onnxruntime kerasbert supports
+    onnx.checker.check_model(model)
+    session = onnxruntime.InferenceSession(
+        model.SerializeToString(), providers=["CPUExecutionProvider"]
+    )
+    rng = np.random.default_rng(1)
+    feeds = {name: rng.standard_normal((size, size), dtype=np.float32) for name in "ab"}
+
+    def call() -> None:
+        session.run(None, feeds)
+
+    call()
+    return call
+
+
 def measure_matmul_ceiling(
     sizes: Sequence[int] = (2048, 4096), repeats: int = 5, bfloat16: bool = False
 ) -> dict[str, Any]:

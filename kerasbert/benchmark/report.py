@@ -103,17 +103,24 @@ def length_table(results: dict[str, Any]) -> Table | None:
         return None
     rows = []
     for length, figures in section["lengths"].items():
-        ceiling = figures["matmul_ceiling_same_rounds"]["flop_rate"]
+        ceiling = figures["matmul_ceiling_same_rounds"]
+        by_engine = ceiling.get("flop_rate_by_engine", {})
+        faster = max(by_engine, key=by_engine.get) if by_engine else "tensorflow"
         rows.append(
             [
-                f"{length}, float32 matmul ceiling (same rounds)",
+                f"{length}, float32 matmul ceiling (same rounds, {faster})",
                 "",
-                f"{ceiling / 1e9:.1f}",
+                f"{ceiling['flop_rate'] / 1e9:.1f}",
                 "1.00",
                 "",
                 "",
             ]
         )
+        rows += [
+            [f"{length}, float32 matmul, {engine}", "", f"{rate / 1e9:.1f}", "", "", ""]
+            for engine, rate in by_engine.items()
+            if engine != faster
+        ]
         for engine, batched in figures["batched"].items():
             rows.append(
                 [
