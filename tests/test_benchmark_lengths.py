@@ -60,27 +60,23 @@ def test_length_figures_from_the_turns():
         "fused_fp32": [0.001, 0.003, 0.001, 0.001, 0.005, 0.005],
         "plain_fp32": [0.002, 0.006, 0.003, 0.003, 0.005, 0.005],
     }
-    figures = length_figures(
-        batch_seconds,
-        single_seconds,
-        kinds=["random", "articles"],
-        rounds=3,
-        batch=4,
-        flops_per_text=1e9,
-        ceiling_flops=2e9,
-    )
+
+    def figures_of(batches: dict) -> dict:
+        return length_figures(
+            batches,
+            single_seconds,
+            kinds=["random", "articles"],
+            rounds=3,
+            batch=4,
+            flops_per_text=1e9,
+            ceiling_flops=2e9,
+        )
+
+    figures = figures_of(batch_seconds)
     ceiling = figures["matmul_ceiling_same_rounds"]
     assert ceiling["flop_rate"] == pytest.approx(2e11) and ceiling["calls"] == 6
     # With onnxruntime's matmul timed too, the faster of the two is the ceiling.
-    faster = length_figures(
-        {**batch_seconds, ORT_CEILING: [0.005] * 6},
-        single_seconds,
-        kinds=["random", "articles"],
-        rounds=3,
-        batch=4,
-        flops_per_text=1e9,
-        ceiling_flops=2e9,
-    )
+    faster = figures_of({**batch_seconds, ORT_CEILING: [0.005] * 6})
     assert faster["matmul_ceiling_same_rounds"]["flop_rate"] == pytest.approx(4e11)
     assert faster["matmul_ceiling_same_rounds"]["flop_rate_by_engine"] == pytest.approx(
         {"tensorflow": 2e11, "onnxruntime": 4e11}
