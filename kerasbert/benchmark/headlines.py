@@ -18,9 +18,10 @@ import numpy as np
 
 from kerasbert.benchmark.config import BenchmarkConfig
 from kerasbert.benchmark.timing import (
-    median_paired_speedup,
+    paired_ratios,
     pass_seconds,
     percentile_ms,
+    round_medians,
     time_in_turn,
 )
 
@@ -65,10 +66,7 @@ def benchmark_headlines(
     single_seconds = time_in_turn(calls, singles, rounds=rounds)
     # A round's pass over its batches (or singles) is one paired sample.
     passes = {name: pass_seconds(values, rounds) for name, values in batch_seconds.items()}
-    single_p50 = {
-        name: list(np.median(np.reshape(values, (rounds, -1)), axis=1))
-        for name, values in single_seconds.items()
-    }
+    single_p50 = {name: round_medians(values, rounds) for name, values in single_seconds.items()}
     tokens = [int(feeds["attention_mask"].sum()) for feeds in batches]
     figures = {
         "batch": batch,
@@ -82,8 +80,8 @@ def benchmark_headlines(
         },
         "batch1_p50_ms": {name: percentile_ms(v, 50) for name, v in single_seconds.items()},
         "batch1_p95_ms": {name: percentile_ms(v, 95) for name, v in single_seconds.items()},
-        "ratios": _paired(passes),
-        "batch1_p50_ratios": _paired(single_p50),
+        "ratios": paired_ratios(passes, HEADLINE_RATIOS),
+        "batch1_p50_ratios": paired_ratios(single_p50, HEADLINE_RATIOS),
     }
     for name, ratio in figures["ratios"].items():
         logger.info(
@@ -107,12 +105,4 @@ def padded_feeds(tokenizer: Any, texts: Sequence[str]) -> dict[str, np.ndarray]:
     return {
         name: np.asarray(encoded[name], np.int32)
         for name in ("input_ids", "attention_mask", "token_type_ids")
-    }
-
-
-def _paired(seconds: dict[str, list[float]]) -> dict[str, dict[str, Any]]:
-    return {
-        name: median_paired_speedup(seconds[engine], seconds[baseline])
-        for name, (engine, baseline) in HEADLINE_RATIOS.items()
-        if engine in seconds and baseline in seconds
     }

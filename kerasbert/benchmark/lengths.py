@@ -38,7 +38,7 @@ from kerasbert.benchmark.matmul import (
     onnxruntime_square_matmul,
     square_matmul,
 )
-from kerasbert.benchmark.timing import median_paired_speedup, percentile_ms, time_in_turn
+from kerasbert.benchmark.timing import paired_ratios, percentile_ms, round_medians, time_in_turn
 from kerasbert.exportdir import ExportDir
 from kerasbert.rundir import RunDir
 from kerasbert.schema import MODEL_INPUT_NAMES
@@ -147,8 +147,8 @@ def measure_length(
     config: BenchmarkConfig,
 ) -> dict[str, Any]:
     """Time every engine on `batches` (one per kind of text) taking turns with the ceiling
-    `matmuls` (`CEILINGS`), then on single texts taken from their rows (the kinds in turn); and, from the
-    warm-up pass on the articles, how far each engine's logits are from TensorFlow's."""
+    `matmuls` (`CEILINGS`), then on single texts taken from their rows (the kinds in turn); and,
+    from the warm-up pass on the articles, how far each engine's logits are from TensorFlow's."""
     singles = [
         {
             name: values[index % config.batch_size :][:1]
@@ -363,9 +363,6 @@ def length_figures(
                 "texts_per_s": kind_texts_per_s,
                 "gflops_per_s": kind_texts_per_s * flops_per_text / 1e9,
             }
-    singles = {
-        engine: np.reshape(values, (rounds, -1)) for engine, values in single_seconds.items()
-    }
     return {
         "flops_per_text": flops_per_text,
         "matmul_ceiling_same_rounds": {
@@ -376,7 +373,7 @@ def length_figures(
         },
         "batched": pooled,
         "by_text_kind": by_kind,
-        "ratios": paired_ratios(batch_seconds),
+        "ratios": paired_ratios(batch_seconds, PAIRED_RATIOS),
         "batch1_p50_ms": {
             engine: percentile_ms(values, 50) for engine, values in single_seconds.items()
         },
@@ -385,17 +382,9 @@ def length_figures(
         },
         # A round's p50 against the baseline's p50 of the same round.
         "batch1_p50_ratios": paired_ratios(
-            {engine: list(np.median(values, axis=1)) for engine, values in singles.items()}
+            {engine: round_medians(values, rounds) for engine, values in single_seconds.items()},
+            PAIRED_RATIOS,
         ),
-    }
-
-
-def paired_ratios(seconds: dict[str, list[float]]) -> dict[str, dict[str, Any]]:
-    """Each of `PAIRED_RATIOS` whose two engines were timed: the median of its paired ratios."""
-    return {
-        name: median_paired_speedup(seconds[engine], seconds[baseline])
-        for name, (engine, baseline) in PAIRED_RATIOS.items()
-        if engine in seconds and baseline in seconds
     }
 
 

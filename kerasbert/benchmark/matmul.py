@@ -1,7 +1,8 @@
-"""FLOPs of a BERT training step, and what TensorFlow's matmuls reach on this machine.
+"""FLOPs of a BERT training step, and what TensorFlow's (and onnxruntime's) matmuls reach here.
 
 The training FLOP-rate target is a fraction of a "matmul ceiling": the rate of a large square
-matmul through TensorFlow. `measure_step_matmuls` times the step's own matmuls at the step's own
+matmul through TensorFlow; inference graphs are set against the faster of TensorFlow's and
+onnxruntime's (`onnxruntime_square_matmul`). `measure_step_matmuls` times the step's own matmuls at the step's own
 shapes, so the step's rate divided by theirs is the share of the step spent in matmuls.
 """
 
@@ -90,8 +91,10 @@ def onnxruntime_square_matmul(size: int) -> Callable[[], None]:
     graph = helper.make_graph(
         [helper.make_node("MatMul", ["a", "b"], ["c"])], "ceiling", inputs, [output]
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = min(model.ir_version, 8)  # readable by every onnxruntime kerasbert supports
+    opsets = [helper.make_opsetid("", 17)]
+    model = helper.make_model(graph, opset_imports=opsets)
+    # The oldest IR version the opset allows, as `kerasbert.onnx_writer` writes the model's own.
+    model.ir_version = helper.find_min_ir_version_for(opsets, ignore_unknown=True)
     onnx.checker.check_model(model)
     session = onnxruntime.InferenceSession(
         model.SerializeToString(), providers=["CPUExecutionProvider"]

@@ -72,3 +72,21 @@ def median_paired_speedup(
     """The median of `paired_speedups`, with every pair's ratio (3 decimals) beside it."""
     ratios = paired_speedups(seconds, baseline_seconds)
     return {"median": float(np.median(ratios)), "pairs": [round(ratio, 3) for ratio in ratios]}
+
+
+def round_medians(seconds: Sequence[float], rounds: int) -> list[float]:
+    """Each round's median from `time_in_turn`'s per-input seconds (round after round): a round's
+    typical call, to pair with another engine's in the same round."""
+    return [float(value) for value in np.median(np.reshape(seconds, (rounds, -1)), axis=1)]
+
+
+def paired_ratios(
+    seconds: dict[str, Sequence[float]], pairs: dict[str, tuple[str, str]]
+) -> dict[str, dict[str, Any]]:
+    """`median_paired_speedup` of each `pairs` entry (name → (engine, baseline)) whose two
+    engines were both timed in `seconds`."""
+    return {
+        name: median_paired_speedup(seconds[engine], seconds[baseline])
+        for name, (engine, baseline) in pairs.items()
+        if engine in seconds and baseline in seconds
+    }
