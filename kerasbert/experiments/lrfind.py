@@ -15,13 +15,16 @@ import logging
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from kerasbert.config import TrainConfig
 from kerasbert.files import write_json
 from kerasbert.tfkeras import keras, tf
+
+if TYPE_CHECKING:
+    from kerasbert.data import DataSplits
 
 logger = logging.getLogger(__name__)
 
@@ -135,7 +138,7 @@ def find_learning_rate(
     start: float = 1e-7,
     end: float = 1.0,
     steps: int = 100,
-    splits: Any = None,
+    splits: DataSplits | None = None,
 ) -> RangeTestResult:
     """Run the range test on the training split of `config`'s data; write JSON and PNG to `output`.
 
