@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kerasbert.errors import InputError
-from kerasbert.truncation import TRUNCATIONS
-from kerasbert.windows import LONG_DOCUMENTS
+from kerasbert.common.errors import InputError
+from kerasbert.common.settings import setting
+from kerasbert.common.truncation import TRUNCATIONS
+from kerasbert.common.windows import LONG_DOCUMENTS
 
 PADDING_MODES = ("bucket", "longest", "fixed")
 STRATEGIES = ("auto", "cpu", "gpu", "mirrored", "tpu", "multiworker")
@@ -26,11 +27,6 @@ CLASS_WEIGHTS = ("auto", "balanced", "none")
 # Beyond it the gradient is dominated by the large classes and the small ones' recall suffers.
 # The BBC sets (largest/smallest under 1.4) stay unweighted, as before the setting existed.
 IMBALANCE_RATIO = 3.0
-
-
-def setting(default: Any, help: str, **kwargs: Any) -> Any:
-    """A dataclass field with its help text (read by the CLI to build flags)."""
-    return field(default=default, metadata={"help": help, **kwargs})
 
 
 DEFAULT_EPOCHS = 2

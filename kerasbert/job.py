@@ -11,14 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from kerasbert.config import TrainConfig
-from kerasbert.data import DataSplits
-from kerasbert.evaluate import evaluate_run
-from kerasbert.export import export_run
-from kerasbert.multilabel_metrics import joined
-from kerasbert.predictor import OnnxClassifier
-from kerasbert.remote import is_remote, sync_to_remote
-from kerasbert.rundir import RunDir
-from kerasbert.train import PhaseTimer, default_export_dir, fit_run
+from kerasbert.data.remote import is_remote, sync_to_remote
+from kerasbert.data.splits import DataSplits
+from kerasbert.evaluation.evaluate import evaluate_run
+from kerasbert.evaluation.multilabel_metrics import joined
+from kerasbert.export.export import export_run
+from kerasbert.inference.predictor import OnnxClassifier
+from kerasbert.training.fit import PhaseTimer, default_export_dir, fit_run
+from kerasbert.training.rundir import RunDir
 
 
 @dataclass

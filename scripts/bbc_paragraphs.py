@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from kerasbert.readers import read_bbc  # noqa: E402
+from kerasbert.data.readers import read_bbc  # noqa: E402
 
 
 def main(argv: list[str]) -> int:

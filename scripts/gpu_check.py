@@ -48,10 +48,10 @@ def measure_training_throughput(
     """Train each variant (`PRECISION` or `PRECISION+xla`) for `steps` timed steps."""
     import numpy as np
 
-    from kerasbert import checkpoint, pipeline
-    from kerasbert import data as data_module
-    from kerasbert.model import build_classifier, compile_classifier
-    from kerasbert.strategy import apply_precision, create_strategy
+    from kerasbert.data import splits as data_module
+    from kerasbert.training import checkpoint, pipeline
+    from kerasbert.training.model import build_classifier, compile_classifier
+    from kerasbert.training.strategy import apply_precision, create_strategy
 
     strategy = create_strategy(strategy_name)
     global_batch = batch_size * strategy.num_replicas_in_sync

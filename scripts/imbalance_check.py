@@ -34,7 +34,7 @@ SUBSET_SEED = 23
 
 def write_long_tail(data: str, keep: tuple[float, ...], path: Path) -> dict[str, int]:
     """Write a long-tailed subset of a single-label built-in set as CSV; return its class counts."""
-    from kerasbert.builtin import read_bbc
+    from kerasbert.data.builtin import read_bbc
 
     if data not in ("bbc-news", "bbc-headlines"):
         raise SystemExit(f"--data must be bbc-news or bbc-headlines (single-label), got {data!r}")
@@ -63,7 +63,7 @@ def check(csv_path: Path, counts: dict[str, int], output: Path, seed: int) -> li
     """Train on the CSV with and without class weights; one row of figures per run."""
     from kerasbert.config import TrainConfig
     from kerasbert.job import run
-    from kerasbert.rundir import RunDir
+    from kerasbert.training.rundir import RunDir
 
     rarest = min(counts, key=counts.get)
     rows = []
@@ -103,7 +103,7 @@ def check(csv_path: Path, counts: dict[str, int], output: Path, seed: int) -> li
 
 
 def _table(rows: list[dict[str, Any]]) -> str:
-    from kerasbert.markdown import number, table
+    from kerasbert.common.markdown import number, table
 
     header = ["--class-weight", "applied", "accuracy", "macro-F1",
               "rarest class recall / F1 (support)",
@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--seed", type=int, default=42, help="The runs' seed (split and training).")
     args = parser.parse_args(argv)
-    from kerasbert.logs import setup_logging
+    from kerasbert.common.logs import setup_logging
 
     setup_logging()
     csv_path = args.output / f"{args.data}-long-tail.csv"

@@ -1,4 +1,4 @@
-"""Measure `kerasbert.onnx_bert`: build memory and time, parity on real text, onnxruntime speed.
+"""Measure `kerasbert.export.onnx_bert`: build memory and time, parity on real text, onnxruntime speed.
 
     # memory and time of one build (run under /usr/bin/time -v for the process's peak RSS)
     python scripts/onnx_bert_check.py build --model bert-base --form fused --output /tmp/obc
@@ -52,7 +52,7 @@ def peak_rss_bytes() -> int:
 def load_model(name: str) -> Any:
     """BERT-base-sized random classifier (BertConfig() defaults) or the packaged MiniLM."""
     if name == "minilm":
-        from kerasbert.checkpoint import load_classifier, resolve_checkpoint
+        from kerasbert.training.checkpoint import load_classifier, resolve_checkpoint
 
         return load_classifier(resolve_checkpoint("minilm"), LABELS)
     import tensorflow as tf
@@ -66,7 +66,7 @@ def load_model(name: str) -> Any:
 
 def measure_build(model_name: str, form: str, output: Path) -> dict[str, Any]:
     """Seconds and peak RSS of constructing the model, then of building one graph form."""
-    from kerasbert.onnx_bert import build_onnx
+    from kerasbert.export.onnx_bert import build_onnx
 
     start = time.perf_counter()
     model = load_model(model_name)
@@ -91,7 +91,7 @@ def measure_build(model_name: str, form: str, output: Path) -> dict[str, Any]:
 def bbc_batches(tokenizer: Any, max_length: int = 256) -> list[dict[str, np.ndarray]]:
     """Real texts in batches mixing headlines and whole articles, so padding varies per row:
     four right-padded batches of 16, one left-padded, and four single texts."""
-    from kerasbert.data import load_splits
+    from kerasbert.data.splits import load_splits
 
     headlines = load_splits("bbc-headlines").test.texts[:32]
     articles = load_splits("bbc-news").test.texts[:32]
@@ -122,9 +122,9 @@ def measure_parity(output: Path) -> dict[str, Any]:
     import onnxruntime
     from transformers import AutoTokenizer
 
-    from kerasbert.checkpoint import resolve_checkpoint
-    from kerasbert.convert import quantize_int8
-    from kerasbert.onnx_bert import build_onnx
+    from kerasbert.export.convert import quantize_int8
+    from kerasbert.export.onnx_bert import build_onnx
+    from kerasbert.training.checkpoint import resolve_checkpoint
 
     model = load_model("minilm")
     # The new head's 0.02-scale weights give logits near 0.05, where any error looks small;
@@ -181,7 +181,7 @@ def open_sessions(directory: Path, threads: int, profile: bool = False) -> dict[
     """onnxruntime sessions for `ENGINES`, quantizing the fp32 graphs first if needed."""
     import onnxruntime
 
-    from kerasbert.convert import quantize_int8
+    from kerasbert.export.convert import quantize_int8
 
     paths = {
         "fused fp32": directory / "bert-base.fused.onnx",

@@ -31,8 +31,8 @@ def write_random_bert(output: Path, layers: int, hidden: int, heads: int, seed: 
     os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
     from transformers import BertConfig, TFBertModel
 
-    from kerasbert.checkpoint import resolve_checkpoint
-    from kerasbert.tfkeras import tf
+    from kerasbert.training.checkpoint import resolve_checkpoint
+    from kerasbert.training.tfkeras import tf
 
     tf.random.set_seed(seed)
     config = BertConfig(

@@ -33,7 +33,7 @@ def check(grid: list[str], output: Path, seed: int = 42) -> list[dict[str, Any]]
     """Train every grid entry twice (two epochs, adaptive) and return one row per run."""
     from kerasbert.config import TrainConfig
     from kerasbert.job import run
-    from kerasbert.rundir import RunDir
+    from kerasbert.training.rundir import RunDir
 
     rows = []
     for entry in grid:
@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args(argv)
-    from kerasbert.logs import setup_logging
+    from kerasbert.common.logs import setup_logging
 
     setup_logging()
     args.output.mkdir(parents=True, exist_ok=True)

@@ -166,9 +166,9 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 def train_evaluate_export(run_dir: Path, export_dir: Path, make_config, plots: bool = False):
     """Fit, evaluate and export a tiny run once per pytest session (skipped when the export
     exists); `make_config()` writes the data and returns the run's `TrainConfig`."""
-    from kerasbert.evaluate import evaluate_run
-    from kerasbert.export import export_run
-    from kerasbert.train import fit_run
+    from kerasbert.evaluation.evaluate import evaluate_run
+    from kerasbert.export.export import export_run
+    from kerasbert.training.fit import fit_run
 
     if not (export_dir / "kerasbert.json").is_file():
         run_dir.parent.mkdir(parents=True, exist_ok=True)

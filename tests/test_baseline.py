@@ -10,10 +10,10 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import train_test_split
 
-from kerasbert.baseline import tfidf_baseline
-from kerasbert.errors import InputError
-from kerasbert.metrics import compute_metrics, lift
-from kerasbert.readers import read_bbc
+from kerasbert.common.errors import InputError
+from kerasbert.data.readers import read_bbc
+from kerasbert.evaluation.baseline import tfidf_baseline
+from kerasbert.evaluation.metrics import compute_metrics, lift
 
 LABELS = ["business", "sport", "tech"]
 
@@ -165,7 +165,7 @@ def test_weighted_multilabel_baseline_balances_each_label_as_scikit_learn_does()
     negatives (balanced one-vs-rest), so its lift compares like with like."""
     from sklearn.multiclass import OneVsRestClassifier
 
-    from kerasbert.baseline import tfidf_multilabel_baseline
+    from kerasbert.evaluation.baseline import tfidf_multilabel_baseline
 
     train_texts, train_labels, test_texts, test_labels = tiny_splits()
 

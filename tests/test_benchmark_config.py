@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kerasbert.benchmark import BenchmarkConfig
-from kerasbert.errors import InputError
+from kerasbert.common.errors import InputError
 
 
 def test_quick_keeps_only_headlines_unless_data_is_given():

@@ -17,7 +17,7 @@ from kerasbert.benchmark.lengths import (
 
 @pytest.fixture(scope="module")
 def tokenizer(tiny_checkpoint):
-    from kerasbert.checkpoint import load_tokenizer
+    from kerasbert.training.checkpoint import load_tokenizer
 
     return load_tokenizer(str(tiny_checkpoint))
 

@@ -13,7 +13,7 @@ from kerasbert.benchmark.training import benchmark_training, train_modes_in_lock
 def train_tiny_lockstep(model_path: str, rows, max_length: int, config, seed: int):
     """`train_modes_in_lockstep` on `rows` (text, label), trained and scored on the same texts;
     returns the runs, the ceiling timings and the labels."""
-    from kerasbert import checkpoint, pipeline
+    from kerasbert.training import checkpoint, pipeline
 
     labels = sorted({label for _, label in rows})
     tokenizer = checkpoint.load_tokenizer(model_path)
@@ -47,7 +47,7 @@ def test_lockstep_modes_differ_only_in_padding(tmp_path):
 
 
 def test_freeze_embeddings_trains_every_mode_with_the_embeddings_fixed(tmp_path):
-    from kerasbert.model import build_classifier
+    from kerasbert.training.model import build_classifier
 
     model_path = str(save_tiny_bert(tmp_path, VOCAB))
     config = BenchmarkConfig(

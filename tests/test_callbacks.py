@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import json
 
-from kerasbert.callbacks import ResumableEarlyStopping, make_callbacks, past_validation_losses
-from kerasbert.tfkeras import keras
+from kerasbert.training.callbacks import (
+    ResumableEarlyStopping,
+    make_callbacks,
+    past_validation_losses,
+)
+from kerasbert.training.tfkeras import keras
 
 
 def _write_history(run_dir, val_losses) -> None:

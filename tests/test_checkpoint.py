@@ -1,4 +1,4 @@
-"""Tests for `kerasbert.checkpoint`: the packaged MiniLM, local folders and bad `--model` values."""
+"""Tests for `kerasbert.training.checkpoint`: the packaged MiniLM, local folders and bad `--model` values."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from kerasbert import checkpoint
-from kerasbert.errors import InputError
+from kerasbert.common.errors import InputError
+from kerasbert.training import checkpoint
 
 
 def test_packaged_minilm_loads_without_torch() -> None:

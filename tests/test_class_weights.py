@@ -12,10 +12,10 @@ import pytest
 from conftest import tiny_config, tiny_texts, write_csv
 from sklearn.utils.class_weight import compute_class_weight
 
-from kerasbert.data import load_splits
-from kerasbert.model import WeightedBinaryCrossentropy
-from kerasbert.rundir import RunDir
-from kerasbert.train import fit_run, loss_weights
+from kerasbert.data.splits import load_splits
+from kerasbert.training.fit import fit_run, loss_weights
+from kerasbert.training.model import WeightedBinaryCrossentropy
+from kerasbert.training.rundir import RunDir
 
 
 def _imbalanced_rows() -> list[tuple[str, str]]:

@@ -24,7 +24,7 @@ import pytest
 from conftest import tiny_texts, write_csv
 
 from kerasbert.cli import main
-from kerasbert.data import load_splits
+from kerasbert.data.splits import load_splits
 
 ROOT = Path(__file__).resolve().parent.parent
 # Settings that fail fast and never touch the real checkpoint; each case appends its own flags,

@@ -11,11 +11,11 @@ import pytest
 from conftest import LEARNABLE_SETTINGS, tiny_config
 
 from kerasbert.cli import main
-from kerasbert.errors import InputError
-from kerasbert.evaluate import evaluate_run
+from kerasbert.common.errors import InputError
+from kerasbert.evaluation.evaluate import evaluate_run
 from kerasbert.experiments.compare import compare_runs
-from kerasbert.export import export_run
-from kerasbert.train import fit_run
+from kerasbert.export.export import export_run
+from kerasbert.training.fit import fit_run
 
 
 @pytest.fixture(scope="module")
@@ -116,8 +116,8 @@ def test_globs_and_directories_that_are_not_runs(runs, tmp_path, capsys) -> None
 
 def test_a_multi_label_run_is_read_by_its_headline_metric(runs, tmp_path) -> None:
     """A multi-label run's files as `RunDir` writes them: label sets, and micro-F1 as headline."""
-    from kerasbert.examples import Examples
-    from kerasbert.rundir import RunDir
+    from kerasbert.data.examples import Examples
+    from kerasbert.training.rundir import RunDir
 
     run = RunDir(tmp_path / "multi")
     run.write_config({"data": "bbc-multilabel", "learning_rate": 1e-3, "max_length": 40})

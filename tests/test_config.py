@@ -7,8 +7,8 @@ import json
 import pytest
 
 from kerasbert.cli import build_parser, config_from_args
+from kerasbert.common.errors import InputError
 from kerasbert.config import TrainConfig
-from kerasbert.errors import InputError
 
 
 def parse(*argv: str) -> TrainConfig:

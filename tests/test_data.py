@@ -1,4 +1,4 @@
-"""Tests for `kerasbert.data` (and `examples`, `stratify`): duplicates, stratified splits, text
+"""Tests for `kerasbert.data.splits` (and `examples`, `stratify`): duplicates, stratified splits, text
 pairs, multi-label data and class weights."""
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import pytest
 from conftest import tiny_texts, write_csv
 from sklearn.utils.class_weight import compute_class_weight
 
+from kerasbert.common.errors import InputError
 from kerasbert.config import TrainConfig
-from kerasbert.data import Examples, class_weights, imbalance, load_splits, splits_for
-from kerasbert.errors import InputError
+from kerasbert.data.splits import Examples, class_weights, imbalance, load_splits, splits_for
 
 
 def test_split_is_stratified_deduplicated_and_seeded() -> None:

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from conftest import LEARNABLE_SETTINGS, tiny_config
 
-from kerasbert.data import load_splits
-from kerasbert.evaluate import evaluate_run
-from kerasbert.train import fit_run
+from kerasbert.data.splits import load_splits
+from kerasbert.evaluation.evaluate import evaluate_run
+from kerasbert.training.fit import fit_run
 
 SPLIT_FILES = ("data/train.jsonl", "data/validation.jsonl", "data/test.jsonl", "labels.json")
 # Measured per run, so they differ between runs by nature.

@@ -1,7 +1,7 @@
 """Multi-replica training on a CPU: MirroredStrategy over 2 logical CPUs, and
 MultiWorkerMirroredStrategy with 2 local worker processes, each compared with one device.
 
-Every run is `kerasbert.train.fit_run` (what `kerasbert train` runs) in its own subprocess:
+Every run is `kerasbert.training.fit.fit_run` (what `kerasbert train` runs) in its own subprocess:
 TensorFlow's devices and cluster are fixed when it initialises, so each layout needs a fresh
 process. The tiny BERT has no dropout and all runs start from the same weights, so the same global
 batch must give the same losses and final weights, up to float32 summation order.
@@ -39,7 +39,7 @@ def fit_in_subprocess(config: dict, logical_cpus: int = 1) -> None:
             cpu, [tf.config.LogicalDeviceConfiguration()] * logical_cpus
         )
     from kerasbert.config import TrainConfig
-    from kerasbert.train import fit_run
+    from kerasbert.training.fit import fit_run
 
     fit_run(TrainConfig.from_dict(config))
 

@@ -10,15 +10,15 @@ import pytest
 from conftest import CLASS_WORDS, tiny_texts, write_csv
 from sklearn import metrics as sk_metrics
 
-from kerasbert.errors import InputError
-from kerasbert.evaluate import evaluate_run
+from kerasbert.common.errors import InputError
+from kerasbert.evaluation.evaluate import evaluate_run
 
 LABELS = ["business", "entertainment", "politics", "sport", "tech"]
 
 
 def _trained_run_dir(root: Path, tiny_checkpoint: Path) -> Path:
     """A run directory holding an (untrained) classifier saved as `train` saves it."""
-    from kerasbert.checkpoint import load_classifier, load_tokenizer
+    from kerasbert.training.checkpoint import load_classifier, load_tokenizer
 
     labels = sorted(CLASS_WORDS)
     run_dir = root / "run"
@@ -97,7 +97,7 @@ def test_evaluate_a_file_of_pairs_through_the_cli(pair_run: Path, tmp_path: Path
     from tiny_pair_fixtures import PAIR_LABELS, pair_rows, write_pair_csv
 
     from kerasbert.cli import main
-    from kerasbert.rundir import RunDir
+    from kerasbert.training.rundir import RunDir
 
     rows = pair_rows(30, seed=9)
     # The run's own columns (question1/question2, from its config.json): no flags needed.

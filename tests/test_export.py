@@ -1,4 +1,4 @@
-"""Tests for `kerasbert.export` on a tiny random BERT exported once per session."""
+"""Tests for `kerasbert.export.export` on a tiny random BERT exported once per session."""
 
 from __future__ import annotations
 
@@ -14,13 +14,13 @@ import onnx
 import pytest
 from tiny_export_fixtures import LABELS, MAX_LENGTH, split_texts, tiny_run_and_export
 
-from kerasbert import export, parity
-from kerasbert.errors import InputError
-from kerasbert.export import export_run
-from kerasbert.exportdir import ONNX_LABELS_KEY
-from kerasbert.parity import PARITY_SINGLE_EXAMPLES, ParityError, check_parity, compare_int8
-from kerasbert.predictor import OnnxClassifier
-from kerasbert.schema import MODEL_INPUT_NAMES
+from kerasbert.common.errors import InputError
+from kerasbert.common.names import MODEL_INPUT_NAMES
+from kerasbert.export import export, parity
+from kerasbert.export.export import export_run
+from kerasbert.export.parity import PARITY_SINGLE_EXAMPLES, ParityError, check_parity, compare_int8
+from kerasbert.inference.exportdir import ONNX_LABELS_KEY
+from kerasbert.inference.predictor import OnnxClassifier
 
 
 @pytest.fixture(scope="session")
@@ -268,7 +268,7 @@ def test_compare_int8_flags_a_large_drop(caplog: pytest.LogCaptureFixture) -> No
     fp32 = np.eye(3)[truth]
     int8 = fp32.copy()
     int8[0] = [0.0, 1.0, 0.0]  # one of ten examples flips: a 10-point accuracy drop
-    with caplog.at_level(logging.WARNING, logger="kerasbert.export"):
+    with caplog.at_level(logging.WARNING, logger="kerasbert.export.export"):
         result = compare_int8(truth, fp32, int8, threshold=1.0)
     assert result["fp32"]["accuracy"] == 1.0
     assert result["int8"]["accuracy"] == pytest.approx(0.9)
@@ -341,7 +341,7 @@ def test_default_target_is_exported_run_name(
 
 
 def test_spread_by_length_keeps_short_and_long_texts_in_order() -> None:
-    from kerasbert.parity import spread_by_length
+    from kerasbert.export.parity import spread_by_length
 
     texts = [f"text {'x' * length}" for length in (50, 3, 80, 10, 1, 65)]
     picked = spread_by_length(texts, 3)
@@ -385,7 +385,7 @@ def test_metadata_says_how_to_encode_the_inputs(tiny, pair_export) -> None:
 
 
 def test_pair_export_is_checked_on_the_test_pairs(pair_export) -> None:
-    from kerasbert.rundir import RunDir
+    from kerasbert.training.rundir import RunDir
 
     run_dir, export_dir = pair_export
     metadata = json.loads((export_dir / "kerasbert.json").read_text(encoding="utf-8"))
@@ -404,7 +404,7 @@ def test_parity_batches_carry_the_pairs_segment_ids(pair_export) -> None:
     """The parity check feeds real pairs: segment ids 1 on the second text, as in training."""
     from transformers import AutoTokenizer, TFAutoModelForSequenceClassification
 
-    from kerasbert.rundir import RunDir
+    from kerasbert.training.rundir import RunDir
 
     run_dir, export_dir = pair_export
     test = RunDir(run_dir).read_split("test")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kerasbert.errors import InputError
-from kerasbert.labelsets import check_thresholds, decide, label_sets, sigmoid
+from kerasbert.common.decision import check_thresholds, decide, label_sets, sigmoid
+from kerasbert.common.errors import InputError
 
 LABELS = ["business", "sport", "tech"]
 

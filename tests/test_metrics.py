@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from sklearn import metrics as sk_metrics
 
-from kerasbert.errors import InputError
-from kerasbert.metrics import (
+from kerasbert.common.errors import InputError
+from kerasbert.evaluation.metrics import (
     calibration_bins,
     compute_metrics,
     confident_mistakes,

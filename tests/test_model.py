@@ -1,11 +1,11 @@
-"""Tests for `kerasbert.model`: the fitted-head initialisation."""
+"""Tests for `kerasbert.training.model`: the fitted-head initialisation."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from kerasbert.model import build_classifier, fit_head
+from kerasbert.training.model import build_classifier, fit_head
 
 
 @pytest.mark.parametrize("labels", [["a", "b", "c"], ["neg", "pos"]])

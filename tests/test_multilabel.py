@@ -20,12 +20,12 @@ from tiny_multilabel_fixtures import (
 )
 
 from kerasbert.cli import main
-from kerasbert.data import load_splits
-from kerasbert.errors import InputError
-from kerasbert.exportdir import read_metadata
-from kerasbert.labelsets import check_thresholds, label_sets
-from kerasbert.rundir import RunDir
-from kerasbert.thresholds import CEILING, FLOOR
+from kerasbert.common.decision import check_thresholds, label_sets
+from kerasbert.common.errors import InputError
+from kerasbert.data.splits import load_splits
+from kerasbert.inference.exportdir import read_metadata
+from kerasbert.training.rundir import RunDir
+from kerasbert.training.thresholds import CEILING, FLOOR
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +73,7 @@ def test_export_checks_the_thresholded_label_sets(multilabel) -> None:
 
 
 def test_predictor_label_sets_agree_with_tensorflow(multilabel) -> None:
-    from kerasbert.predictor import OnnxClassifier
+    from kerasbert.inference.predictor import OnnxClassifier
 
     run, export = RunDir(multilabel[0]), multilabel[1]
     classifier = OnnxClassifier(export, variant="fp32")
@@ -96,7 +96,7 @@ def test_predictor_label_sets_agree_with_tensorflow(multilabel) -> None:
 
 
 def test_predict_command_prints_label_sets(multilabel, tmp_path, capsys) -> None:
-    from kerasbert.predictor import OnnxClassifier
+    from kerasbert.inference.predictor import OnnxClassifier
 
     export = str(multilabel[1])
     test = RunDir(multilabel[0]).read_split("test")
@@ -190,7 +190,7 @@ def _bad_binary(path: Path, rows) -> Path:
 
 
 def test_evaluate_a_labelled_file_in_another_layout(multilabel, tmp_path) -> None:
-    from kerasbert.evaluate import evaluate_run
+    from kerasbert.evaluation.evaluate import evaluate_run
 
     run = RunDir(multilabel[0])
     lists = write_jsonl_lists(tmp_path / "holdout.jsonl", multilabel_rows(30, seed=9))

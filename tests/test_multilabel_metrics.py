@@ -5,7 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kerasbert.multilabel_metrics import compute_multilabel_metrics, joined, label_set_mistakes
+from kerasbert.evaluation.multilabel_metrics import (
+    compute_multilabel_metrics,
+    joined,
+    label_set_mistakes,
+)
 
 LABELS = ["a", "b", "c"]
 TRUTH = np.array([[1, 0, 0], [1, 1, 0], [0, 0, 1], [0, 1, 0]])

@@ -49,7 +49,7 @@ def code_to_run(cell) -> str:
 
 
 def test_notebook_runs_on_cpu(tmp_path, monkeypatch):
-    from kerasbert.strategy import apply_precision
+    from kerasbert.training.strategy import apply_precision
 
     notebook = read_notebook()
     monkeypatch.chdir(tmp_path)

@@ -1,4 +1,4 @@
-"""Tests for `kerasbert.onnx_bert` on a tiny random BERT: onnxruntime against TensorFlow."""
+"""Tests for `kerasbert.export.onnx_bert` on a tiny random BERT: onnxruntime against TensorFlow."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ import onnx
 import onnxruntime
 import pytest
 
-from kerasbert.errors import InputError
-from kerasbert.onnx_bert import build_onnx
-from kerasbert.schema import MODEL_INPUT_NAMES
+from kerasbert.common.errors import InputError
+from kerasbert.common.names import MODEL_INPUT_NAMES
+from kerasbert.export.onnx_bert import build_onnx
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
@@ -144,7 +144,7 @@ def test_plain_graph_uses_standard_ops_only(graphs: dict[str, Any]) -> None:
 def test_int8_fused_graph_quantizes_attention_and_keeps_predictions(
     graphs: dict[str, Any], tmp_path: Path
 ) -> None:
-    from kerasbert.convert import quantize_int8
+    from kerasbert.export.convert import quantize_int8
 
     int8_path = tmp_path / "fused.int8.onnx"
     quantize_int8(graphs["fused"][0], int8_path)

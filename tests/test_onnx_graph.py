@@ -1,4 +1,4 @@
-"""Tests for `kerasbert.onnx_graph` on small graphs built in tf2onnx's shapes."""
+"""Tests for `kerasbert.export.onnx_graph` on small graphs built in tf2onnx's shapes."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import onnxruntime
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from kerasbert import onnx_graph
+from kerasbert.export import onnx_graph
 
 HIDDEN = 8
 

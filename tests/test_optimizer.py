@@ -1,4 +1,4 @@
-"""Tests for `kerasbert.optimizer`: the learning-rate schedule, and `FusedAdamW` against tf-keras
+"""Tests for `kerasbert.training.optimizer`: the learning-rate schedule, and `FusedAdamW` against tf-keras
 AdamW (same weights after several steps) and across a checkpoint."""
 
 from __future__ import annotations
@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kerasbert.model import build_classifier
-from kerasbert.optimizer import WarmupLinearDecay
+from kerasbert.training.model import build_classifier
+from kerasbert.training.optimizer import WarmupLinearDecay
 
 
 def test_schedule_warms_up_then_decays_to_zero() -> None:
@@ -17,7 +17,7 @@ def test_schedule_warms_up_then_decays_to_zero() -> None:
 
 
 def _train_steps(model, optimizer, batches) -> None:
-    from kerasbert.tfkeras import keras, tf
+    from kerasbert.training.tfkeras import keras, tf
 
     loss_of = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     for features, labels in batches:
@@ -44,7 +44,7 @@ def _batches(steps: int, seed: int = 0) -> list:
 
 
 def _tiny_model(tiny_checkpoint):
-    from kerasbert.tfkeras import keras
+    from kerasbert.training.tfkeras import keras
 
     keras.utils.set_random_seed(0)
     return build_classifier(
@@ -63,16 +63,16 @@ def _weights(model) -> dict:
 @pytest.fixture
 def small_tables(monkeypatch):
     """The tiny checkpoint's 34-row word and 64-row position tables count as embedding tables."""
-    import kerasbert.optimizer
+    import kerasbert.training.optimizer
 
-    monkeypatch.setattr(kerasbert.optimizer, "TABLE_MIN_ROWS", 32)
+    monkeypatch.setattr(kerasbert.training.optimizer, "TABLE_MIN_ROWS", 32)
 
 
 def test_fused_adamw_updates_like_tf_keras_adamw(tiny_checkpoint, small_tables) -> None:
     """Same weights after several steps, embedding tables (sparse gradients, updated by rows)
     and excluded LayerNorm/bias variables included, with weight decay and clipping on."""
-    from kerasbert.optimizer import NO_DECAY, FusedAdamW
-    from kerasbert.tfkeras import keras
+    from kerasbert.training.optimizer import NO_DECAY, FusedAdamW
+    from kerasbert.training.tfkeras import keras
 
     batches = _batches(6)
     weights, optimizers = {}, {}
@@ -119,7 +119,7 @@ def test_fused_adamw_resumes_from_a_checkpoint(tiny_checkpoint, small_tables, tm
     are recovered from the restored moments)."""
     import tensorflow as tf
 
-    from kerasbert.optimizer import FusedAdamW
+    from kerasbert.training.optimizer import FusedAdamW
 
     batches = _batches(6)
 

@@ -1,4 +1,4 @@
-"""Tests for `kerasbert.pipeline`: batching plans, padding and the tf.data datasets."""
+"""Tests for `kerasbert.training.pipeline`: batching plans, padding and the tf.data datasets."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 from conftest import tiny_texts
 
-from kerasbert import pipeline
+from kerasbert.training import pipeline
 
 
 @pytest.fixture(scope="module")
 def tokenizer(tiny_checkpoint):
-    from kerasbert.checkpoint import load_tokenizer
+    from kerasbert.training.checkpoint import load_tokenizer
 
     return load_tokenizer(str(tiny_checkpoint))
 
@@ -106,7 +106,7 @@ def test_token_length_stats(tokenizer) -> None:
 
 
 def test_predict_logits_keeps_input_order(tiny_checkpoint, tokenizer, encoded) -> None:
-    from kerasbert.model import build_classifier
+    from kerasbert.training.model import build_classifier
 
     model = build_classifier(str(tiny_checkpoint), ["business", "sport", "tech"])
     logits = pipeline.predict_logits(model, encoded, batch_size=7)
@@ -203,7 +203,7 @@ def test_every_padding_mode_feeds_segment_ids_of_pairs(tokenizer, pairs, padding
 
 
 def test_predict_logits_feeds_the_segment_ids(tiny_checkpoint, tokenizer, pairs) -> None:
-    from kerasbert.model import build_classifier
+    from kerasbert.training.model import build_classifier
 
     texts, seconds = pairs
     model = build_classifier(str(tiny_checkpoint), ["match", "mismatch"])

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from kerasbert import plots
-from kerasbert.metrics import compute_metrics, confident_mistakes, lift
-from kerasbert.rundir import PLOT_FILES
+from kerasbert.evaluation import plots
+from kerasbert.evaluation.metrics import compute_metrics, confident_mistakes, lift
+from kerasbert.training.rundir import PLOT_FILES
 
 LABELS = ["business", "sport", "tech"]
 

@@ -1,4 +1,4 @@
-"""Tests for `kerasbert.predictor`: the TensorFlow-free `OnnxClassifier` and file prediction."""
+"""Tests for `kerasbert.inference.predictor`: the TensorFlow-free `OnnxClassifier` and file prediction."""
 
 from __future__ import annotations
 
@@ -22,8 +22,8 @@ from tiny_export_fixtures import (
     split_texts,
 )
 
-from kerasbert.errors import InputError
-from kerasbert.predictor import OnnxClassifier, TextEncoder, predict_file
+from kerasbert.common.errors import InputError
+from kerasbert.inference.predictor import OnnxClassifier, TextEncoder, predict_file
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 MINILM_DIR = Path(sys.prefix) / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}"
@@ -205,7 +205,7 @@ def test_predictor_imports_no_training_libraries(tiny: tuple[Path, Path]) -> Non
                 return None
 
         sys.meta_path.insert(0, Blocker())
-        from kerasbert.predictor import OnnxClassifier, predict_file
+        from kerasbert.inference.predictor import OnnxClassifier, predict_file
 
         classifier = OnnxClassifier(sys.argv[1])
         print(classifier.predict(["Shares rose after strong results", ""]))
@@ -339,7 +339,7 @@ def test_predict_file_reads_csv_jsonl_and_txt(
 
 
 def test_non_utf8_input_file_is_a_clear_error(tmp_path) -> None:
-    from kerasbert.predictor import read_texts
+    from kerasbert.inference.predictor import read_texts
 
     path = tmp_path / "texts.txt"
     path.write_bytes("caf\xe9 prices\n".encode("cp1252"))
@@ -364,7 +364,7 @@ def pair_classifier(pair_export: tuple[Path, Path]) -> OnnxClassifier:
 def test_pair_predictor_agrees_with_tensorflow_on_every_test_pair(
     pair_export: tuple[Path, Path], pair_classifier: OnnxClassifier
 ) -> None:
-    from kerasbert.rundir import RunDir
+    from kerasbert.training.rundir import RunDir
 
     run = RunDir(pair_export[0])
     test = run.read_split("test")
@@ -406,10 +406,10 @@ def test_pairs_and_single_texts_are_refused_by_the_other_kind_of_model(
 def test_pair_and_truncation_encoding_matches_training(
     tiny: tuple[Path, Path], truncation: str
 ) -> None:
-    """Token for token what `kerasbert.pipeline` makes with transformers' tokenizer."""
+    """Token for token what `kerasbert.training.pipeline` makes with transformers' tokenizer."""
     from transformers import AutoTokenizer
 
-    from kerasbert.pipeline import encode
+    from kerasbert.training.pipeline import encode
 
     run_dir, export_dir = tiny
     training = AutoTokenizer.from_pretrained(str(run_dir / "model"))
@@ -493,7 +493,7 @@ def test_pair_files_are_refused_with_what_to_fix(
 def test_pair_encoding_matches_transformers_on_the_real_vocabulary() -> None:
     from transformers import BertTokenizerFast
 
-    from kerasbert.pipeline import encode
+    from kerasbert.training.pipeline import encode
 
     training = BertTokenizerFast.from_pretrained(str(MINILM_DIR))
     samples = _corpus_samples() + [UNICODE_TEXT, "", "Shares rose."]

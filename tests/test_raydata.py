@@ -1,4 +1,4 @@
-"""Tests for `kerasbert.raydata`: the predictor inside Ray Data, on a local Ray cluster.
+"""Tests for `kerasbert.inference.raydata`: the predictor inside Ray Data, on a local Ray cluster.
 
 Ray is in the test extra, so this runs in CI; it is skipped (saying so) only where Ray Data is
 not installed.
@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from tiny_export_fixtures import split_texts
 
-from kerasbert.predictor import OnnxClassifier
-from kerasbert.raydata import BatchClassifier, classify_dataset
+from kerasbert.inference.predictor import OnnxClassifier
+from kerasbert.inference.raydata import BatchClassifier, classify_dataset
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Tests for `kerasbert.readers` (with `builtin`, `labels` and `tables`, which it reads through):
+"""Tests for `kerasbert.data.readers` (with `builtin`, `labels` and `tables`, which it reads through):
 the built-in sets, file formats, encodings, columns, text pairs and multi-label layouts."""
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 from conftest import tiny_texts, write_csv
 
-from kerasbert.errors import InputError
-from kerasbert.readers import (
+from kerasbert.common.errors import InputError
+from kerasbert.data.readers import (
     BUILTIN_DATASETS,
     ColumnSpec,
     read_bbc,

@@ -8,10 +8,10 @@ import uuid
 
 import pytest
 
+from kerasbert.common.errors import InputError
 from kerasbert.config import TrainConfig
-from kerasbert.errors import InputError
 from kerasbert.job import run
-from kerasbert.train import prepare_remote_mirror
+from kerasbert.training.fit import prepare_remote_mirror
 
 
 @pytest.fixture
@@ -89,7 +89,7 @@ def test_remote_data_is_read_without_leaving_a_scratch_copy(
 
     from tensorflow.io import gfile
 
-    from kerasbert.readers import read_source
+    from kerasbert.data.readers import read_source
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     gfile.makedirs(bucket)

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from test_plots import make_run_dir
 
-from kerasbert import plots
-from kerasbert.report import write_report
-from kerasbert.rundir import PLOT_FILES
+from kerasbert.evaluation import plots
+from kerasbert.evaluation.report import write_report
+from kerasbert.training.rundir import PLOT_FILES
 
 
 def table_rows(report: str, first_cell: str) -> list[list[str]]:

@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 from conftest import VOCAB, save_tiny_bert, tiny_texts, write_csv
 
-from kerasbert.callbacks import completed_epochs
 from kerasbert.cli import main
+from kerasbert.training.callbacks import completed_epochs
 
 ROOT = Path(__file__).resolve().parent.parent
 EPOCHS = 8

@@ -1,4 +1,4 @@
-"""Tests for `kerasbert.rundir`: the run directory's split files in all three forms."""
+"""Tests for `kerasbert.training.rundir`: the run directory's split files in all three forms."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from kerasbert.data import Examples
-from kerasbert.errors import InputError
-from kerasbert.rundir import RunDir
+from kerasbert.common.errors import InputError
+from kerasbert.data.splits import Examples
+from kerasbert.training.rundir import RunDir
 
 
 def _lines(run: RunDir, split: str) -> list[dict]:

@@ -22,7 +22,7 @@ import pytest
 from conftest import tiny_texts, write_csv
 
 from kerasbert.cli import main
-from kerasbert.predictor import OnnxClassifier
+from kerasbert.inference.predictor import OnnxClassifier
 
 PACKAGE = Path(__file__).resolve().parent.parent / "kerasbert"
 HOSTILE_LABELS = {"business": "../../escaped", "sport": "a/b\\c", "tech": "tech"}

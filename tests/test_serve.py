@@ -24,7 +24,7 @@ pytest.importorskip("fastapi", reason="the serve extra is not installed")
 httpx = pytest.importorskip("httpx", reason="the serve extra is not installed")
 
 from kerasbert.benchmark.load import ServerProcess  # noqa: E402
-from kerasbert.predictor import OnnxClassifier  # noqa: E402
+from kerasbert.inference.predictor import OnnxClassifier  # noqa: E402
 
 SEED = 19
 CLIENTS = 32

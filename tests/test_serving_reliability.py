@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from tiny_export_fixtures import split_texts
 
-from kerasbert.predictor import OnnxClassifier
+from kerasbert.inference.predictor import OnnxClassifier
 
 TESTS = Path(__file__).resolve().parent
 THREADS = 8
@@ -55,7 +55,7 @@ def test_one_classifier_serves_eight_threads(tiny: tuple[Path, Path]) -> None:
 EXPORT_SCRIPT = """
 import sys
 sys.path.insert(0, {tests!r})
-from kerasbert.export import export_run
+from kerasbert.export.export import export_run
 export_run({run_dir!r}, {target!r}, overwrite=True)
 """
 
@@ -106,7 +106,7 @@ def test_export_killed_midway_leaves_no_partial_directory(
         assert visible == [], "a killed export must not leave a model directory"
         # The next export removes the killed one's hidden staging folder and publishes whole.
         assert any(target.parent.glob(".run.partial-*"))
-        from kerasbert.export import export_run
+        from kerasbert.export.export import export_run
 
         export_run(run_dir, target)
         assert sorted(path.name for path in target.parent.iterdir()) == ["run"]

@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from kerasbert.cli import main
-from kerasbert.errors import InputError
+from kerasbert.common.errors import InputError
 from kerasbert.experiments.space import parse_sweep_spec
 
 BASE = {"data": "bbc-headlines", "epochs": 1}

@@ -1,4 +1,4 @@
-"""Tests for `kerasbert/strategy.py`: strategy choice, TPU failures, static TPU shapes and mixed
+"""Tests for `kerasbert/training/strategy.py`: strategy choice, TPU failures, static TPU shapes and mixed
 precision on a tiny BERT (CPU only; the multi-device runs are in `test_distributed.py`)."""
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from tiny_checkpoint import LABELS, MAX_LENGTH, examples, make_tiny_checkpoint, write_tiny_csv
 
-from kerasbert import strategy as strategy_module
-from kerasbert.errors import InputError
+from kerasbert.common.errors import InputError
+from kerasbert.training import strategy as strategy_module
 
 REPO = Path(__file__).resolve().parent.parent
 TPU_VARIABLES = ("COLAB_TPU_ADDR", *strategy_module.TPU_ENVIRONMENT)
@@ -216,7 +216,7 @@ def test_tpu_input_pipeline_has_fully_static_shapes(tiny_checkpoint):
     """What `fit_run` builds for a TPU: fixed padding and dropped remainders."""
     import tensorflow as tf
 
-    from kerasbert import checkpoint, pipeline
+    from kerasbert.training import checkpoint, pipeline
 
     tokenizer = checkpoint.load_tokenizer(str(tiny_checkpoint))
     rows = examples(21)
@@ -245,9 +245,9 @@ def test_mixed_precision_trains_with_float32_logits_and_loss(
 ):
     import tensorflow as tf
 
-    from kerasbert import checkpoint, pipeline
-    from kerasbert.model import build_classifier, compile_classifier
-    from kerasbert.tfkeras import keras
+    from kerasbert.training import checkpoint, pipeline
+    from kerasbert.training.model import build_classifier, compile_classifier
+    from kerasbert.training.tfkeras import keras
 
     tokenizer = checkpoint.load_tokenizer(str(tiny_checkpoint))
     rows = examples(48)

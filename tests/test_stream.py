@@ -1,4 +1,4 @@
-"""Tests for `kerasbert.stream`: batch prediction a chunk at a time, every format in and out."""
+"""Tests for `kerasbert.inference.stream`: batch prediction a chunk at a time, every format in and out."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from tiny_export_fixtures import split_texts
 
-from kerasbert.errors import InputError
-from kerasbert.predictor import OnnxClassifier, predict_file
-from kerasbert.stream import predict_stream
+from kerasbert.common.errors import InputError
+from kerasbert.inference.predictor import OnnxClassifier, predict_file
+from kerasbert.inference.stream import predict_stream
 
 pyarrow = pytest.importorskip("pyarrow", reason="the stream extra is not installed")
 import pyarrow.parquet as parquet  # noqa: E402

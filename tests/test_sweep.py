@@ -18,7 +18,7 @@ from kerasbert.experiments import pruning
 from kerasbert.experiments.space import parse_sweep_spec
 from kerasbert.experiments.sweep import STUDY_NAME, run_sweep
 from kerasbert.experiments.sweepdir import SweepDir
-from kerasbert.rundir import RunDir
+from kerasbert.training.rundir import RunDir
 
 
 def sweep_file(checkpoint: Path, data: Path, **overrides) -> dict:

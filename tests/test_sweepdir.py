@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from kerasbert.errors import InputError
+from kerasbert.common.errors import InputError
 from kerasbert.experiments.sweepdir import SweepDir
 
 

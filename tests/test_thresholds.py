@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import f1_score
 
-from kerasbert.thresholds import CEILING, FLOOR, threshold_grid, tune_thresholds
+from kerasbert.training.thresholds import CEILING, FLOOR, threshold_grid, tune_thresholds
 
 LABELS = ["a", "b", "c"]
 

@@ -1,4 +1,4 @@
-"""Tests for `kerasbert.train`: the job on a tiny checkpoint, and end to end on the real one."""
+"""Tests for `kerasbert.training.fit`: the job on a tiny checkpoint, and end to end on the real one."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ import pytest
 from conftest import LEARNABLE_SETTINGS, tiny_config, tiny_texts, write_csv
 from sklearn.metrics import accuracy_score, f1_score
 
+from kerasbert.common.errors import InputError
 from kerasbert.config import TrainConfig
-from kerasbert.errors import InputError
-from kerasbert.evaluate import evaluate_run
-from kerasbert.rundir import RunDir
-from kerasbert.train import fit_run
+from kerasbert.evaluation.evaluate import evaluate_run
+from kerasbert.training.fit import fit_run
+from kerasbert.training.rundir import RunDir
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,4 +1,4 @@
-"""Tests for `kerasbert.truncation`: the one rule training and the predictor cut texts by."""
+"""Tests for `kerasbert.common.truncation`: the one rule training and the predictor cut texts by."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import itertools
 
 import pytest
 
-from kerasbert.errors import InputError
-from kerasbert.truncation import head_tail_split, kept_positions, pair_budgets
+from kerasbert.common.errors import InputError
+from kerasbert.common.truncation import head_tail_split, kept_positions, pair_budgets
 
 
 def test_head_tail_is_sun_et_al_split_scaled_to_the_budget() -> None:

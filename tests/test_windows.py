@@ -1,4 +1,4 @@
-"""Tests for `kerasbert.windows` and the windowed mode through training, export and predictor."""
+"""Tests for `kerasbert.common.windows` and the windowed mode through training, export and predictor."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from conftest import LEARNABLE_SETTINGS, tiny_config
 
-from kerasbert.errors import InputError
-from kerasbert.windows import (
+from kerasbert.common.errors import InputError
+from kerasbert.common.windows import (
     average_windows,
     check_long_documents,
     check_overlap,
@@ -68,8 +68,8 @@ def test_config_refuses_windows_for_pairs_and_overlaps_that_do_not_fit(tmp_path)
 def test_training_side_windows_are_the_predictors(tiny_checkpoint) -> None:
     from transformers import AutoTokenizer
 
-    from kerasbert.pipeline import encode_windows
-    from kerasbert.predictor import TextEncoder
+    from kerasbert.inference.predictor import TextEncoder
+    from kerasbert.training.pipeline import encode_windows
 
     tokenizer = AutoTokenizer.from_pretrained(str(tiny_checkpoint))
     texts = [
@@ -89,9 +89,9 @@ def test_training_side_windows_are_the_predictors(tiny_checkpoint) -> None:
 @pytest.fixture(scope="module")
 def windowed_run(learnable_checkpoint, keyword_csv, tmp_path_factory) -> tuple[Path, Path]:
     """A run trained on windows of 12 tokens (the keyword texts are up to ~35 tokens), exported."""
-    from kerasbert.evaluate import evaluate_run
-    from kerasbert.export import export_run
-    from kerasbert.train import fit_run
+    from kerasbert.evaluation.evaluate import evaluate_run
+    from kerasbert.export.export import export_run
+    from kerasbert.training.fit import fit_run
 
     base = tmp_path_factory.mktemp("windows")
     config = tiny_config(
@@ -110,8 +110,8 @@ def windowed_run(learnable_checkpoint, keyword_csv, tmp_path_factory) -> tuple[P
 
 
 def test_windowed_run_trains_on_windows_and_predicts_their_mean(windowed_run) -> None:
-    from kerasbert.predictor import OnnxClassifier
-    from kerasbert.rundir import RunDir
+    from kerasbert.inference.predictor import OnnxClassifier
+    from kerasbert.training.rundir import RunDir
 
     run_dir, export_dir = windowed_run
     run = RunDir(run_dir)
@@ -137,7 +137,7 @@ def test_windowed_run_trains_on_windows_and_predicts_their_mean(windowed_run) ->
 
 def test_predict_cli_follows_the_export_unless_told(windowed_run, capsys) -> None:
     from kerasbert.cli import main
-    from kerasbert.predictor import OnnxClassifier
+    from kerasbert.inference.predictor import OnnxClassifier
 
     _, export_dir = windowed_run
     text = "the market said the new bank shares profit . " * 4 + "the team win the game . " * 3

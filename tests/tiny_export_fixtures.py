@@ -82,7 +82,7 @@ def split_texts(run_dir: Path, split: str = "test") -> list[str]:
 
 def tiny_run_and_export(base: Path, converter: str = "auto") -> tuple[Path, Path]:
     """Build (once per pytest session, under `base`) a tiny run and export it with `converter`."""
-    from kerasbert.export import export_run
+    from kerasbert.export.export import export_run
 
     folder = "tiny-run" if converter == "auto" else f"tiny-run-{converter}"
     run_dir, export_dir = base / "tiny-run", base / "exported" / folder

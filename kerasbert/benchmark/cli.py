@@ -10,7 +10,7 @@ from pathlib import Path
 from kerasbert.benchmark.config import parse_config, run_and_save
 from kerasbert.benchmark.report import format_markdown, format_table
 from kerasbert.benchmark.run import run_benchmark
-from kerasbert.logs import setup_logging
+from kerasbert.common.logs import setup_logging
 
 
 def main(argv: Sequence[str] | None = None) -> int:

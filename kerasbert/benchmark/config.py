@@ -8,9 +8,10 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from kerasbert.config import PRECISIONS, TrainConfig, setting
-from kerasbert.errors import InputError
-from kerasbert.files import write_json
+from kerasbert.common.errors import InputError
+from kerasbert.common.files import write_json
+from kerasbert.common.settings import setting
+from kerasbert.config import PRECISIONS, TrainConfig
 
 # The padding modes compared: every batch padded to the maximum length, random batches padded
 # to their own longest text (the transformers-examples way), kerasbert's length buckets.

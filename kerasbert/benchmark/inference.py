@@ -22,7 +22,7 @@ import numpy as np
 import kerasbert
 from kerasbert.benchmark.config import BenchmarkConfig
 from kerasbert.benchmark.timing import median_pass, pass_seconds, percentile_ms, time_in_turn
-from kerasbert.rundir import RunDir
+from kerasbert.training.rundir import RunDir
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ COLD_START_PROCESSES = ("predictor", "predictor_int8", "tf_predict")
 PEAK_RSS_MB = "[int(line.split()[1]) / 1024 for line in open('/proc/self/status') if line.startswith('VmHWM')][0]"
 PREDICTOR_CHILD = """
 import json, sys, time
-from kerasbert.predictor import OnnxClassifier
+from kerasbert.inference.predictor import OnnxClassifier
 classifier = OnnxClassifier(sys.argv[1], variant=sys.argv[2])
 classifier.predict_proba([sys.argv[3]])
 print(json.dumps({"done": time.time(), "peak_rss_mb": PEAK}))
@@ -60,8 +60,8 @@ def benchmark_inference(
     """Batch-1 latency and batch-32 throughput of each engine on the same texts, end to end
     (tokenization included); the engines take turns pass by pass, `config.inference_rounds`
     passes each."""
-    from kerasbert.checkpoint import load_trained_model
-    from kerasbert.predictor import OnnxClassifier
+    from kerasbert.inference.predictor import OnnxClassifier
+    from kerasbert.training.checkpoint import load_trained_model
 
     max_length = run_dir.read_config()["max_length"]
     singles = [[text] for text in texts[: config.latency_texts]]

@@ -2,7 +2,7 @@
 tokens, against the float32 matmul ceiling timed in the same rounds.
 
 `benchmark_lengths` takes the run's fine-tuned TensorFlow model and its export, writes the fp32
-graph of each converter (`kerasbert.convert.CONVERTERS`: fused, plain, tf2onnx) and the int8 copy
+graph of each converter (`kerasbert.export.convert.CONVERTERS`: fused, plain, tf2onnx) and the int8 copy
 of each, and times TF and the six onnxruntime graphs taking turns pass by pass in this one
 process. Every batch is 32 texts of exactly the length (no padding), so a text's
 FLOPs are known from the checkpoint's sizes (`bert_inference_flops`) and each engine's GFLOP/s can
@@ -39,9 +39,9 @@ from kerasbert.benchmark.matmul import (
     square_matmul,
 )
 from kerasbert.benchmark.timing import paired_ratios, percentile_ms, round_medians, time_in_turn
-from kerasbert.exportdir import ExportDir
-from kerasbert.rundir import RunDir
-from kerasbert.schema import MODEL_INPUT_NAMES
+from kerasbert.common.names import MODEL_INPUT_NAMES
+from kerasbert.inference.exportdir import ExportDir
+from kerasbert.training.rundir import RunDir
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ def benchmark_lengths(
     every engine and the ceiling matmuls take a turn on every batch, and as many rounds of
     batch-1 calls on single texts of that length.
     """
-    from kerasbert.checkpoint import load_trained_model
+    from kerasbert.training.checkpoint import load_trained_model
 
     model, tokenizer = load_trained_model(run_dir.model)
     sizes = dimensions(model.config)
@@ -183,7 +183,7 @@ def write_graphs(
     The export's `model.onnx` and `model.int8.onnx` are the fused graphs when its converter was
     `fused` (the default; a parity fallback picks another), so they are used as they are.
     """
-    from kerasbert.convert import CONVERTERS, convert, quantize_int8
+    from kerasbert.export.convert import CONVERTERS, convert, quantize_int8
 
     paths: dict[str, Path] = {}
     graphs: dict[str, Any] = {}
@@ -216,7 +216,7 @@ def write_graphs(
 def tensorflow_call(model: Any) -> Callable[[dict[str, np.ndarray]], np.ndarray]:
     """The TF model's inference pass on token ids as one `tf.function`, traced once for every
     batch shape: the model's own kernels without Keras `predict`'s per-call bookkeeping."""
-    from kerasbert.tfkeras import tf
+    from kerasbert.training.tfkeras import tf
 
     signature = [tf.TensorSpec((None, None), tf.int32, name=name) for name in MODEL_INPUT_NAMES]
 
@@ -250,7 +250,7 @@ def real_texts(seed: int) -> dict[str, list[str]]:
     """BBC headlines, paragraphs (each article's lines, its headline included, as
     `scripts/bbc_paragraphs.py` writes them) and whole articles, each kind in a seeded order so
     the rows mix the categories."""
-    from kerasbert.builtin import bbc_articles
+    from kerasbert.data.builtin import bbc_articles
 
     articles = bbc_articles()
     kinds = {

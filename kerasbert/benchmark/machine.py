@@ -41,7 +41,7 @@ def machine_info() -> dict[str, Any]:
 
 def tensorflow_info() -> dict[str, Any]:
     """TensorFlow's thread pools and whether oneDNN is on (imports TensorFlow)."""
-    from kerasbert.tfkeras import tf
+    from kerasbert.training.tfkeras import tf
 
     return {
         "tensorflow_threads": {

@@ -61,8 +61,8 @@ def square_matmul(size: int, bfloat16: bool = False) -> Callable[[], None]:
     """A call running one `size`³ matmul of float32 tensors through TensorFlow to completion
     (warmed up: oneDNN picks its kernel on the first call), in float32 whatever the training
     precision, or with `bfloat16` in bfloat16 by the graph rewrite `cpu_bfloat16` training uses."""
-    from kerasbert.strategy import bfloat16_rewrite
-    from kerasbert.tfkeras import tf
+    from kerasbert.training.strategy import bfloat16_rewrite
+    from kerasbert.training.tfkeras import tf
 
     left = tf.random.normal((size, size), dtype=tf.float32, seed=1)
     right = tf.random.normal((size, size), dtype=tf.float32, seed=2)
@@ -93,7 +93,7 @@ def onnxruntime_square_matmul(size: int) -> Callable[[], None]:
     )
     opsets = [helper.make_opsetid("", 17)]
     model = helper.make_model(graph, opset_imports=opsets)
-    # The oldest IR version the opset allows, as `kerasbert.onnx_writer` writes the model's own.
+    # The oldest IR version the opset allows, as `kerasbert.export.onnx_writer` writes the model's own.
     model.ir_version = helper.find_min_ir_version_for(opsets, ignore_unknown=True)
     onnx.checker.check_model(model)
     session = onnxruntime.InferenceSession(
@@ -153,8 +153,8 @@ def measure_step_matmuls(
     reshapes and the optimizer. With `bfloat16`, under the graph rewrite `cpu_bfloat16` training
     uses (casts to bfloat16 included), to compare with a step trained that way.
     """
-    from kerasbert.strategy import bfloat16_rewrite
-    from kerasbert.tfkeras import tf
+    from kerasbert.training.strategy import bfloat16_rewrite
+    from kerasbert.training.tfkeras import tf
 
     tokens, head_dim = batch * length, hidden // heads
 

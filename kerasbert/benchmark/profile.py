@@ -70,7 +70,7 @@ def op_time_profile(
     by side on average. None where the trace has no CPU op events (a GPU run, or a TensorFlow
     without the profiler's protobufs).
     """
-    from kerasbert.tfkeras import tf
+    from kerasbert.training.tfkeras import tf
 
     try:
         from tensorflow.tsl.profiler.protobuf import xplane_pb2
@@ -143,10 +143,10 @@ def profile_training_step(
     bucketed headline batch's length). The short batch goes first, on the fresh model, so few
     word-embedding rows have moved yet (as early in a headline run; later steps update more).
     """
-    from kerasbert import checkpoint
-    from kerasbert.model import build_classifier, compile_classifier
-    from kerasbert.strategy import apply_precision, resolve_precision
-    from kerasbert.tfkeras import keras
+    from kerasbert.training import checkpoint
+    from kerasbert.training.model import build_classifier, compile_classifier
+    from kerasbert.training.strategy import apply_precision, resolve_precision
+    from kerasbert.training.tfkeras import keras
 
     keras.backend.clear_session()
     precision = resolve_precision(config.precision)
@@ -200,7 +200,7 @@ def op_time_by_shape(
     """The op-time profile of the benchmark's train step on each batch (keyed "BATCHxLENGTH"),
     in the order given; under `cpu_bfloat16` also the same step's seconds with and without the
     bfloat16 rewrite, taking turns."""
-    from kerasbert.strategy import bfloat16_rewrite
+    from kerasbert.training.strategy import bfloat16_rewrite
 
     op_time, precision_turns = {}, {}
     step = train_step_function(model)
@@ -234,7 +234,7 @@ def time_step_parts(
 ) -> dict[str, float]:
     """Median seconds of the forward pass, forward + backward, the optimizer alone and the
     whole Keras step on one batch, the four taking turns so their differences mean something."""
-    from kerasbert.tfkeras import keras, tf
+    from kerasbert.training.tfkeras import keras, tf
 
     loss_of = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 

@@ -26,10 +26,10 @@ from kerasbert.benchmark.matmul import dimensions, measure_matmul_ceiling, measu
 from kerasbert.benchmark.profile import profile_training_step
 from kerasbert.benchmark.targets import evaluate_targets
 from kerasbert.benchmark.training import benchmark_training, run_dir_for
-from kerasbert.errors import InputError
-from kerasbert.exportdir import ExportDir
-from kerasbert.readers import BUILTIN_DATASETS
-from kerasbert.rundir import RunDir
+from kerasbert.common.errors import InputError
+from kerasbert.data.readers import BUILTIN_DATASETS
+from kerasbert.inference.exportdir import ExportDir
+from kerasbert.training.rundir import RunDir
 
 # Test texts the export's TensorFlow/onnxruntime parity check runs on.
 PARITY_TEXTS = 64
@@ -41,8 +41,8 @@ def run_benchmark(config: BenchmarkConfig) -> dict[str, Any]:
     config.validate()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    from kerasbert.export import package_versions
-    from kerasbert.strategy import resolve_precision
+    from kerasbert.export.export import package_versions
+    from kerasbert.training.strategy import resolve_precision
 
     # `auto` as the training job resolves it on this machine's default device.
     config = dataclasses.replace(config, precision=resolve_precision(config.precision))
@@ -84,7 +84,7 @@ def export_dir_for(name: str, work_dir: Path) -> Path:
 def kept_run(config: BenchmarkConfig, work_dir: Path) -> tuple[RunDir, Path]:
     """The first data set's run directory an earlier benchmark left in `work_dir`, and its
     export (exported now if that run stopped before its export)."""
-    from kerasbert.export import export_run
+    from kerasbert.export.export import export_run
 
     dataset = config.data[0]
     run_dir = run_dir_for(dataset, work_dir)
@@ -189,7 +189,7 @@ def step_matmul_figures(
 ) -> dict[str, Any]:
     """How fast the step's matmuls run alone, at the step's shapes and precision: against the
     ceiling, and as the share of the step's time they take."""
-    from kerasbert import checkpoint
+    from kerasbert.training import checkpoint
 
     settings = checkpoint.load_bert_config(checkpoint.resolve_checkpoint(config.model))
     matmuls = measure_step_matmuls(
@@ -210,7 +210,7 @@ def measure_serving(
     """Export the model trained on the first data set and serve it on that set's test texts:
     `export_seconds`, `inference`, the cold starts and `inference_by_length` of
     `benchmark.json`."""
-    from kerasbert.export import export_run
+    from kerasbert.export.export import export_run
 
     first = next(iter(run_dirs))
     run_dir = run_dirs[first]

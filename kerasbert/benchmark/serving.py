@@ -35,8 +35,8 @@ import numpy as np
 from kerasbert.benchmark.config import add_field_options, run_and_save
 from kerasbert.benchmark.load import ServerProcess, batch_figures, mean_batch_size, run_clients
 from kerasbert.benchmark.machine import machine_info
-from kerasbert.config import setting
-from kerasbert.errors import InputError
+from kerasbert.common.errors import InputError
+from kerasbert.common.settings import setting
 
 logger = logging.getLogger(__name__)
 
@@ -174,11 +174,11 @@ def load_texts(source: str, text_column: str | None, first_line: bool) -> list[s
     """The texts to send: a run directory's test split, or a file's texts."""
     path = Path(source)
     if path.is_dir():
-        from kerasbert.rundir import RunDir
+        from kerasbert.training.rundir import RunDir
 
         texts = list(RunDir(path).read_split("test").texts)
     else:
-        from kerasbert.textfiles import read_texts
+        from kerasbert.inference.textfiles import read_texts
 
         texts = read_texts(path, text_column)
     if first_line:
@@ -191,7 +191,7 @@ def load_texts(source: str, text_column: str | None, first_line: bool) -> list[s
 def offline_throughput(config: LoadTestConfig, texts: list[str]) -> dict[str, Any]:
     """Texts/s of `OnnxClassifier.predict_proba` on chunks of `batch_size` texts, passes over the
     texts repeated for `offline_seconds` (after one warm-up chunk)."""
-    from kerasbert.predictor import OnnxClassifier
+    from kerasbert.inference.predictor import OnnxClassifier
 
     classifier = OnnxClassifier(config.serve, variant=config.variant, threads=config.threads)
     chunks = [texts[i : i + config.batch_size] for i in range(0, len(texts), config.batch_size)]
@@ -325,7 +325,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the load test, print the table, write the JSON; 2 on a user mistake."""
-    from kerasbert.logs import setup_logging
+    from kerasbert.common.logs import setup_logging
 
     args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
     setup_logging(fmt="%(message)s")

@@ -15,7 +15,7 @@ import numpy as np
 
 from kerasbert.benchmark.config import MODES, SHORT_TEXT_LENGTH, BenchmarkConfig
 from kerasbert.benchmark.matmul import CEILING_SIZE
-from kerasbert.pipeline import Encoded
+from kerasbert.training.pipeline import Encoded
 
 logger = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 `benchmark_training` trains one model per padding mode from the same pretrained weights and fitted
 head, one step of each in turn, times every step and scores each model on the test split. It
-writes a run directory (`kerasbert.rundir.RunDir`) as the training job would: the settings as a
+writes a run directory (`kerasbert.training.rundir.RunDir`) as the training job would: the settings as a
 `TrainConfig`, labels, splits, and the first seed's bucketed model, which the benchmark exports and
 serves.
 """
@@ -16,14 +16,14 @@ from typing import Any
 
 import numpy as np
 
-from kerasbert import pipeline
 from kerasbert.benchmark.config import MODES, BenchmarkConfig
 from kerasbert.benchmark.matmul import CEILING_SIZE, bert_training_flops, dimensions, square_matmul
 from kerasbert.benchmark.speed import training_figures
+from kerasbert.common.names import PIPELINE_INPUT_NAMES
 from kerasbert.config import TrainConfig
-from kerasbert.data import splits_for
-from kerasbert.rundir import SPLITS, RunDir
-from kerasbert.schema import PIPELINE_INPUT_NAMES
+from kerasbert.data.splits import splits_for
+from kerasbert.training import pipeline
+from kerasbert.training.rundir import SPLITS, RunDir
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ def mode_batches(
 def train_step_function(model):
     """The model's Keras train step (loss, gradients, clipping, AdamW, metrics) as one
     `tf.function` traced once for every batch shape."""
-    from kerasbert.tfkeras import tf
+    from kerasbert.training.tfkeras import tf
 
     signature = (
         {name: tf.TensorSpec((None, None), tf.int32) for name in PIPELINE_INPUT_NAMES},
@@ -108,8 +108,8 @@ def train_modes_in_lockstep(
     `batches`, `records` of every step, test `accuracy`) and the timings of a large matmul taken
     once per round (the ceiling under the same load; under `cpu_bfloat16` also in bfloat16).
     """
-    from kerasbert.strategy import apply_precision, resolve_precision
-    from kerasbert.tfkeras import keras
+    from kerasbert.training.strategy import apply_precision, resolve_precision
+    from kerasbert.training.tfkeras import keras
 
     keras.backend.clear_session()
     apply_precision(resolve_precision(config.precision))
@@ -142,8 +142,8 @@ def start_mode_run(
 ) -> dict[str, Any]:
     """One mode's model, compiled as the training job compiles it, with its head fitted, and
     every batch it will train on."""
-    from kerasbert.model import build_classifier, compile_classifier, fit_head
-    from kerasbert.tfkeras import keras
+    from kerasbert.training.model import build_classifier, compile_classifier, fit_head
+    from kerasbert.training.tfkeras import keras
 
     keras.utils.set_random_seed(seed)
     model = build_classifier(model_path, labels, config.freeze_embeddings)
@@ -252,9 +252,9 @@ def benchmark_training(
 ) -> tuple[dict[str, Any], RunDir]:
     """All three padding modes on one data set, once per seed; returns the figures and the run
     directory holding the first seed's bucketed model (for the export) and the splits it used."""
-    from kerasbert import checkpoint
-    from kerasbert.model import build_classifier
-    from kerasbert.tfkeras import keras
+    from kerasbert.training import checkpoint
+    from kerasbert.training.model import build_classifier
+    from kerasbert.training.tfkeras import keras
 
     model_path = checkpoint.resolve_checkpoint(config.model)
     max_length = min(config.max_length_for(dataset), checkpoint.max_positions(model_path))

@@ -4,7 +4,7 @@
     kerasbert sweep --config sweep.yaml            # an Optuna study over TrainConfig fields
     kerasbert lr-find --data bbc-headlines         # a learning-rate range test
 
-Each trial of a sweep is a real run directory (`kerasbert.rundir`), trained by `train.fit_run`; this
+Each trial of a sweep is a real run directory (`kerasbert.training.rundir`), trained by `kerasbert.training.fit.fit_run`; this
 package reads runs through `RunDir` and `ExportDir` and never spells their files. The library never
 imports it (an import-linter contract in pyproject.toml). TensorFlow and Optuna are imported inside
 the functions that need them, so the CLI's `--help` stays light.

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kerasbert.errors import InputError
+from kerasbert.common.errors import InputError
 from kerasbert.experiments.runinfo import SINGLE_LABEL, RunInfo, read_run_info
 
 logger = logging.getLogger(__name__)

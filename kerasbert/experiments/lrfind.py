@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from kerasbert.common.files import write_json
 from kerasbert.config import TrainConfig
-from kerasbert.files import write_json
-from kerasbert.tfkeras import keras, tf
+from kerasbert.training.tfkeras import keras, tf
 
 if TYPE_CHECKING:
-    from kerasbert.data import DataSplits
+    from kerasbert.data.splits import DataSplits
 
 logger = logging.getLogger(__name__)
 
@@ -144,12 +144,12 @@ def find_learning_rate(
 
     The model is built, and its head fitted (`--fit-head`), as a run with these settings would be,
     so the curve shows what fine-tuning from that start can take. `splits` are `config`'s data
-    splits when already read (`kerasbert.data.splits_for`); None reads them here.
+    splits when already read (`kerasbert.data.splits.splits_for`); None reads them here.
     """
-    from kerasbert import checkpoint, pipeline
-    from kerasbert.data import splits_for
-    from kerasbert.errors import InputError
-    from kerasbert.strategy import apply_precision, create_strategy, resolve_precision
+    from kerasbert.common.errors import InputError
+    from kerasbert.data.splits import splits_for
+    from kerasbert.training import checkpoint, pipeline
+    from kerasbert.training.strategy import apply_precision, create_strategy, resolve_precision
 
     if not 0 < start < end:
         raise InputError(f"lr-find needs 0 < --start-lr < --end-lr; got {start} and {end}.")
@@ -210,9 +210,9 @@ def find_learning_rate(
 
 def _start_model(config: TrainConfig, splits, model_path: str, strategy, encoded, labels, steps):
     """The model a run with `config` starts from: built, compiled and its head fitted."""
-    from kerasbert import pipeline
-    from kerasbert.data import MULTI_LABEL
-    from kerasbert.model import build_classifier, compile_classifier, fit_head
+    from kerasbert.data.splits import MULTI_LABEL
+    from kerasbert.training import pipeline
+    from kerasbert.training.model import build_classifier, compile_classifier, fit_head
 
     # Multi-label data trains one sigmoid per label, as `fit_run` does (no class weights here:
     # the test reads where the loss turns, not its level).

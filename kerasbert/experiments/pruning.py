@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from kerasbert.tfkeras import keras
+from kerasbert.training.tfkeras import keras
 
 
 class PruningCallback(keras.callbacks.Callback):

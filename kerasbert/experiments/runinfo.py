@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kerasbert.errors import InputError
-from kerasbert.exportdir import ExportDir
-from kerasbert.rundir import RunDir
+from kerasbert.common.errors import InputError
+from kerasbert.inference.exportdir import ExportDir
+from kerasbert.training.rundir import RunDir
 
 SINGLE_LABEL, PAIRS, MULTI_LABEL = "single-label", "text pairs", "multi-label"
 # The number a task is judged by, first key present in metrics.json wins. Pairs are balanced

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kerasbert.common.errors import InputError
 from kerasbert.config import TrainConfig, read_config_file
-from kerasbert.errors import InputError
 
 KEYS = {"base", "space", "objective", "budget", "seed", "pruning", "export", "output"}
 # Objectives are read from the run's history at its kept epoch (lowest validation loss).

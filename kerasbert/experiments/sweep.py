@@ -21,11 +21,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from kerasbert.common.files import write_json
 from kerasbert.experiments.compare import Comparison, compare_runs
 from kerasbert.experiments.space import SweepSpec
 from kerasbert.experiments.sweepdir import SweepDir
-from kerasbert.files import write_json
-from kerasbert.rundir import RunDir
+from kerasbert.training.rundir import RunDir
 
 logger = logging.getLogger(__name__)
 
@@ -125,8 +125,8 @@ def objective(trial, spec: SweepSpec, folder: SweepDir) -> float:
     import optuna
 
     from kerasbert.experiments.pruning import PruningCallback
-    from kerasbert.tfkeras import keras
-    from kerasbert.train import fit_run
+    from kerasbert.training.fit import fit_run
+    from kerasbert.training.tfkeras import keras
 
     params = {dimension.name: dimension.suggest(trial) for dimension in spec.space}
     retry = "retry_of" in trial.user_attrs
@@ -290,7 +290,7 @@ def finish_sweep(
 
 
 def _finish_best(study, folder: SweepDir, export_best: bool) -> dict[str, Any]:
-    from kerasbert.exportdir import ExportDir
+    from kerasbert.inference.exportdir import ExportDir
 
     trial = study.best_trial
     run = RunDir(folder.path / trial.user_attrs["run_dir"])
@@ -298,14 +298,16 @@ def _finish_best(study, folder: SweepDir, export_best: bool) -> dict[str, Any]:
     if run.metrics.is_file():
         metrics = run.read_metrics()
     else:
-        from kerasbert.evaluate import evaluate_run  # TensorFlow: only when there is work
+        from kerasbert.evaluation.evaluate import (
+            evaluate_run,  # TensorFlow: only when there is work
+        )
 
         logger.info("Evaluating the best trial, %d, on the test split.", trial.number)
         metrics = evaluate_run(run.path, plots=True)
     export = ExportDir(folder.export)
     exported_run = export.read_metadata()["source"]["run"] if export.metadata.is_file() else None
     if export_best and exported_run != run.name:
-        from kerasbert.export import export_run
+        from kerasbert.export.export import export_run
 
         export_run(run.path, export.path, overwrite=exported_run is not None)
     best = {

@@ -5,7 +5,7 @@ sweeps/<name>/
                           must match them; the budget may change between runs
     study.db              the Optuna study (SQLite): every trial, its parameters and state
     sweep.lock            the pid of the sweep running on this folder
-    trials/trial-NNN/     one run directory per trial (`kerasbert.rundir`)
+    trials/trial-NNN/     one run directory per trial (`kerasbert.training.rundir`)
     comparison/           compare.md, compare.csv and plots over the trials
     optuna/               Optuna's optimization history, importances, intermediate values
     exported/             the ONNX export of the best trial
@@ -21,8 +21,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from kerasbert.errors import InputError
-from kerasbert.files import read_json, write_json
+from kerasbert.common.errors import InputError
+from kerasbert.common.files import read_json, write_json
 
 
 class SweepDir:

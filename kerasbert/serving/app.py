@@ -29,7 +29,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from kerasbert.scoring import MULTI_LABEL, score, task_of, top_k
+from kerasbert.inference.scoring import MULTI_LABEL, score, task_of, top_k
 from kerasbert.serving.batcher import DynamicBatcher, QueueFull
 from kerasbert.serving.config import ServeConfig
 from kerasbert.serving.metrics import ServerMetrics

@@ -6,8 +6,8 @@ import dataclasses
 import os
 from dataclasses import dataclass
 
-from kerasbert.config import setting
-from kerasbert.errors import InputError
+from kerasbert.common.errors import InputError
+from kerasbert.common.settings import setting
 
 VARIANTS = ("int8", "fp32", "optimized")
 

@@ -16,8 +16,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from kerasbert.errors import InputError
-from kerasbert.exportdir import read_metadata
+from kerasbert.common.errors import InputError
+from kerasbert.inference.exportdir import read_metadata
 from kerasbert.serving.config import ServeConfig
 
 logger = logging.getLogger(__name__)
@@ -48,7 +48,7 @@ def serve(
             f"kerasbert serve needs the serve extra ({error.name} is missing): "
             "pip install 'kerasbert[serve]'."
         ) from None
-    from kerasbert.predictor import OnnxClassifier
+    from kerasbert.inference.predictor import OnnxClassifier
 
     classifier = OnnxClassifier(
         export_dir,

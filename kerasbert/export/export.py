@@ -1,0 +1,476 @@
+"""Export a run's fine-tuned model to ONNX: verified fp32, optimized fp32 and int8.
+
+`export_run(RUN_DIR)` writes an export directory (`kerasbert.inference.exportdir`: `model.onnx`,
+`model.optimized.onnx`, `model.int8.onnx`, `tokenizer.json`, `kerasbert.json`), which
+`kerasbert.inference.predictor` reads. Conversion, optimization and quantization are `kerasbert.export.convert`;
+the checks are `kerasbert.export.parity`.
+
+Every export is checked before it is published: TensorFlow and onnxruntime must agree on the
+held-out texts to `PARITY_TOLERANCE`, the exported predictor must agree with the run's TensorFlow
+predictions on every test text, and the int8 model's accuracy is measured against fp32. Files are
+written into a hidden sibling directory that is renamed into place at the very end, so an
+interrupted export never leaves a half-written model behind.
+"""
+
+from __future__ import annotations
+
+import datetime
+import importlib.metadata
+import json
+import logging
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+
+from kerasbert.common.decision import (
+    DEFAULT_THRESHOLD,
+    MULTI_LABEL,
+    SINGLE_LABEL,
+    check_thresholds,
+)
+from kerasbert.common.errors import InputError
+from kerasbert.common.files import check_replaceable, write_json
+from kerasbert.common.names import MODEL_INPUT_NAMES
+from kerasbert.evaluation.metrics import labels_to_ids
+from kerasbert.export.convert import CONVERTERS, DEFAULT_OPSET, convert, optimize, quantize_int8
+from kerasbert.export.parity import (
+    DEFAULT_INT8_THRESHOLD,
+    PARITY_MAX_TEXTS,
+    ParityError,
+    agreement_with_tensorflow,
+    check_parity,
+    compare_int8,
+    encode_for_parity,
+    spread_by_length,
+    tensorflow_logits,
+)
+from kerasbert.inference.exportdir import (
+    DEFAULT_LABEL_SEPARATOR,
+    ONNX_LABELS_KEY,
+    ONNX_MAX_LENGTH_KEY,
+    ONNX_SCHEMA_KEY,
+    SCHEMA_VERSION,
+    ExportDir,
+)
+from kerasbert.inference.predictor import OnnxClassifier
+from kerasbert.training.checkpoint import load_trained_model
+from kerasbert.training.rundir import RunDir
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["export_run", "ParityError", "package_versions"]
+
+VERSIONED_PACKAGES = (
+    "kerasbert",
+    "tensorflow",
+    "tf-keras",
+    "transformers",
+    "tf2onnx",
+    "onnx",
+    "onnxruntime",
+    "tokenizers",
+    "numpy",
+)
+# `auto` tries these in turn: the first whose graph passes the parity check is exported.
+AUTO_CONVERTERS = ("fused", "plain", "tf2onnx")
+# The fast tokenizer's file in a Hugging Face model folder (`save_pretrained`).
+TOKENIZER_JSON = "tokenizer.json"
+
+
+def export_run(
+    run_dir: str | Path,
+    output_dir: str | Path | None = None,
+    *,
+    overwrite: bool = False,
+    opset: int = DEFAULT_OPSET,
+    int8_threshold: float = DEFAULT_INT8_THRESHOLD,
+    parity_texts: Sequence[str] | Sequence[tuple[str, str]] | None = None,
+    converter: str = "auto",
+) -> Path:
+    """Export the fine-tuned model of `run_dir` and return the export directory.
+
+    Args:
+        run_dir: a run directory written by `kerasbert train` (`model/`, `labels.json`,
+            `config.json`, `data/test.jsonl`).
+        output_dir: where to write; default `exported/<run-name>` under the current directory.
+        overwrite: replace an existing export directory instead of refusing.
+        opset: ONNX opset to convert to.
+        int8_threshold: largest accepted int8 drop, in accuracy or macro-F1 points, before the
+            export warns and marks `int8.drop_exceeds_threshold` in `kerasbert.json`.
+        parity_texts: texts (`(text, text_pair)` tuples for a model of text pairs) for the
+            TF/onnxruntime parity check; default up to `PARITY_MAX_TEXTS` test examples spread
+            over the length range. Whatever they are, the exported predictor must also agree
+            with the run's own TF predictions on every test example (`test_probabilities.json`),
+            or the export fails.
+        converter: `auto` (the fused graph; the plain one where the fused graph fails parity;
+            tf2onnx where neither can express the model; `kerasbert.json` says which and why),
+            or one of `kerasbert.export.convert.CONVERTERS` only.
+
+    Raises:
+        FileNotFoundError: a file of the run directory is missing.
+        FileExistsError: the export directory exists and `overwrite` is false.
+        ParityError: TensorFlow and onnxruntime disagree beyond `PARITY_TOLERANCE`.
+
+    Example:
+    >>> export_run("runs/bbc-news-20250101-120000")  # doctest: +SKIP
+    PosixPath('exported/bbc-news-20250101-120000')
+    """
+    source = RunDir(run_dir)
+    run = _read_run(source)
+    target = Path(output_dir) if output_dir is not None else Path("exported") / source.name
+    _refuse_existing(target, overwrite)
+    if converter != "auto" and converter not in CONVERTERS:
+        raise InputError(
+            f"--converter must be auto or one of {', '.join(CONVERTERS)}; got {converter!r}."
+        )
+    if parity_texts is None:
+        parity_texts = spread_by_length(run["test_examples"], PARITY_MAX_TEXTS)
+    parity_texts = list(parity_texts)
+    if not parity_texts:
+        raise InputError("parity_texts is empty; the parity check needs at least one text.")
+    if any(isinstance(text, str) == run["pair"] for text in parity_texts):
+        kind = "(text, text_pair) tuples" if run["pair"] else "strings"
+        raise InputError(f"parity_texts must be {kind}, as the model's test examples are.")
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_staging(target)
+    staging = target.parent / f".{target.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    staging.mkdir()
+    try:
+        _write_export(
+            source, run, ExportDir(staging), opset, int8_threshold, parity_texts, converter
+        )
+        _publish(staging, target, overwrite)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    logger.info("Exported %s to %s", source.path, target)
+    return target
+
+
+def _write_export(
+    source: RunDir,
+    run: dict[str, Any],
+    staging: ExportDir,
+    opset: int,
+    int8_threshold: float,
+    parity_texts: list[str] | list[tuple[str, str]],
+    converter: str,
+) -> None:
+    model, tokenizer = load_trained_model(source.model)
+    labels, max_length = run["labels"], run["max_length"]
+    if model.config.num_labels != len(labels):
+        raise InputError(
+            f"{source.labels} lists {len(labels)} labels but the model in {source.model} has "
+            f"{model.config.num_labels} outputs; the run directory is inconsistent, re-train it."
+        )
+
+    model_type = model.config.model_type
+    texts, pairs = (
+        ([text for text, _ in parity_texts], [pair for _, pair in parity_texts])
+        if run["pair"]
+        else (parity_texts, None)
+    )
+    batches = encode_for_parity(
+        tokenizer,
+        texts,
+        max_length,
+        MODEL_INPUT_NAMES,
+        pairs,
+        run["truncation"],
+        windows=run["long_documents"] == "windows",
+        window_overlap=run["window_overlap"],
+    )
+    expected = [tensorflow_logits(model, feeds) for _, feeds in batches]
+    fp32_path = staging.model_path("fp32")
+    cuts = run["threshold_array"]
+    graph, fp32_parity = _convert_checked(
+        model, fp32_path, converter, opset, batches, expected, cuts
+    )
+    del model  # the graph holds the weights now; BERT-base needs the memory for what follows
+    input_names = graph["inputs"]
+    parity = {"fp32": fp32_parity}
+
+    optimized_path = staging.model_path("optimized")
+    optimization = optimize(fp32_path, optimized_path)
+    if "graph_rewrites" in graph:
+        optimization = {"graph_rewrites": graph["graph_rewrites"], **optimization}
+    parity["optimized"] = check_parity(optimized_path, batches, expected, thresholds=cuts)
+
+    int8_path = staging.model_path("int8")
+    quantization = quantize_int8(fp32_path, int8_path)
+    for path in (fp32_path, optimized_path, int8_path):
+        _write_onnx_metadata(path, labels, max_length)
+
+    _save_tokenizer(source.model, tokenizer, staging.tokenizer)
+    metadata = _metadata(source, run, tokenizer, input_names, opset, model_type)
+    metadata.update(
+        graph=graph, parity=parity, optimization=optimization, quantization=quantization
+    )
+    write_json(staging.metadata, metadata)
+    _score_variants(source, run, staging, metadata, int8_threshold)
+    metadata["files"] = {
+        path.name: path.stat().st_size for path in sorted(staging.path.iterdir()) if path.is_file()
+    }
+    write_json(staging.metadata, metadata)
+
+
+def _metadata(
+    source: RunDir,
+    run: dict[str, Any],
+    tokenizer: Any,
+    input_names: list[str],
+    opset: int,
+    model_type: str,
+) -> dict[str, Any]:
+    """`kerasbert.json` before the checks on the written files fill in their figures."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "labels": run["labels"],
+        "max_length": run["max_length"],
+        # How the predictor must encode its inputs: text pairs or single texts, cut as in training.
+        "pair": run["pair"],
+        "truncation": run["truncation"],
+        # A model trained on windows is run on windows: the predictor averages them.
+        "long_documents": run["long_documents"],
+        "window_overlap": run["window_overlap"],
+        "task": MULTI_LABEL if run["multi_label"] else SINGLE_LABEL,
+        # Multi-label: the per-label thresholds tuned on the validation split, and how
+        # `kerasbert predict` joins a label set (the training data's separator).
+        **(
+            {"thresholds": run["thresholds"], "label_separator": run["label_separator"]}
+            if run["multi_label"]
+            else {}
+        ),
+        "lowercase": getattr(tokenizer, "do_lower_case", None),
+        "pad_token_id": tokenizer.pad_token_id or 0,
+        "inputs": input_names,
+        "output": "logits",
+        "opset": opset,
+        # By name, not this machine's path: the export ships to other machines.
+        "source": {
+            "run": source.name,
+            "checkpoint": checkpoint_name(run["config"].get("model")),
+            "model_type": model_type,
+        },
+        "graph": None,
+        "parity": None,
+        "optimization": None,
+        "int8": None,
+        "files": {},
+        "versions": package_versions(),
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def _score_variants(
+    source: RunDir,
+    run: dict[str, Any],
+    staging: ExportDir,
+    metadata: dict[str, Any],
+    int8_threshold: float,
+) -> None:
+    """Score fp32 and int8 with the predictor users will run, on the files about to ship: the
+    int8 accuracy delta and the fp32 predictor's agreement with TensorFlow, into `metadata`."""
+    labels, cuts = run["labels"], run["threshold_array"]
+    true_ids = (
+        run["test_ids"]
+        if run["multi_label"]
+        else labels_to_ids(run["test_labels"], labels, source=str(source.split_path("test")))
+    )
+    fp32_probabilities = OnnxClassifier(staging.path, variant="fp32").predict_proba(
+        run["test_examples"]
+    )
+    int8_probabilities = OnnxClassifier(staging.path, variant="int8").predict_proba(
+        run["test_examples"]
+    )
+    metadata["int8"] = compare_int8(
+        true_ids, fp32_probabilities, int8_probabilities, int8_threshold, cuts
+    )
+    tensorflow_probabilities = source.read_test_probabilities()
+    if tensorflow_probabilities is not None and (
+        tensorflow_probabilities.shape != fp32_probabilities.shape
+    ):
+        raise InputError(
+            f"{source.test_probabilities} does not match the run's test split; re-run "
+            "`kerasbert evaluate`."
+        )
+    metadata["predictor_vs_tensorflow"] = (
+        None
+        if tensorflow_probabilities is None
+        else agreement_with_tensorflow(tensorflow_probabilities, fp32_probabilities, cuts)
+    )
+
+
+def _convert_checked(
+    model: Any,
+    path: Path,
+    converter: str,
+    opset: int,
+    batches: list,
+    expected: list,
+    thresholds: np.ndarray | None = None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Write the fp32 graph with the first converter whose graph passes the parity check
+    (multi-label: also the same thresholded label sets, `thresholds`).
+
+    Returns the graph's facts (with `conversion_seconds`, and `fallbacks`: why earlier
+    converters were passed over) and its parity figures; raises `ParityError` when none passes.
+    """
+    fallbacks: list[str] = []
+    for name in AUTO_CONVERTERS if converter == "auto" else (converter,):
+        try:
+            started = time.perf_counter()
+            graph = convert(model, path, name, opset=opset)
+            seconds = round(time.perf_counter() - started, 2)
+            figures = check_parity(path, batches, expected, thresholds=thresholds)
+        except (InputError, ParityError) as error:
+            if converter != "auto":
+                raise
+            logger.warning("The %s graph is not exported: %s", name, error)
+            fallbacks.append(f"{name}: {error}")
+            continue
+        return {**graph, "conversion_seconds": seconds, "fallbacks": fallbacks}, figures
+    raise ParityError("No converter gave a graph that matches TensorFlow: " + " | ".join(fallbacks))
+
+
+def checkpoint_name(model: str | None) -> str | None:
+    """How an export names its pretrained checkpoint: `minilm` or a hub id as given, a local
+    folder by its name (the export ships to machines where that path means nothing)."""
+    if model is None:
+        return None
+    path = Path(model).expanduser()
+    return path.resolve().name if path.exists() else model
+
+
+def _read_run(source: RunDir) -> dict[str, Any]:
+    source.require(source.labels, source.config, source.split_path("test"), source.model)
+    labels = source.read_labels()
+    config = source.read_config()
+    max_length = config.get("max_length")
+    if not isinstance(max_length, int) or max_length <= 0:
+        raise InputError(f"{source.config} needs a positive integer 'max_length'.")
+    test = source.read_split("test")
+    if not test.texts:
+        raise InputError(
+            f"{source.split_path('test')} holds no examples; the export is checked on the test "
+            "split."
+        )
+    return {
+        "labels": labels,
+        "config": config,
+        "max_length": max_length,
+        "pair": test.text_pairs is not None,
+        "truncation": config.get("truncation", "head"),
+        "long_documents": config.get("long_documents", "truncate"),
+        "window_overlap": config.get("window_overlap"),
+        # What the predictor takes: texts, or (text, text_pair) tuples.
+        "test_examples": test.texts
+        if test.text_pairs is None
+        else list(zip(test.texts, test.text_pairs, strict=True)),
+        "test_labels": test.labels,
+        **_task(source, test, labels, config),
+    }
+
+
+def _task(source: RunDir, test: Any, labels: list[str], config: dict[str, Any]) -> dict[str, Any]:
+    """A multi-label run's thresholds (tuned at training; 0.5 for a run without), its label
+    separator and multi-hot test labels; None of those for a single-label run."""
+    if not test.multi_label:
+        return {"multi_label": False, "thresholds": None, "threshold_array": None}
+    tuned = source.read_thresholds()
+    if tuned is None:
+        logger.warning(
+            "%s is missing; exporting with threshold 0.5 for every label.", source.thresholds
+        )
+    thresholds = tuned["thresholds"] if tuned else dict.fromkeys(labels, DEFAULT_THRESHOLD)
+    columns = source.read_data_summary().get("columns") or {}
+    return {
+        "multi_label": True,
+        "thresholds": thresholds,
+        "threshold_array": check_thresholds(thresholds, labels, str(source.thresholds)),
+        "label_separator": config.get("label_separator")
+        or columns.get("label_separator")
+        or DEFAULT_LABEL_SEPARATOR,
+        "test_ids": test.label_ids(labels),
+    }
+
+
+def _write_onnx_metadata(path: Path, labels: Sequence[str], max_length: int) -> None:
+    model = onnx.load(str(path))
+    values = {
+        ONNX_LABELS_KEY: json.dumps(list(labels)),
+        ONNX_MAX_LENGTH_KEY: str(max_length),
+        ONNX_SCHEMA_KEY: str(SCHEMA_VERSION),
+    }
+    existing = {entry.key: entry.value for entry in model.metadata_props}
+    onnx.helper.set_model_props(model, {**existing, **values})
+    onnx.save(model, str(path))
+
+
+def _save_tokenizer(model_dir: Path, tokenizer: Any, path: Path) -> None:
+    # The file saved with the model is exactly what training used; the predictor resets its
+    # padding and truncation settings itself.
+    if (model_dir / TOKENIZER_JSON).is_file():
+        shutil.copyfile(model_dir / TOKENIZER_JSON, path)
+    else:
+        tokenizer.backend_tokenizer.save(str(path))
+
+
+def package_versions() -> dict[str, str | None]:
+    """Installed versions of the packages an export depends on (None when absent)."""
+    versions: dict[str, str | None] = {}
+    for package in VERSIONED_PACKAGES:
+        try:
+            versions[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            versions[package] = None
+    return versions
+
+
+def _remove_stale_staging(target: Path) -> None:
+    """Delete staging folders left by exports that were killed (their process is gone)."""
+    for staging in target.parent.glob(f".{target.name}.partial-*-*"):
+        pid = staging.name.rsplit("-", 2)[-2]
+        if pid.isdigit() and not _process_alive(int(pid)):
+            logger.info("Removing %s, left by an interrupted export.", staging)
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _refuse_existing(target: Path, overwrite: bool) -> None:
+    if target.exists() and not overwrite:
+        raise FileExistsError(
+            f"Export directory {target} already exists; pass --overwrite (overwrite=True) to "
+            "replace it, or choose another with --output."
+        )
+    if target.exists():
+        check_replaceable(target, ExportDir.MARKER, "export", "--output")
+
+
+def _publish(staging: Path, target: Path, overwrite: bool) -> None:
+    """Move the finished export into place; an existing one is swapped out only at the end."""
+    _refuse_existing(target, overwrite)
+    if not target.exists():
+        os.replace(staging, target)
+        return
+    retired = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
+    os.replace(target, retired)
+    os.replace(staging, target)
+    shutil.rmtree(retired, ignore_errors=True)

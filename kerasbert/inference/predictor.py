@@ -1,0 +1,497 @@
+"""`OnnxClassifier`: run an exported kerasbert model with numpy, onnxruntime and tokenizers only.
+
+This module is what downstream apps install; it must never import TensorFlow, transformers or
+anything else from the training side (a test imports it with those imports blocked).
+
+Example (given a directory written by `kerasbert export`):
+
+>>> from kerasbert.inference.predictor import OnnxClassifier
+>>> classifier = OnnxClassifier("exported/my-run")          # doctest: +SKIP
+>>> classifier.predict(["Shares rose after the results."])  # doctest: +SKIP
+['business']
+
+A model trained on text pairs (`--text-pair-column`, kerasbert.json `"pair": true`) takes
+`(text, text_pair)` tuples instead:
+
+>>> OnnxClassifier("exported/pairs").predict([("Headline", "Article body")])  # doctest: +SKIP
+['match']
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime
+from tokenizers import Tokenizer
+
+from kerasbert.common.decision import MULTI_LABEL, check_thresholds, label_sets, sigmoid
+from kerasbert.common.errors import InputError
+from kerasbert.common.names import MODEL_INPUT_NAMES
+from kerasbert.common.truncation import check_truncation, kept_positions
+from kerasbert.common.windows import average_windows, check_overlap, split_windows
+from kerasbert.inference.exportdir import ExportDir, read_metadata
+from kerasbert.inference.stream import DEFAULT_CHUNK_SIZE, predict_stream
+from kerasbert.inference.textfiles import read_pairs, read_texts
+
+logger = logging.getLogger(__name__)
+
+# 32 sequences keep a CPU core busy without padding short texts far; memory stays small.
+DEFAULT_BATCH_SIZE = 32
+# What `predict` and friends take: texts (one string is one text), or for a model trained on
+# text pairs `(text, text_pair)` tuples (one tuple is one pair).
+TextsOrPairs = str | tuple[str, str] | Iterable[str] | Iterable[tuple[str, str]]
+
+
+def recommended_variant(metadata: dict[str, Any]) -> str:
+    """The variant to run by default: `int8`, or `fp32` where the export measured int8 losing
+    more accuracy than its threshold (`kerasbert.json`, `int8.drop_exceeds_threshold`)."""
+    int8 = metadata.get("int8") or {}
+    if int8.get("drop_exceeds_threshold"):
+        logger.info(
+            "Using the fp32 model: at export the int8 model lost %.2f accuracy points against "
+            "fp32 (kerasbert.json `int8`); pass variant='int8' to use it anyway.",
+            int8.get("accuracy_drop_points", float("nan")),
+        )
+        return "fp32"
+    return "int8"
+
+
+class TextEncoder:
+    """Turn texts or text pairs into token ids exactly as training does (same `tokenizer.json`).
+
+    Each text is encoded in full, then cut to `max_length` by the rule training uses
+    (`kerasbert.common.truncation`): a pair longest first, each text's share by `truncation`. The
+    `tokenizers` object is configured once here and never changed afterwards, so one encoder can
+    serve many threads at once.
+
+    Args:
+        tokenizer_path: the `tokenizer.json` saved with the trained model.
+        max_length: tokens per sequence, special tokens included, as in training.
+        truncation: which tokens of a too-long text stay: `head`, `tail` or `head_tail`, as in
+            training (kerasbert.json `truncation`).
+
+    Example:
+    >>> encoder = TextEncoder("exported/my-run/tokenizer.json", max_length=128)  # doctest: +SKIP
+    >>> encoder.encode(["Hello world"])                                          # doctest: +SKIP
+    [[101, 7592, 2088, 102]]
+    >>> encoder.encode_segments(["Hello"], ["world"])                             # doctest: +SKIP
+    ([[101, 7592, 102, 2088, 102]], [[0, 0, 0, 1, 1]])
+    """
+
+    def __init__(
+        self, tokenizer_path: str | Path, max_length: int, truncation: str = "head"
+    ) -> None:
+        self.max_length = max_length
+        self.truncation = check_truncation(truncation)
+        # Never truncates: `kept_positions` cuts, as in training, and windows need every token.
+        self._full = Tokenizer.from_file(str(tokenizer_path))
+        self._full.no_padding()
+        self._full.no_truncation()
+        # The ids the post-processor wraps around one sequence, e.g. [CLS] ... [SEP] for BERT.
+        specials = self._full.encode("").ids
+        if not specials:
+            raise InputError(f"{tokenizer_path} adds no special tokens; expected a BERT tokenizer.")
+        self._prefix, self._suffix = specials[:1], specials[1:]
+        self.room = max_length - len(specials)
+        if self.room <= 0:
+            raise InputError(f"max_length {max_length} leaves no room for text tokens.")
+
+    def encode(
+        self, texts: Sequence[str], text_pairs: Sequence[str] | None = None
+    ) -> list[list[int]]:
+        """Token ids with special tokens, truncated to `max_length`, as in training."""
+        return self.encode_segments(texts, text_pairs)[0]
+
+    def encode_segments(
+        self, texts: Sequence[str], text_pairs: Sequence[str] | None = None
+    ) -> tuple[list[list[int]], list[list[int]]]:
+        """Token ids and segment ids (0: first text and its special tokens, 1: second text) of
+        each text or pair, truncated to `max_length` as in training."""
+        inputs = list(texts) if text_pairs is None else list(zip(texts, text_pairs, strict=True))
+        ids, segments = [], []
+        for encoding in self._full.encode_batch(inputs):
+            if len(encoding.ids) <= self.max_length:
+                ids.append(encoding.ids)
+                segments.append(encoding.type_ids)
+                continue
+            keep = kept_positions(encoding.sequence_ids, self.max_length, self.truncation)
+            ids.append([encoding.ids[position] for position in keep])
+            segments.append([encoding.type_ids[position] for position in keep])
+        return ids, segments
+
+    def encode_windows(
+        self, texts: Sequence[str], overlap: int
+    ) -> tuple[list[list[int]], list[int]]:
+        """Split each text into overlapping windows of at most `max_length` tokens.
+
+        Returns the windows' ids and, for each window, the index of its text. A text that fits
+        gives exactly the ids `encode` gives.
+        """
+        check_overlap(overlap, self.room)
+        encodings = self._full.encode_batch(list(texts), add_special_tokens=False)
+        return split_windows(
+            [encoding.ids for encoding in encodings],
+            self._prefix,
+            self._suffix,
+            self.room,
+            overlap,
+        )
+
+
+class OnnxClassifier:
+    """Classify texts with an exported kerasbert model (numpy + onnxruntime + tokenizers only).
+
+    Texts are tokenized like in training, sorted by length and run in batches of similar length,
+    so short texts are not padded to the longest text of the whole input; results come back in
+    input order. One instance may be shared by many threads.
+
+    An empty or whitespace-only text is a valid input, not an error: it becomes `[CLS] [SEP]`
+    and gets whatever the model predicts for an input without words.
+
+    A model trained on text pairs (`pair`, from kerasbert.json) takes `(text, text_pair)` tuples
+    and encodes them as training did (`[CLS] text [SEP] text_pair [SEP]`, segment ids 0 and 1);
+    either text may be empty. Single texts given to a pair model, or pairs to a single-text
+    model, are refused with an `InputError`.
+
+    Args:
+        path: an export directory (`model.onnx`, `model.int8.onnx`, `tokenizer.json`,
+            `kerasbert.json`), as written by `kerasbert export`.
+        variant: "int8" (smallest, fastest on CPU), "fp32" (exactly the trained model) or
+            "optimized" (fp32 with onnxruntime graph optimizations applied at export). int8
+            quantizes activations per batch, so its probabilities move slightly (about 1e-3)
+            with the other texts of a batch; fp32 results do not depend on batching. Default:
+            the export's recommendation, `recommended_variant` (int8 unless it lost more
+            accuracy against fp32 than the export's threshold).
+        providers: onnxruntime execution providers; default CPU only.
+        threads: intra-op threads per call; default onnxruntime's choice (all cores).
+        batch_size: sequences per onnxruntime call.
+        long_documents: instead of truncating a text longer than `max_length` tokens, split it
+            into overlapping windows and average the windows' probabilities (single texts only).
+            Default: as the model was trained (`long_documents` in `kerasbert.json`).
+        window_overlap: tokens shared by neighbouring windows; default the export's, else a
+            quarter of a window (`kerasbert.common.windows`).
+        thresholds: for a multi-label export, `{label: threshold}` naming every label (or one
+            threshold per label, in `labels` order) instead of the ones tuned at training
+            (`kerasbert.json`); anything else is an `InputError` naming the labels.
+
+    A multi-label export (kerasbert.json `task: multi_label`) gives per-label sigmoid
+    probabilities from `predict_proba` (rows need not sum to 1), and from `predict` a list of
+    labels per text: each label whose probability reaches its threshold, in `labels` order
+    (possibly none). `predict_topk` ranks the labels by probability either way.
+
+    Example:
+    >>> classifier = OnnxClassifier("exported/my-run", variant="fp32")  # doctest: +SKIP
+    >>> classifier.labels                                                # doctest: +SKIP
+    ['business', 'entertainment', 'politics', 'sport', 'tech']
+    >>> classifier.predict("The striker scored twice.")                  # doctest: +SKIP
+    ['sport']
+    >>> classifier.predict_topk(["New phone released"], k=2)             # doctest: +SKIP
+    [[('tech', 0.97), ('business', 0.02)]]
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        variant: str | None = None,
+        providers: Sequence[str] | None = None,
+        threads: int | None = None,
+        *,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        long_documents: bool | None = None,
+        window_overlap: int | None = None,
+        thresholds: Mapping[str, float] | Sequence[float] | None = None,
+    ) -> None:
+        directory = Path(path)
+        if not directory.is_dir():
+            raise FileNotFoundError(
+                f"Model directory {directory} does not exist. Pass a directory written by "
+                "`kerasbert export` (default exported/<run-name>)."
+            )
+        metadata = read_metadata(directory)
+        if variant is None:
+            variant = recommended_variant(metadata)
+        if not isinstance(batch_size, int) or batch_size <= 0:
+            raise InputError(f"batch_size must be a positive integer, got {batch_size!r}.")
+        if threads is not None and (not isinstance(threads, int) or threads <= 0):
+            raise InputError(f"threads must be a positive integer or None, got {threads!r}.")
+        export = ExportDir(directory)
+        model_path, tokenizer_path = export.model_path(variant), export.tokenizer
+        missing = [p.name for p in (model_path, tokenizer_path) if not p.is_file()]
+        if missing:
+            raise FileNotFoundError(
+                f"{directory} lacks {', '.join(missing)}; re-run `kerasbert export` "
+                f"(variant {variant!r} needs {model_path.name})."
+            )
+        self.directory = directory
+        self.metadata = metadata
+        self.labels: list[str] = list(self.metadata["labels"])
+        self.max_length: int = self.metadata["max_length"]
+        self.variant = variant
+        self.batch_size = batch_size
+        # A model trained on windows predicts on windows unless the caller says otherwise.
+        windowed = self.metadata.get("long_documents", "truncate") == "windows"
+        self.long_documents = windowed if long_documents is None else bool(long_documents)
+        self._pad_id: int = self.metadata["pad_token_id"]
+        # Exports from before text pairs carry neither key: single texts, cut at the head.
+        self.pair: bool = bool(self.metadata.get("pair", False))
+        self.truncation: str = self.metadata.get("truncation", "head")
+        if self.long_documents and self.pair:
+            raise InputError(
+                f"long_documents splits single texts into windows, but {directory} classifies "
+                "text pairs, which are truncated as in training; leave long_documents off."
+            )
+        self.multi_label = self.metadata["task"] == MULTI_LABEL
+        self.label_separator: str | None = self.metadata.get("label_separator")
+        self.thresholds = _thresholds(self.metadata, thresholds, self.multi_label)
+        self._encoder = TextEncoder(tokenizer_path, self.max_length, self.truncation)
+        if window_overlap is None:
+            window_overlap = self.metadata.get("window_overlap")
+        self.window_overlap = check_overlap(window_overlap, self._encoder.room)
+        self._session = _load_session(model_path, providers, threads)
+        self._input_names = [node.name for node in self._session.get_inputs()]
+        unknown = set(self._input_names) - set(MODEL_INPUT_NAMES)
+        if (
+            unknown
+            or "input_ids" not in self._input_names
+            or (self.pair and "token_type_ids" not in self._input_names)
+        ):
+            raise InputError(
+                f"{model_path} has inputs {self._input_names}; expected input_ids, attention_mask "
+                "and (required for text pairs) token_type_ids. Re-export it with "
+                "`kerasbert export`."
+            )
+        self._check_output_size(model_path)
+
+    def _check_output_size(self, model_path: Path) -> None:
+        export = ExportDir(self.directory)
+        size = self._session.get_outputs()[0].shape[-1]
+        if not isinstance(size, int):  # a symbolic dimension: ask the model itself
+            size = self._run(np.array([self._encoder.encode([""])[0]], dtype=np.int32)).shape[-1]
+        if size != len(self.labels):
+            raise InputError(
+                f"{model_path} outputs {size} classes but {export.metadata.name} lists "
+                f"{len(self.labels)} labels; the directory mixes files from different exports. "
+                "Re-export it with `kerasbert export --overwrite`."
+            )
+
+    def predict_proba(self, texts: TextsOrPairs) -> np.ndarray:
+        """Class probabilities, shape `(len(texts), len(labels))`, columns in `labels` order
+        (multi-label: each label's own sigmoid probability)."""
+        texts, pairs = _check_inputs(texts, self.pair)
+        if not texts:
+            return np.zeros((0, len(self.labels)), dtype=np.float32)
+        segments = None
+        if self.long_documents:
+            sequences, owners = self._encoder.encode_windows(texts, self.window_overlap)
+        else:
+            sequences, segments = self._encoder.encode_segments(texts, pairs)
+            owners = list(range(len(texts)))
+        activation = sigmoid if self.multi_label else _softmax
+        window_probabilities = activation(self._logits(sequences, segments))
+        return average_windows(window_probabilities, owners, len(texts))
+
+    def predict(self, texts: TextsOrPairs) -> list[str] | list[list[str]]:
+        """The most probable label of each text (or pair), in input order; for a multi-label
+        export, each text's list of labels at or above their thresholds."""
+        probabilities = self.predict_proba(texts)
+        if self.multi_label:
+            return label_sets(probabilities, self.thresholds, self.labels)
+        return [self.labels[index] for index in probabilities.argmax(axis=1)]
+
+    def predict_topk(self, texts: TextsOrPairs, k: int = 3) -> list[list[tuple[str, float]]]:
+        """The `k` most probable `(label, probability)` pairs of each text (or text pair), most
+        probable first."""
+        if not isinstance(k, int) or not 1 <= k <= len(self.labels):
+            raise InputError(f"k must be an integer from 1 to {len(self.labels)}, got {k!r}.")
+        probabilities = self.predict_proba(texts)
+        order = np.argsort(-probabilities, axis=1, kind="stable")[:, :k]
+        return [
+            [(self.labels[index], float(row[index])) for index in indices]
+            for row, indices in zip(probabilities, order, strict=True)
+        ]
+
+    def _logits(
+        self, sequences: list[list[int]], segments: list[list[int]] | None = None
+    ) -> np.ndarray:
+        """Run sequences (with their segment ids, if any) in batches of similar length; logits
+        come back in input order."""
+        order = sorted(range(len(sequences)), key=lambda index: len(sequences[index]))
+        logits = np.zeros((len(sequences), len(self.labels)), dtype=np.float32)
+        for start in range(0, len(order), self.batch_size):
+            batch = order[start : start + self.batch_size]
+            width = len(sequences[batch[-1]])
+            input_ids = np.full((len(batch), width), self._pad_id, dtype=np.int32)
+            token_type_ids = np.zeros((len(batch), width), dtype=np.int32)
+            for row, index in enumerate(batch):
+                input_ids[row, : len(sequences[index])] = sequences[index]
+                if segments is not None:
+                    token_type_ids[row, : len(segments[index])] = segments[index]
+            lengths = np.array([len(sequences[index]) for index in batch])
+            attention_mask = (np.arange(width)[None, :] < lengths[:, None]).astype(np.int32)
+            logits[batch] = self._run(input_ids, attention_mask, token_type_ids)
+        return logits
+
+    def _run(
+        self,
+        input_ids: np.ndarray,
+        attention_mask: np.ndarray | None = None,
+        token_type_ids: np.ndarray | None = None,
+    ) -> np.ndarray:
+        if attention_mask is None:
+            attention_mask = np.ones_like(input_ids)
+        if token_type_ids is None:  # a single text: every token belongs to segment 0
+            token_type_ids = np.zeros_like(input_ids)
+        feeds = {
+            "input_ids": input_ids,
+            "attention_mask": attention_mask,
+            "token_type_ids": token_type_ids,
+        }
+        return self._session.run(None, {name: feeds[name] for name in self._input_names})[0]
+
+
+def _thresholds(
+    metadata: dict[str, Any], given: Mapping[str, float] | Sequence[float] | None, multi: bool
+) -> np.ndarray | None:
+    """The thresholds a multi-label export decides with: the caller's, checked, else its own."""
+    if not multi:
+        if given is not None:
+            raise InputError(
+                "thresholds are for multi-label exports; this model picks one label per text."
+            )
+        return None
+    if given is None:
+        return check_thresholds(metadata["thresholds"], metadata["labels"], "kerasbert.json")
+    return check_thresholds(given, metadata["labels"], "thresholds")
+
+
+def _load_session(
+    model_path: Path, providers: Sequence[str] | None, threads: int | None
+) -> onnxruntime.InferenceSession:
+    options = onnxruntime.SessionOptions()
+    if threads is not None:
+        options.intra_op_num_threads = threads
+    try:
+        return onnxruntime.InferenceSession(
+            str(model_path), options, providers=list(providers or ["CPUExecutionProvider"])
+        )
+    except Exception as error:  # onnxruntime raises its own classes, not importable stably
+        raise InputError(
+            f"{model_path} could not be loaded by onnxruntime ({type(error).__name__}: {error}). "
+            "The file is corrupt or incomplete; re-export it with `kerasbert export --overwrite`."
+        ) from error
+
+
+def _check_inputs(texts: TextsOrPairs, pair: bool) -> tuple[list[str], list[str] | None]:
+    """The texts, and the second texts for a pair model (None for a single-text model)."""
+    if not pair:
+        return _check_texts(texts), None
+    if isinstance(texts, str):
+        raise InputError(_SINGLE_TEXT_TO_PAIR_MODEL.format(where="the input"))
+    if _is_pair(texts) and isinstance(texts, tuple):
+        return [texts[0]], [texts[1]]
+    if texts is None or not isinstance(texts, Iterable):
+        raise TypeError(
+            f"texts must be a list of (text, text_pair) tuples, got {type(texts).__name__}."
+        )
+    firsts, seconds = [], []
+    for position, item in enumerate(texts):
+        if isinstance(item, str):
+            raise InputError(_SINGLE_TEXT_TO_PAIR_MODEL.format(where=f"texts[{position}]"))
+        if not _is_pair(item):
+            raise TypeError(
+                f"texts[{position}] is {type(item).__name__}, not a (text, text_pair) tuple of "
+                "two strings."
+            )
+        firsts.append(item[0])
+        seconds.append(item[1])
+    return firsts, seconds
+
+
+_SINGLE_TEXT_TO_PAIR_MODEL = (
+    "{where} is a single text, but this model classifies text pairs; pass (text, text_pair) "
+    'tuples, e.g. predict([("first text", "second text")]).'
+)
+
+
+def _is_pair(item: Any) -> bool:
+    return (
+        isinstance(item, (tuple, list))
+        and len(item) == 2
+        and all(isinstance(text, str) for text in item)
+    )
+
+
+def _check_texts(texts: str | Iterable[str]) -> list[str]:
+    if isinstance(texts, str):
+        return [texts]
+    if texts is None or not isinstance(texts, Iterable):
+        raise TypeError(f"texts must be a string or a list of strings, got {type(texts).__name__}.")
+    texts = list(texts)
+    for position, text in enumerate(texts):
+        if _is_pair(text):
+            raise InputError(
+                f"texts[{position}] is a pair of texts, but this model classifies single texts; "
+                "pass strings, or a model trained on text pairs (--text-pair-column)."
+            )
+        if not isinstance(text, str):
+            raise TypeError(
+                f"texts[{position}] is {type(text).__name__}, not str; every text must be a string."
+            )
+    return texts
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits.astype(np.float64) - logits.max(axis=1, keepdims=True)
+    exponentials = np.exp(shifted)
+    return exponentials / exponentials.sum(axis=1, keepdims=True)
+
+
+def predict_file(
+    model_dir: str | Path,
+    input_path: str | Path,
+    output_path: str | Path,
+    text_column: str | None = None,
+    variant: str | None = None,
+    text_pair_column: str | None = None,
+    *,
+    id_column: str | None = None,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    progress: bool = False,
+    **classifier_options: Any,
+) -> int:
+    """Classify every text of a `.csv`/`.tsv`/`.jsonl`/`.txt`/`.parquet` file into a `.csv`,
+    `.jsonl` or `.parquet` of text,label,probability, a chunk at a time (`kerasbert.inference.stream`:
+    memory stays flat in the file's size; input order and any id column are kept).
+
+    For a model of text pairs, reads both texts of each row and writes text,text_pair,label,
+    probability. Returns the number of rows written. `classifier_options` go to `OnnxClassifier`.
+
+    Example:
+    >>> predict_file("exported/my-run", "news.txt", "preds.csv")  # doctest: +SKIP
+    3
+    """
+    classifier = OnnxClassifier(model_dir, variant=variant, **classifier_options)
+    return predict_stream(
+        classifier,
+        input_path,
+        output_path,
+        text_column=text_column,
+        text_pair_column=text_pair_column,
+        id_column=id_column,
+        chunk_size=chunk_size,
+        progress=progress,
+    )
+
+
+__all__ = [
+    "OnnxClassifier",
+    "TextEncoder",
+    "predict_file",
+    "read_metadata",
+    "read_pairs",
+    "read_texts",
+]

