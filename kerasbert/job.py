@@ -83,12 +83,11 @@ def export_and_check(run_dir: Path, config: TrainConfig) -> tuple[Path, list[dic
     inputs = [
         test.texts[index] if pairs is None else (test.texts[index], pairs[index]) for index in picks
     ]
-    probabilities = classifier.predict_proba(inputs)
+    scores = classifier.classify(inputs)
+    probabilities = scores.probabilities
     # Multi-label: the label sets (joined for people) and the surest label's probability.
     predicted = (
-        [joined(labels) for labels in classifier.predict(inputs)]
-        if classifier.multi_label
-        else [classifier.labels[int(row.argmax())] for row in probabilities]
+        [joined(labels) for labels in scores.labels] if classifier.multi_label else scores.labels
     )
     samples = [
         {

@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 from sklearn import metrics as sk_metrics
 
+from kerasbert.common.decision import decide_labels, to_probabilities
 from kerasbert.common.errors import InputError
+from kerasbert.common.names import Task
 from kerasbert.evaluation.metrics import (
     calibration_bins,
     compute_metrics,
@@ -132,3 +134,32 @@ def test_confident_mistakes_are_the_surest_wrong_predictions() -> None:
 def test_unknown_labels_are_named_with_the_known_ones() -> None:
     with pytest.raises(InputError, match="'weather'.*knows: 'business', 'sport'"):
         labels_to_ids(["sport", "weather"], ["business", "sport"], source="new.csv")
+
+
+def test_the_decision_rules_probabilities_give_the_previous_figures() -> None:
+    """Evaluation's softmax moved from the training side (float32) to the decision rule
+    (float64): every count is the same, every rate and loss the same to float32 rounding."""
+    rng = np.random.default_rng(11)
+    y_true = rng.choice([0, 2, 3, 4], size=300)
+    logits = rng.normal(0.0, 2.0, (300, len(LABELS))).astype(np.float32)
+    logits[np.arange(300), y_true] += 1.0
+    exponentials = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    before = compute_metrics(
+        y_true, exponentials / exponentials.sum(axis=-1, keepdims=True), LABELS
+    )
+    now = compute_metrics(y_true, to_probabilities(logits, Task.SINGLE_LABEL), LABELS)
+    for key in ("accuracy", "macro_f1", "weighted_f1", "confusion_matrix", "per_class"):
+        assert now[key] == before[key], key
+    for key in ("log_loss", "expected_calibration_error"):
+        assert now[key] == pytest.approx(before[key], abs=1e-6), key
+
+
+def test_a_tie_is_decided_as_the_predictor_decides_it() -> None:
+    """Equal top probabilities: evaluation counts the earlier label, as the predictor answers."""
+    probabilities = np.array([[0.4, 0.4, 0.2], [0.1, 0.45, 0.45]])
+    y_true = np.array([1, 2])
+    mistakes = confident_mistakes(["first", "second"], y_true, probabilities, ["a", "b", "c"])
+    predicted = decide_labels(probabilities, ["a", "b", "c"], Task.SINGLE_LABEL)
+    by_index = sorted(mistakes, key=lambda item: item["index"])
+    assert [item["predicted_label"] for item in by_index] == predicted == ["a", "b"]
+    assert compute_metrics(y_true, probabilities, ["a", "b", "c"])["accuracy"] == 0.0

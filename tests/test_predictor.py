@@ -22,7 +22,9 @@ from tiny_export_fixtures import (
     split_texts,
 )
 
+from kerasbert.common.decision import label_sets, sigmoid, softmax, top_k
 from kerasbert.common.errors import InputError
+from kerasbert.common.names import Task
 from kerasbert.inference.predictor import OnnxClassifier, TextEncoder, predict_file
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -105,6 +107,142 @@ def test_topk_is_sorted_and_validated(classifier: OnnxClassifier, texts: list[st
     for bad_k in (0, len(LABELS) + 1, 1.5):
         with pytest.raises(ValueError, match="k must be an integer"):
             classifier.predict_topk(texts[:1], k=bad_k)  # type: ignore[arg-type]
+
+
+def _onnx_logits(export_dir: Path, texts: list[str]) -> np.ndarray:
+    """Logits of each text run alone through onnxruntime, encoded as training encodes it."""
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(
+        str(export_dir / "model.onnx"), providers=["CPUExecutionProvider"]
+    )
+    encoder = TextEncoder(export_dir / "tokenizer.json", MAX_LENGTH)
+    rows = []
+    for ids in encoder.encode(texts):
+        input_ids = np.array([ids], dtype=np.int32)
+        feeds = {
+            "input_ids": input_ids,
+            "attention_mask": np.ones_like(input_ids),
+            "token_type_ids": np.zeros_like(input_ids),
+        }
+        names = [node.name for node in session.get_inputs()]
+        rows.append(session.run(None, {name: feeds[name] for name in names})[0][0])
+    return np.array(rows)
+
+
+def test_every_answer_is_the_decision_rule_on_the_models_logits(
+    tiny: tuple[Path, Path], classifier: OnnxClassifier, texts: list[str]
+) -> None:
+    sample = texts[:6]
+    probabilities = classifier.predict_proba(sample)
+    expected = softmax(_onnx_logits(tiny[1], sample)).astype(np.float32)
+    np.testing.assert_allclose(probabilities, expected, rtol=0, atol=1e-6)
+    scores = classifier.classify(sample)
+    np.testing.assert_array_equal(scores.probabilities, probabilities)
+    best = [LABELS[index] for index in probabilities.argmax(axis=1)]
+    assert scores.labels == classifier.predict(sample) == best
+    assert classifier.predict_topk(sample, k=3) == top_k(probabilities, LABELS, 3)
+    assert [row[0][0] for row in classifier.predict_topk(sample, k=1)] == best
+    assert classifier.task is Task.SINGLE_LABEL and not classifier.multi_label
+
+
+def _rewrite_metadata(model_dir: Path, change) -> dict:
+    path = model_dir / "kerasbert.json"
+    metadata = json.loads(path.read_text(encoding="utf-8"))
+    change(metadata)
+    path.write_text(json.dumps(metadata), encoding="utf-8")
+    return metadata
+
+
+def test_an_export_from_before_pairs_windows_and_multi_label_loads_with_its_defaults(
+    tiny: tuple[Path, Path], classifier: OnnxClassifier, texts: list[str], tmp_path: Path
+) -> None:
+    old_keys = ("pair", "truncation", "task", "long_documents", "window_overlap")
+
+    def drop_new_keys(metadata: dict) -> None:
+        for key in old_keys + ("label_separator", "thresholds"):
+            metadata.pop(key, None)
+
+    model_dir = _copy(tiny[1], tmp_path)
+    written = _rewrite_metadata(model_dir, drop_new_keys)
+    old = OnnxClassifier(model_dir, variant="fp32")
+    info = old.info
+    assert (info.pair, info.truncation, info.task, info.long_documents) == (
+        False,
+        "head",
+        Task.SINGLE_LABEL,
+        "truncate",
+    )
+    assert info.window_overlap is None and info.thresholds is None and info.label_separator == "|"
+    assert (old.pair, old.truncation, old.long_documents, old.thresholds) == (
+        False,
+        "head",
+        False,
+        None,
+    )
+    # The dict is the file as written: nothing filled in.
+    assert old.metadata == written and not set(old_keys) & set(old.metadata)
+    np.testing.assert_array_equal(old.predict_proba(texts), classifier.predict_proba(texts))
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("task", "x", "'task' must be one of single_label, multi_label, got 'x'"),
+        ("pair", "yes", "'pair' must be true or false, got 'yes'"),
+        ("truncation", "middle", "'truncation' must be one of head, tail, head_tail"),
+        ("long_documents", "pages", "'long_documents' must be one of truncate, windows"),
+        ("window_overlap", -1, "'window_overlap' must be a non-negative integer or null"),
+        ("label_separator", "", "'label_separator' must be a non-empty string"),
+        ("int8", [1.0], "'int8' must be an object or null"),
+        ("source", {"run": 3}, "'source.run' must be a string, got 3"),
+    ],
+)
+def test_a_bad_field_is_an_input_error_naming_the_file_and_the_field(
+    tiny: tuple[Path, Path], tmp_path: Path, field: str, value: object, message: str
+) -> None:
+    model_dir = _copy(tiny[1], tmp_path)
+    _rewrite_metadata(model_dir, lambda metadata: metadata.update({field: value}))
+    with pytest.raises(InputError) as raised:
+        OnnxClassifier(model_dir, variant="fp32")
+    assert f"{model_dir / 'kerasbert.json'}: " in str(raised.value)
+    assert message in str(raised.value)
+
+
+def test_a_multi_label_export_decides_label_sets_by_threshold(
+    tiny: tuple[Path, Path], texts: list[str], tmp_path: Path
+) -> None:
+    model_dir = _copy(tiny[1], tmp_path)
+    thresholds = {"business": 0.5, "sport": 0.45, "tech": 0.55}
+    _rewrite_metadata(
+        model_dir,
+        lambda metadata: metadata.update(task="multi_label", thresholds=thresholds),
+    )
+    multi = OnnxClassifier(model_dir, variant="fp32")
+    assert multi.task is Task.MULTI_LABEL and multi.multi_label
+    assert multi.thresholds.tolist() == [0.5, 0.45, 0.55]
+    sample = texts[:8]
+    probabilities = multi.predict_proba(sample)
+    expected = sigmoid(_onnx_logits(tiny[1], sample)).astype(np.float32)
+    np.testing.assert_allclose(probabilities, expected, rtol=0, atol=1e-6)
+    sets = [
+        [
+            label
+            for label, probability, cut in zip(LABELS, row, multi.thresholds)
+            if probability >= cut
+        ]
+        for row in probabilities
+    ]
+    assert multi.predict(sample) == multi.classify(sample).labels == sets
+    # Thresholds from the caller replace the export's, checked against its labels.
+    everything = OnnxClassifier(model_dir, variant="fp32", thresholds=[0.0, 0.0, 0.0])
+    assert everything.predict(sample) == [LABELS] * len(sample)
+    nothing = OnnxClassifier(model_dir, variant="fp32", thresholds={label: 1.0 for label in LABELS})
+    assert nothing.predict(sample) == label_sets(probabilities, np.ones(3), LABELS)
+    with pytest.raises(InputError, match=r"missing \['tech'\]"):
+        OnnxClassifier(model_dir, variant="fp32", thresholds={"business": 0.5, "sport": 0.5})
+    with pytest.raises(InputError, match="thresholds are for multi-label exports"):
+        OnnxClassifier(tiny[1], variant="fp32", thresholds=[0.5, 0.5, 0.5])
 
 
 def test_hundred_thousand_character_text(tiny: tuple[Path, Path], texts: list[str]) -> None:

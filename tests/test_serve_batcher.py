@@ -14,6 +14,8 @@ import pytest
 
 pytest.importorskip("fastapi", reason="the serve extra is not installed")
 
+from kerasbert.common.names import Task  # noqa: E402
+from kerasbert.inference.predictor import OnnxClassifier  # noqa: E402
 from kerasbert.serving.batcher import DynamicBatcher, QueueFull  # noqa: E402
 
 
@@ -178,11 +180,14 @@ def test_two_workers_run_batches_at_once() -> None:
 
 
 class MultiLabelClassifier:
-    """What an `OnnxClassifier` of a multi-label export offers the server."""
+    """What an `OnnxClassifier` of a multi-label export offers the server: its own
+    probabilities, decided by the real `OnnxClassifier.classify`."""
 
     labels = ["business", "sport", "tech"]
     thresholds = np.array([0.5, 0.5, 0.5])
     metadata = {"labels": labels, "task": "multi_label", "max_length": 16}
+    task, multi_label = Task.MULTI_LABEL, True
+    classify = OnnxClassifier.classify
     pair = False
     max_length = 16
     long_documents = False

@@ -11,6 +11,7 @@ import pytest
 from tiny_export_fixtures import split_texts
 
 from kerasbert.common.errors import InputError
+from kerasbert.common.names import Task
 from kerasbert.inference.predictor import OnnxClassifier, predict_file
 from kerasbert.inference.stream import predict_stream
 
@@ -141,12 +142,14 @@ def test_unsupported_files_and_settings_are_refused(
 
 
 class MultiLabel:
-    """What a multi-label `OnnxClassifier` offers the stream."""
+    """What a multi-label `OnnxClassifier` offers the stream: its own probabilities, decided
+    by the real `OnnxClassifier.classify`."""
 
     labels = ["business", "sport", "tech"]
     thresholds = np.array([0.5, 0.5, 0.5])
-    metadata = {"task": "multi_label"}
+    task, multi_label, label_separator = Task.MULTI_LABEL, True, "|"
     pair = False
+    classify = OnnxClassifier.classify
 
     def predict_proba(self, texts):
         return np.array([[0.9, 0.1, 0.6] if "x" in text else [0.2, 0.8, 0.1] for text in texts])

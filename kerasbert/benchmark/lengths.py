@@ -187,11 +187,11 @@ def write_graphs(
 
     paths: dict[str, Path] = {}
     graphs: dict[str, Any] = {}
-    exported = export.read_metadata().get("graph", {})
-    if exported.get("converter") == "fused":
+    exported = export.read_info()
+    if exported.converter == "fused":
         paths["fused_fp32"] = export.model_path("fp32")
         paths["fused_int8"] = export.model_path("int8")
-        graphs["fused"] = {"source": "export", "op_counts": exported.get("op_counts")}
+        graphs["fused"] = {"source": "export", "op_counts": exported.op_counts}
     converters = [name for name in CONVERTERS if f"{name}_fp32" not in paths]
     if skip_tf2onnx:
         converters.remove("tf2onnx")

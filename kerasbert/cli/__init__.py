@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from kerasbert.common.errors import InputError
 from kerasbert.common.logs import setup_logging
+from kerasbert.common.names import Task
 from kerasbert.config import TrainConfig
 from kerasbert.data.examples import PAIR_SEPARATOR
 from kerasbert.training.rundir import RunDir
@@ -306,7 +307,7 @@ def print_summary(result) -> None:
             f"TF-IDF baseline: {metrics['baseline']['accuracy']:.4f}   "
             f"macro-F1: {metrics['baseline']['macro_f1']:.4f}"
         )
-    if metrics.get("task") == "multi_label":  # the accuracy above is subset accuracy
+    if metrics.get("task") == Task.MULTI_LABEL:  # the accuracy above is subset accuracy
         for name, scores in (("BERT", metrics), ("TF-IDF", metrics.get("baseline"))):
             if scores:
                 print(
@@ -454,17 +455,16 @@ def _predict(args: argparse.Namespace) -> int:
             "per row, and pass --input FILE --output preds.csv (columns: --text-column and "
             "--text-pair-column)."
         )
-    probabilities = classifier.predict_proba(args.texts)
+    scores = classifier.classify(args.texts)
     if classifier.multi_label:
         # Each label set joined by the training data's separator, with its labels' probabilities.
-        separator = classifier.label_separator or "|"
-        for text, chosen, row in zip(args.texts, classifier.predict(args.texts), probabilities):
+        separator = classifier.label_separator
+        for text, chosen, row in zip(args.texts, scores.labels, scores.probabilities):
             shown = separator.join(f"{row[classifier.labels.index(name)]:.4f}" for name in chosen)
             print(f"{separator.join(chosen)}\t{shown}\t{text}")
         return 0
-    for text, row in zip(args.texts, probabilities):
-        best = int(row.argmax())
-        print(f"{classifier.labels[best]}\t{row[best]:.4f}\t{text}")
+    for text, label, row in zip(args.texts, scores.labels, scores.probabilities):
+        print(f"{label}\t{row.max():.4f}\t{text}")
     return 0
 
 

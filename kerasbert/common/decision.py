@@ -1,8 +1,24 @@
-"""Multi-label decisions: sigmoid probabilities and per-label thresholds into label sets.
+"""The decision rule: logits into probabilities, probabilities into labels, one way everywhere.
 
-One rule for every place a multi-label model decides (evaluation, the export's parity and int8
-checks, the predictor): label i is in a text's set when its probability is at least threshold i.
-numpy and `kerasbert.common.errors` only, because the predictor uses it.
+Evaluation, the export's parity and int8 checks, the training side's predictions and the
+predictor (with the server, the streaming prediction and the Ray recipe behind it) all decide
+through these functions, so a model's label never depends on which of them asked:
+
+- probabilities: a single-label model's softmax over its logits, a multi-label model's sigmoid
+  per label; both computed in float64, whatever the logits' precision;
+- a single-label model's label is its most probable one (a tie goes to the earlier label);
+- a multi-label model's labels are every label i whose probability reaches threshold i;
+- the top k labels are ranked by probability, ties kept in label order.
+
+numpy and `kerasbert.common` only, because the predictor uses it.
+
+Example:
+>>> import numpy as np
+>>> probabilities = to_probabilities(np.array([[2.0, 0.0, 1.0]]), Task.SINGLE_LABEL)
+>>> decide_labels(probabilities, ["a", "b", "c"], Task.SINGLE_LABEL)
+['a']
+>>> top_k(probabilities, ["a", "b", "c"], 2)[0][1][0]
+'c'
 """
 
 from __future__ import annotations
@@ -13,18 +29,77 @@ from typing import Any
 import numpy as np
 
 from kerasbert.common.errors import InputError
+from kerasbert.common.names import Task
 
-SINGLE_LABEL, MULTI_LABEL = "single_label", "multi_label"
-TASKS = (SINGLE_LABEL, MULTI_LABEL)
 # A label without tuned threshold (no validation positives, or a run from before thresholds) keeps
 # the point where a sigmoid output says "more likely than not".
 DEFAULT_THRESHOLD = 0.5
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Class probabilities of single-label logits, one row per text (float64; the row maximum is
+    subtracted first, so large logits cannot overflow)."""
+    logits = np.asarray(logits, dtype=np.float64)
+    exponentials = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return exponentials / exponentials.sum(axis=-1, keepdims=True)
 
 
 def sigmoid(logits: np.ndarray) -> np.ndarray:
     """Per-label probabilities of multi-label logits (float64, overflow-safe)."""
     logits = np.asarray(logits, dtype=np.float64)
     return 0.5 * (1.0 + np.tanh(0.5 * logits))
+
+
+def to_probabilities(logits: np.ndarray, task: Task | str) -> np.ndarray:
+    """A model's logits as probabilities (float64): softmax for `single_label`, sigmoid per
+    label for `multi_label`."""
+    return sigmoid(logits) if Task(task) is Task.MULTI_LABEL else softmax(logits)
+
+
+def best_ids(probabilities: np.ndarray) -> np.ndarray:
+    """Each row's most probable label id; among equal probabilities, the earlier label."""
+    return np.asarray(probabilities).argmax(axis=1)
+
+
+def decide(probabilities: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """Boolean matrix: label i applies to text n when probability[n, i] >= threshold[i]."""
+    return np.asarray(probabilities) >= np.asarray(thresholds)[None, :]
+
+
+def label_sets(
+    probabilities: np.ndarray, thresholds: np.ndarray, labels: Sequence[str]
+) -> list[list[str]]:
+    """Each text's labels (in `labels` order) whose probability reaches their threshold."""
+    chosen = decide(probabilities, thresholds)
+    return [[labels[index] for index in np.flatnonzero(row)] for row in chosen]
+
+
+def decide_labels(
+    probabilities: np.ndarray,
+    labels: Sequence[str],
+    task: Task | str,
+    thresholds: np.ndarray | None = None,
+) -> list[str] | list[list[str]]:
+    """Each text's label (`single_label`: the most probable) or list of labels (`multi_label`:
+    those reaching their `thresholds`, in `labels` order, possibly none)."""
+    if Task(task) is Task.MULTI_LABEL:
+        if thresholds is None:
+            raise ValueError("a multi-label decision needs one threshold per label.")
+        return label_sets(probabilities, thresholds, labels)
+    return [labels[index] for index in best_ids(probabilities)]
+
+
+def top_k(
+    probabilities: np.ndarray, labels: Sequence[str], k: int
+) -> list[list[tuple[str, float]]]:
+    """Each row's `k` most probable `(label, probability)`, most probable first; equal
+    probabilities keep label order."""
+    probabilities = np.asarray(probabilities)
+    order = np.argsort(-probabilities, axis=1, kind="stable")[:, :k]
+    return [
+        [(labels[index], float(row[index])) for index in indices]
+        for row, indices in zip(probabilities, order, strict=True)
+    ]
 
 
 def check_thresholds(
@@ -75,16 +150,3 @@ def check_thresholds(
     if bad:
         raise InputError(f"{source}: the thresholds of {bad} must be numbers from 0 to 1.")
     return np.asarray(values, dtype=np.float64)
-
-
-def decide(probabilities: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
-    """Boolean matrix: label i applies to text n when probability[n, i] >= threshold[i]."""
-    return np.asarray(probabilities) >= np.asarray(thresholds)[None, :]
-
-
-def label_sets(
-    probabilities: np.ndarray, thresholds: np.ndarray, labels: Sequence[str]
-) -> list[list[str]]:
-    """Each text's labels (in `labels` order) whose probability reaches their threshold."""
-    chosen = decide(probabilities, thresholds)
-    return [[labels[index] for index in np.flatnonzero(row)] for row in chosen]

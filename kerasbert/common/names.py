@@ -4,6 +4,33 @@ The predictor reads files and feeds ONNX models without TensorFlow; the training
 files and builds those models. Both take these names from here, so they cannot drift apart.
 """
 
+from enum import Enum
+
+
+class Task(str, Enum):
+    """What a model decides per text: one label (`single_label`) or a set of labels
+    (`multi_label`).
+
+    A `str`, so `Task.MULTI_LABEL == "multi_label"`, and it is written to JSON (the run's data
+    summary and metrics, the export's `kerasbert.json`) as that plain string.
+
+    Example:
+    >>> Task("multi_label") is Task.MULTI_LABEL, f"{Task.SINGLE_LABEL}"
+    (True, 'single_label')
+    """
+
+    SINGLE_LABEL = "single_label"
+    MULTI_LABEL = "multi_label"
+
+    # Python 3.10's str-mixin enums print as `Task.MULTI_LABEL`; messages and CSV cells want the
+    # value (enum.StrEnum, which does this, needs 3.11).
+    def __str__(self) -> str:
+        return self.value
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec)
+
+
 # Column names that identify a table's text and label columns when they are not named explicitly.
 # Training takes the text column only when exactly one of these is present: a wrong guess would
 # train on the wrong field without any error.

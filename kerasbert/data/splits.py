@@ -16,14 +16,13 @@ from typing import Any
 import numpy as np
 
 from kerasbert.common.errors import InputError
+from kerasbert.common.names import Task
 from kerasbert.config import CLASS_WEIGHTS, IMBALANCE_RATIO, TrainConfig
 from kerasbert.data.examples import Examples
 from kerasbert.data.readers import ColumnSpec, read_labelled
 from kerasbert.data.stratify import stratified_sample, stratified_split
 
 __all__ = [
-    "MULTI_LABEL",
-    "SINGLE_LABEL",
     "DataSplits",
     "Examples",
     "class_weights",
@@ -34,14 +33,12 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-SINGLE_LABEL, MULTI_LABEL = "single_label", "multi_label"
-
 
 @dataclass
 class DataSplits:
     """The train/validation/test splits of one run and how they were made.
 
-    `task` is "single_label" or "multi_label"; `pair` says the examples are text pairs;
+    `task` is single- or multi-label (`Task`); `pair` says the examples are text pairs;
     `stratification` how the held-out splits were drawn; `columns` how the data was read.
     """
 
@@ -53,7 +50,7 @@ class DataSplits:
     duplicates_dropped: int = 0
     conflicting_duplicates_dropped: int = 0
     overlap_dropped: dict[str, int] = field(default_factory=dict)
-    task: str = SINGLE_LABEL
+    task: Task = Task.SINGLE_LABEL
     pair: bool = False
     stratification: str = "label"
     columns: dict[str, Any] = field(default_factory=dict)
@@ -175,7 +172,7 @@ def load_splits(
         duplicates_dropped=duplicates,
         conflicting_duplicates_dropped=conflicts,
         overlap_dropped=overlap,
-        task=MULTI_LABEL if examples.multi_label else SINGLE_LABEL,
+        task=Task.MULTI_LABEL if examples.multi_label else Task.SINGLE_LABEL,
         pair=examples.text_pairs is not None,
         stratification=stratification,
         columns={key: value for key, value in read.columns.items() if value is not None},

@@ -16,9 +16,9 @@ import numpy as np
 
 from kerasbert.common.decision import DEFAULT_THRESHOLD, check_thresholds
 from kerasbert.common.errors import InputError
+from kerasbert.common.names import Task
 from kerasbert.data.examples import Examples
 from kerasbert.data.readers import ColumnSpec, read_labelled
-from kerasbert.data.splits import MULTI_LABEL
 from kerasbert.evaluation.baseline import tfidf_baseline, tfidf_multilabel_baseline
 from kerasbert.evaluation.metrics import compute_metrics, confident_mistakes, labels_to_ids, lift
 from kerasbert.evaluation.multilabel_metrics import compute_multilabel_metrics, label_set_mistakes
@@ -137,7 +137,7 @@ def is_multi_label(run: RunDir) -> bool:
     """Whether the run's model is multi-label (its data summary says, else its test split)."""
     summary = run.read_data_summary()
     if "task" in summary:
-        return summary["task"] == MULTI_LABEL
+        return summary["task"] == Task.MULTI_LABEL
     return run.split_path("test").is_file() and run.read_split("test").multi_label
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from sklearn import metrics as sk_metrics
 
+from kerasbert.common.decision import best_ids
 from kerasbert.common.errors import InputError
 
 # Metrics the lift is reported for: the headline numbers of the report's comparison table.
@@ -66,7 +67,7 @@ def compute_metrics(
     """
     labels = list(labels)
     y_true, probabilities = _validate(y_true, probabilities, labels)
-    y_pred = probabilities.argmax(axis=1)
+    y_pred = best_ids(probabilities)
     class_ids = list(range(len(labels)))
 
     precision, recall, f1, support = sk_metrics.precision_recall_fscore_support(
@@ -128,7 +129,7 @@ def calibration_bins(
     y_true = np.asarray(y_true)
     probabilities = np.asarray(probabilities, dtype=np.float64)
     confidence = probabilities.max(axis=1)
-    correct = probabilities.argmax(axis=1) == y_true
+    correct = best_ids(probabilities) == y_true
     edges = np.linspace(0.0, 1.0, num_bins + 1)
     # Bins are (lower, upper]; a confidence of exactly 0 cannot occur for a top class.
     bin_index = np.clip(np.searchsorted(edges, confidence, side="left") - 1, 0, num_bins - 1)
@@ -175,7 +176,7 @@ def confident_mistakes(
     y_true, probabilities = _validate(y_true, probabilities, labels)
     if len(texts) != len(y_true):
         raise ValueError(f"Got {len(texts)} texts but {len(y_true)} labels; they must match.")
-    y_pred = probabilities.argmax(axis=1)
+    y_pred = best_ids(probabilities)
     confidence = probabilities.max(axis=1)
     wrong = np.flatnonzero(y_pred != y_true)
     # Stable sort keeps file order among ties, so the list is reproducible.

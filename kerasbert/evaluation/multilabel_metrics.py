@@ -15,6 +15,7 @@ import numpy as np
 from sklearn import metrics as sk_metrics
 
 from kerasbert.common.decision import decide
+from kerasbert.common.names import Task
 from kerasbert.evaluation.metrics import per_class_scores
 
 NO_LABEL = "(none)"
@@ -51,7 +52,7 @@ def compute_multilabel_metrics(
     y_pred = decide(probabilities, thresholds).astype(np.int64)
     subset = float(sk_metrics.accuracy_score(y_true, y_pred))
     result: dict[str, Any] = {
-        "task": "multi_label",
+        "task": Task.MULTI_LABEL,
         "num_examples": int(len(y_true)),
         "labels": labels,
         "thresholds": dict(zip(labels, np.asarray(thresholds, dtype=float).tolist())),

@@ -23,6 +23,7 @@ import numpy as np  # noqa: E402
 import seaborn as sns  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from kerasbert.common.decision import best_ids  # noqa: E402
 from kerasbert.evaluation.metrics import (  # noqa: E402
     CALIBRATION_BINS,
     calibration_bins,
@@ -298,7 +299,7 @@ def plot_reliability(
     confidence = np.array([item["confidence"] or 0.0 for item in bins])
     probabilities = np.asarray(probabilities, dtype=np.float64)
     top = probabilities.max(axis=1)
-    overall_accuracy = float((probabilities.argmax(axis=1) == np.asarray(y_true)).mean())
+    overall_accuracy = float((best_ids(probabilities) == np.asarray(y_true)).mean())
 
     with _style():
         figure, (upper, lower) = plt.subplots(
@@ -382,7 +383,7 @@ def plot_sample_predictions(
     probabilities = np.asarray(probabilities, dtype=np.float64)
     if not len(texts) == len(y_true) == len(probabilities):
         raise ValueError("texts, y_true and probabilities must have the same length.")
-    predicted = probabilities.argmax(axis=1)
+    predicted = best_ids(probabilities)
     confidence = probabilities.max(axis=1)
     right_rows = np.flatnonzero(predicted == y_true)
     wrong_rows = np.flatnonzero(predicted != y_true)

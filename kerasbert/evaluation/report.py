@@ -43,6 +43,7 @@ from kerasbert.common.markdown import (
 from kerasbert.common.markdown import (
     table as _table,
 )
+from kerasbert.common.names import Task
 from kerasbert.evaluation.metrics import confident_mistakes, lift
 from kerasbert.evaluation.multilabel_metrics import joined
 from kerasbert.training.rundir import RunDir
@@ -139,7 +140,7 @@ def _headline(run_dir: Path, metrics: dict[str, Any], config: dict[str, Any]) ->
         facts.append(f"data `{config['data']}`")
     if "model" in config:
         facts.append(f"model `{config['model']}`")
-    if metrics.get("task") == "multi_label":
+    if metrics.get("task") == Task.MULTI_LABEL:
         lines.append(
             f"**Multi-label: test micro F1 {_number(metrics['micro_f1'])}, macro F1 "
             f"{_number(metrics['macro_f1'])}, subset accuracy {_number(metrics['accuracy'])}, "
@@ -157,7 +158,7 @@ def _headline(run_dir: Path, metrics: dict[str, Any], config: dict[str, Any]) ->
     if baseline:
         gains = lift(metrics, baseline)
         verdict = "BERT beats" if gains.get("macro_f1", 0.0) > 0 else "BERT does not beat"
-        accuracy = "subset accuracy" if metrics.get("task") == "multi_label" else "accuracy"
+        accuracy = "subset accuracy" if metrics.get("task") == Task.MULTI_LABEL else "accuracy"
         lines += [
             "",
             f"{verdict} the TF-IDF + logistic regression baseline: {accuracy} "
@@ -284,7 +285,7 @@ def _imbalance(imbalance: dict[str, Any]) -> str:
 def _label_set_samples(run: RunDir, metrics: dict[str, Any]) -> str:
     """A multi-label run's first test texts with their true and predicted label sets."""
     probabilities = run.read_test_probabilities()
-    if metrics.get("task") != "multi_label" or probabilities is None:
+    if metrics.get("task") != Task.MULTI_LABEL or probabilities is None:
         return ""
     test, labels = run.read_split("test"), metrics["labels"]
     count = min(_SAMPLE_COUNT, len(test))
@@ -345,7 +346,7 @@ def _results(metrics: dict[str, Any]) -> str:
     gains = lift(metrics, baseline) if baseline else {}
     header = ("Metric", "BERT", "TF-IDF baseline", "Lift") if baseline else ("Metric", "BERT")
     rows = []
-    multi_label = metrics.get("task") == "multi_label"
+    multi_label = metrics.get("task") == Task.MULTI_LABEL
     for key, name in _MULTILABEL_ROWS if multi_label else _METRIC_ROWS:
         if metrics.get(key) is None:
             continue

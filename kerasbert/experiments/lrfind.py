@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from kerasbert.common.files import write_json
+from kerasbert.common.names import Task
 from kerasbert.config import TrainConfig
 from kerasbert.training.tfkeras import keras, tf
 
@@ -210,13 +211,12 @@ def find_learning_rate(
 
 def _start_model(config: TrainConfig, splits, model_path: str, strategy, encoded, labels, steps):
     """The model a run with `config` starts from: built, compiled and its head fitted."""
-    from kerasbert.data.splits import MULTI_LABEL
     from kerasbert.training import pipeline
     from kerasbert.training.model import build_classifier, compile_classifier, fit_head
 
     # Multi-label data trains one sigmoid per label, as `fit_run` does (no class weights here:
     # the test reads where the loss turns, not its level).
-    multi_label = splits.task == MULTI_LABEL
+    multi_label = splits.task == Task.MULTI_LABEL
     with strategy.scope():
         model = build_classifier(
             model_path, splits.labels, config.freeze_embeddings, multi_label=multi_label

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from kerasbert.common.errors import InputError
-from kerasbert.inference.exportdir import ExportDir
+from kerasbert.inference.exportdir import ExportDir, ExportInfo
 from kerasbert.training.rundir import RunDir
 
 SINGLE_LABEL, PAIRS, MULTI_LABEL = "single-label", "text pairs", "multi-label"
@@ -49,7 +49,7 @@ class RunInfo:
     history: dict[str, list] = field(default_factory=dict)
     metrics: dict[str, Any] | None = None
     train_examples: int | None = None
-    export: dict[str, Any] | None = None
+    export: ExportInfo | None = None
     model_bytes: int | None = None
 
     @property
@@ -93,9 +93,8 @@ class RunInfo:
     @property
     def int8_delta(self) -> float | None:
         """int8 minus fp32 test accuracy, in points, from the export's `kerasbert.json`."""
-        int8 = (self.export or {}).get("int8") or {}
-        drop = int8.get("accuracy_drop_points")
-        return None if drop is None else -float(drop)
+        drop = None if self.export is None else self.export.int8_accuracy_drop_points
+        return None if drop is None else -drop
 
 
 def read_run_info(path: str | Path) -> RunInfo:
@@ -160,21 +159,22 @@ def _data_name(settings: dict[str, Any]) -> str:
     return " + ".join(shown) or "?"
 
 
-def _export_metadata(run: RunDir, settings: dict[str, Any]) -> dict[str, Any] | None:
-    """The run's export metadata: `export_dir` from its settings, else `exported/<run name>`."""
+def _export_metadata(run: RunDir, settings: dict[str, Any]) -> ExportInfo | None:
+    """The run's export's `kerasbert.json`: `export_dir` from its settings, else
+    `exported/<run name>`."""
     candidates = [Path(settings["export_dir"])] if settings.get("export_dir") else []
     candidates.append(Path("exported") / run.name)
     for directory in candidates:
         export = ExportDir(directory)
         if export.metadata.is_file():
             try:
-                metadata = export.read_metadata()
+                info = export.read_info()
             except InputError:
                 continue
             # exported/<name> may belong to another run of the same name: trust it only if it
             # says it came from this one.
-            if (metadata.get("source") or {}).get("run") in (None, run.name):
-                return metadata
+            if info.source_run in (None, run.name):
+                return info
     return None
 
 

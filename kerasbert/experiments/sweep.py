@@ -305,7 +305,7 @@ def _finish_best(study, folder: SweepDir, export_best: bool) -> dict[str, Any]:
         logger.info("Evaluating the best trial, %d, on the test split.", trial.number)
         metrics = evaluate_run(run.path, plots=True)
     export = ExportDir(folder.export)
-    exported_run = export.read_metadata()["source"]["run"] if export.metadata.is_file() else None
+    exported_run = export.read_info().source_run if export.metadata.is_file() else None
     if export_best and exported_run != run.name:
         from kerasbert.export.export import export_run
 

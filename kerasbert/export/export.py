@@ -29,15 +29,10 @@ from typing import Any
 import numpy as np
 import onnx
 
-from kerasbert.common.decision import (
-    DEFAULT_THRESHOLD,
-    MULTI_LABEL,
-    SINGLE_LABEL,
-    check_thresholds,
-)
+from kerasbert.common.decision import DEFAULT_THRESHOLD, check_thresholds
 from kerasbert.common.errors import InputError
 from kerasbert.common.files import check_replaceable, write_json
-from kerasbert.common.names import MODEL_INPUT_NAMES
+from kerasbert.common.names import MODEL_INPUT_NAMES, Task
 from kerasbert.evaluation.metrics import labels_to_ids
 from kerasbert.export.convert import CONVERTERS, DEFAULT_OPSET, convert, optimize, quantize_int8
 from kerasbert.export.parity import (
@@ -241,7 +236,7 @@ def _metadata(
         # A model trained on windows is run on windows: the predictor averages them.
         "long_documents": run["long_documents"],
         "window_overlap": run["window_overlap"],
-        "task": MULTI_LABEL if run["multi_label"] else SINGLE_LABEL,
+        "task": Task.MULTI_LABEL if run["multi_label"] else Task.SINGLE_LABEL,
         # Multi-label: the per-label thresholds tuned on the validation split, and how
         # `kerasbert predict` joins a label set (the training data's separator).
         **(

@@ -1,7 +1,8 @@
 """The checks an export must pass: TensorFlow and onnxruntime agree, and int8 keeps its accuracy.
 
 `check_parity` compares logits batch by batch and raises `ParityError` beyond `PARITY_TOLERANCE`
-or on any different prediction; `compare_int8` measures what dynamic quantization costs.
+or on any different prediction; `compare_int8` measures what dynamic quantization costs. Every
+prediction compared is decided by `kerasbert.common.decision`, the predictor's own rule.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from kerasbert.common.decision import decide, sigmoid
+from kerasbert.common.decision import best_ids, decide, sigmoid
 from kerasbert.common.names import LOGITS
 from kerasbert.training.pipeline import encode, encode_windows, pad_batch
 
@@ -115,7 +116,8 @@ def check_parity(
         entry = figures.setdefault(size, {"examples": 0, "max_abs_diff": 0.0, "mismatches": 0})
         entry["examples"] += len(expected)
         entry["max_abs_diff"] = max(entry["max_abs_diff"], float(np.abs(actual - expected).max()))
-        entry["mismatches"] += int((actual.argmax(axis=1) != expected.argmax(axis=1)).sum())
+        # The most probable class is the largest logit: softmax keeps the order.
+        entry["mismatches"] += int((best_ids(actual) != best_ids(expected)).sum())
         if thresholds is not None:
             entry["label_set_mismatches"] = entry.get("label_set_mismatches", 0) + (
                 _different_sets(sigmoid(actual), sigmoid(expected), thresholds)
@@ -167,7 +169,7 @@ def agreement_with_tensorflow(
     Raises `ParityError` when any prediction differs; returns the figures otherwise.
     """
     different = (
-        int((tensorflow_probabilities.argmax(1) != predictor_probabilities.argmax(1)).sum())
+        int((best_ids(tensorflow_probabilities) != best_ids(predictor_probabilities)).sum())
         if thresholds is None
         else _different_sets(tensorflow_probabilities, predictor_probabilities, thresholds)
     )
@@ -208,7 +210,7 @@ def compare_int8(
     scores, decisions = {}, {}
     for name, probabilities in (("fp32", fp32_probabilities), ("int8", int8_probabilities)):
         if label_thresholds is None:
-            predicted = decisions[name] = probabilities.argmax(axis=1)
+            predicted = decisions[name] = best_ids(probabilities)
             f1 = f1_score(true_ids, predicted, labels=classes, average="macro", zero_division=0)
         else:
             predicted = decisions[name] = decide(probabilities, label_thresholds).astype(int)

@@ -9,19 +9,26 @@
                                windows), inputs, parity, int8 figures, versions, source; task,
                                and for multi-label the per-label thresholds and label separator
 
-Imports nothing beyond the standard library and kerasbert's own light modules (errors,
-labelsets, truncation, windows), because the predictor, which downstream apps install without TensorFlow,
-reads it.
+`ExportDir.read_info()` reads `kerasbert.json` once into an `ExportInfo`: checked, typed and
+frozen, with the default of every key that older exports lack written in one place (its fields).
+The predictor, the streaming prediction, the server, the Ray recipe and the tools read that
+record, never the raw dict.
+
+Imports nothing beyond the standard library and kerasbert's own light modules (errors, names,
+decision, truncation, windows), because the predictor, which downstream apps install without
+TensorFlow, reads it.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from kerasbert.common.decision import MULTI_LABEL, SINGLE_LABEL, TASKS, check_thresholds
+from kerasbert.common.decision import check_thresholds
 from kerasbert.common.errors import InputError
+from kerasbert.common.names import Task
 from kerasbert.common.truncation import TRUNCATIONS
 from kerasbert.common.windows import LONG_DOCUMENTS
 
@@ -71,7 +78,11 @@ class ExportDir:
         return self.path / MODEL_FILES[variant]
 
     def read_metadata(self) -> dict[str, Any]:
-        """Read and validate `kerasbert.json`.
+        """`kerasbert.json` as written (a dict), after `read_info` has checked it."""
+        return self.read_info().metadata
+
+    def read_info(self) -> ExportInfo:
+        """Read and check `kerasbert.json` into an `ExportInfo`.
 
         Raises `FileNotFoundError` if it is missing and `InputError` naming the first bad field.
         """
@@ -85,6 +96,71 @@ class ExportDir:
             metadata = json.loads(path.read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as error:
             raise InputError(f"{path} is not valid JSON ({error}); re-export the model.") from error
+        return ExportInfo.from_metadata(metadata, path)
+
+
+@dataclass(frozen=True)
+class ExportInfo:
+    """An export's `kerasbert.json`, checked and typed (`ExportDir.read_info`).
+
+    A field's default is what an export written before that key existed means; a key added to
+    `kerasbert.json` later gets a field here with such a default, and older exports keep loading.
+    `metadata` is the file's JSON object as written, for showing (the server's `/v1/model`).
+
+    Example:
+    >>> info = ExportInfo.from_metadata(
+    ...     {"schema_version": 1, "labels": ["neg", "pos"], "max_length": 128, "pad_token_id": 0}
+    ... )
+    >>> info.task, info.pair, info.truncation, info.long_documents
+    (<Task.SINGLE_LABEL: 'single_label'>, False, 'head', 'truncate')
+    """
+
+    labels: tuple[str, ...]
+    max_length: int
+    pad_token_id: int
+    # Exports from before text pairs classify single texts, cut at the head.
+    pair: bool = False
+    truncation: str = "head"
+    # From before long-document windows: a long text is truncated.
+    long_documents: str = "truncate"
+    # Tokens shared by neighbouring windows; None: the predictor's default for the window size.
+    window_overlap: int | None = None
+    # From before multi-label: one label per text.
+    task: Task = Task.SINGLE_LABEL
+    # Multi-label only (required there): each label's threshold, in `labels` order.
+    thresholds: tuple[float, ...] | None = None
+    # How `kerasbert predict` joins a label set when the training data named no separator.
+    label_separator: str = DEFAULT_LABEL_SEPARATOR
+    # The int8 check (`int8` in kerasbert.json); absent until the export measured it.
+    int8_accuracy_drop_points: float | None = None
+    int8_exceeds_threshold: bool = False
+    # The run exported (`source.run`) and the fp32 graph's converter and op counts (`graph`).
+    source_run: str | None = None
+    converter: str | None = None
+    op_counts: dict[str, int] | None = None
+    metadata: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def multi_label(self) -> bool:
+        return self.task is Task.MULTI_LABEL
+
+    @property
+    def windows(self) -> bool:
+        """The model was trained on long texts' windows, so it predicts on windows."""
+        return self.long_documents == "windows"
+
+    @property
+    def recommended_variant(self) -> str:
+        """`int8`, or `fp32` where the export measured int8 losing more accuracy than its
+        threshold (`int8.drop_exceeds_threshold`)."""
+        return "fp32" if self.int8_exceeds_threshold else "int8"
+
+    @classmethod
+    def from_metadata(cls, metadata: Any, path: str | Path = METADATA_FILE) -> ExportInfo:
+        """Check the JSON object of a `kerasbert.json` (read from `path`, named in errors).
+
+        Raises `InputError` naming the file and the first bad field.
+        """
         if not isinstance(metadata, dict):
             raise InputError(f"{path} must hold a JSON object; re-export the model.")
         version = metadata.get("schema_version")
@@ -102,48 +178,120 @@ class ExportDir:
         ):
             raise InputError(f"{path}: 'labels' must be a non-empty list of distinct strings.")
         for key in ("max_length", "pad_token_id"):
-            value = metadata.get(key)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise InputError(f"{path}: {key!r} must be a non-negative integer, got {value!r}.")
+            if not _is_count(metadata.get(key)):
+                raise InputError(
+                    f"{path}: {key!r} must be a non-negative integer, got {metadata.get(key)!r}."
+                )
         if metadata["max_length"] < 3:
             raise InputError(
                 f"{path}: 'max_length' must be at least 3, got {metadata['max_length']}."
             )
-        # Absent in exports from before text pairs: single texts, cut at the head.
-        if not isinstance(metadata.get("pair", False), bool):
-            raise InputError(f"{path}: 'pair' must be true or false, got {metadata['pair']!r}.")
-        if metadata.get("truncation", "head") not in TRUNCATIONS:
+        pair = _given(metadata, "pair")
+        if not isinstance(pair, bool):
+            raise InputError(f"{path}: 'pair' must be true or false, got {pair!r}.")
+        truncation = _choice(metadata, "truncation", TRUNCATIONS, path)
+        long_documents = _choice(metadata, "long_documents", LONG_DOCUMENTS, path)
+        window_overlap = _given(metadata, "window_overlap")
+        if window_overlap is not None and not _is_count(window_overlap):
             raise InputError(
-                f"{path}: 'truncation' must be one of {', '.join(TRUNCATIONS)}, got "
-                f"{metadata['truncation']!r}."
+                f"{path}: 'window_overlap' must be a non-negative integer or null, got "
+                f"{window_overlap!r}."
             )
-        if metadata.get("long_documents", "truncate") not in LONG_DOCUMENTS:
+        task = Task(_choice(metadata, "task", tuple(Task), path))
+        thresholds, separator = _multi_label(metadata, task, labels, path)
+        int8 = _section(metadata, "int8", path)
+        drop = int8.get("accuracy_drop_points")
+        if drop is not None and not _is_number(drop):
+            raise InputError(f"{path}: 'int8.accuracy_drop_points' must be a number, got {drop!r}.")
+        exceeds = int8.get("drop_exceeds_threshold", _default("int8_exceeds_threshold"))
+        if not isinstance(exceeds, bool):
             raise InputError(
-                f"{path}: 'long_documents' must be one of {', '.join(LONG_DOCUMENTS)}, got "
-                f"{metadata['long_documents']!r}."
+                f"{path}: 'int8.drop_exceeds_threshold' must be true or false, got {exceeds!r}."
             )
-        _check_task(metadata, path)
-        return metadata
+        graph = _section(metadata, "graph", path)
+        return cls(
+            labels=tuple(labels),
+            max_length=metadata["max_length"],
+            pad_token_id=metadata["pad_token_id"],
+            pair=pair,
+            truncation=truncation,
+            long_documents=long_documents,
+            window_overlap=window_overlap,
+            task=task,
+            thresholds=thresholds,
+            label_separator=separator,
+            int8_accuracy_drop_points=None if drop is None else float(drop),
+            int8_exceeds_threshold=exceeds,
+            source_run=_text(_section(metadata, "source", path), "source.run", path),
+            converter=_text(graph, "graph.converter", path),
+            op_counts=graph.get("op_counts"),
+            metadata=metadata,
+        )
 
 
-def _check_task(metadata: dict[str, Any], path: Path) -> None:
-    """`task` (absent before multi-label: single label) and, for multi-label, `thresholds`: one
-    per label (`kerasbert.common.decision.check_thresholds`) and a `label_separator` string."""
-    task = metadata.setdefault("task", SINGLE_LABEL)
-    if task not in TASKS:
-        raise InputError(f"{path}: 'task' must be one of {', '.join(TASKS)}, got {task!r}.")
-    if task != MULTI_LABEL:
-        return
+def _default(name: str) -> Any:
+    """`ExportInfo`'s default for field `name`: what an export without the key means."""
+    return next(item.default for item in fields(ExportInfo) if item.name == name)
+
+
+def _given(metadata: dict[str, Any], key: str) -> Any:
+    """`metadata[key]`, or the field's default for an export from before the key existed."""
+    return metadata[key] if key in metadata else _default(key)
+
+
+def _choice(metadata: dict[str, Any], key: str, choices: tuple[str, ...], path: Any) -> str:
+    value = _given(metadata, key)
+    if value not in choices:
+        raise InputError(
+            f"{path}: {key!r} must be one of {', '.join(map(str, choices))}, got {value!r}."
+        )
+    return value
+
+
+def _multi_label(
+    metadata: dict[str, Any], task: Task, labels: list[str], path: Any
+) -> tuple[tuple[float, ...] | None, str]:
+    """A multi-label export's thresholds (one per label, `check_thresholds`), and the label
+    separator of any export."""
+    separator = _given(metadata, "label_separator")
+    if not isinstance(separator, str) or not separator:
+        raise InputError(f"{path}: 'label_separator' must be a non-empty string.")
+    if task is not Task.MULTI_LABEL:
+        return None, separator
     if not isinstance(metadata.get("thresholds"), dict):
         raise InputError(
             f"{path}: a multi-label export needs 'thresholds' (label: threshold); re-export it."
         )
-    check_thresholds(metadata["thresholds"], metadata["labels"], f"{path} 'thresholds'")
-    separator = metadata.setdefault("label_separator", DEFAULT_LABEL_SEPARATOR)
-    if not isinstance(separator, str) or not separator:
-        raise InputError(f"{path}: 'label_separator' must be a non-empty string.")
+    thresholds = check_thresholds(metadata["thresholds"], labels, f"{path} 'thresholds'")
+    return tuple(thresholds.tolist()), separator
+
+
+def _section(metadata: dict[str, Any], key: str, path: Any) -> dict[str, Any]:
+    """A nested object of kerasbert.json (`int8`, `graph`, `source`); {} while it is null, as
+    before the export filled it in, or in exports from before it existed."""
+    value = metadata.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InputError(f"{path}: {key!r} must be an object or null, got {value!r}.")
+    return value
+
+
+def _text(section: dict[str, Any], name: str, path: Any) -> str | None:
+    value = section.get(name.split(".")[-1])
+    if value is not None and not isinstance(value, str):
+        raise InputError(f"{path}: {name!r} must be a string, got {value!r}.")
+    return value
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def read_metadata(model_dir: str | Path) -> dict[str, Any]:
-    """`ExportDir(model_dir).read_metadata()`."""
+    """`ExportDir(model_dir).read_metadata()`: the checked `kerasbert.json` as a dict."""
     return ExportDir(model_dir).read_metadata()

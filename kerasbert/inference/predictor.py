@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,12 +29,12 @@ import numpy as np
 import onnxruntime
 from tokenizers import Tokenizer
 
-from kerasbert.common.decision import MULTI_LABEL, check_thresholds, label_sets, sigmoid
+from kerasbert.common.decision import check_thresholds, decide_labels, to_probabilities, top_k
 from kerasbert.common.errors import InputError
-from kerasbert.common.names import MODEL_INPUT_NAMES
+from kerasbert.common.names import MODEL_INPUT_NAMES, Task
 from kerasbert.common.truncation import check_truncation, kept_positions
 from kerasbert.common.windows import average_windows, check_overlap, split_windows
-from kerasbert.inference.exportdir import ExportDir, read_metadata
+from kerasbert.inference.exportdir import ExportDir, ExportInfo, read_metadata
 from kerasbert.inference.stream import DEFAULT_CHUNK_SIZE, predict_stream
 from kerasbert.inference.textfiles import read_pairs, read_texts
 
@@ -46,18 +47,28 @@ DEFAULT_BATCH_SIZE = 32
 TextsOrPairs = str | tuple[str, str] | Iterable[str] | Iterable[tuple[str, str]]
 
 
-def recommended_variant(metadata: dict[str, Any]) -> str:
+@dataclass(frozen=True)
+class Scores:
+    """One batch's answer (`OnnxClassifier.classify`): `labels[i]` is a label (single-label) or
+    a list of labels (multi-label); `probabilities[i]` has one column per label, in the
+    classifier's label order."""
+
+    labels: list[Any]
+    probabilities: np.ndarray
+
+
+def recommended_variant(info: ExportInfo) -> str:
     """The variant to run by default: `int8`, or `fp32` where the export measured int8 losing
     more accuracy than its threshold (`kerasbert.json`, `int8.drop_exceeds_threshold`)."""
-    int8 = metadata.get("int8") or {}
-    if int8.get("drop_exceeds_threshold"):
+    if info.recommended_variant == "fp32":
         logger.info(
             "Using the fp32 model: at export the int8 model lost %.2f accuracy points against "
             "fp32 (kerasbert.json `int8`); pass variant='int8' to use it anyway.",
-            int8.get("accuracy_drop_points", float("nan")),
+            float("nan")
+            if info.int8_accuracy_drop_points is None
+            else info.int8_accuracy_drop_points,
         )
-        return "fp32"
-    return "int8"
+    return info.recommended_variant
 
 
 class TextEncoder:
@@ -181,7 +192,11 @@ class OnnxClassifier:
     A multi-label export (kerasbert.json `task: multi_label`) gives per-label sigmoid
     probabilities from `predict_proba` (rows need not sum to 1), and from `predict` a list of
     labels per text: each label whose probability reaches its threshold, in `labels` order
-    (possibly none). `predict_topk` ranks the labels by probability either way.
+    (possibly none). `predict_topk` ranks the labels by probability either way. Every label
+    is decided by `kerasbert.common.decision`, the rule evaluation and the export's checks use.
+
+    `info` is the export's `kerasbert.json` as a typed record (`ExportInfo`); `metadata` the
+    same file as a dict, for showing.
 
     Example:
     >>> classifier = OnnxClassifier("exported/my-run", variant="fp32")  # doctest: +SKIP
@@ -211,14 +226,14 @@ class OnnxClassifier:
                 f"Model directory {directory} does not exist. Pass a directory written by "
                 "`kerasbert export` (default exported/<run-name>)."
             )
-        metadata = read_metadata(directory)
+        export = ExportDir(directory)
+        info = export.read_info()
         if variant is None:
-            variant = recommended_variant(metadata)
+            variant = recommended_variant(info)
         if not isinstance(batch_size, int) or batch_size <= 0:
             raise InputError(f"batch_size must be a positive integer, got {batch_size!r}.")
         if threads is not None and (not isinstance(threads, int) or threads <= 0):
             raise InputError(f"threads must be a positive integer or None, got {threads!r}.")
-        export = ExportDir(directory)
         model_path, tokenizer_path = export.model_path(variant), export.tokenizer
         missing = [p.name for p in (model_path, tokenizer_path) if not p.is_file()]
         if missing:
@@ -227,29 +242,29 @@ class OnnxClassifier:
                 f"(variant {variant!r} needs {model_path.name})."
             )
         self.directory = directory
-        self.metadata = metadata
-        self.labels: list[str] = list(self.metadata["labels"])
-        self.max_length: int = self.metadata["max_length"]
+        self.info = info
+        self.metadata = info.metadata
+        self.labels: list[str] = list(info.labels)
+        self.max_length: int = info.max_length
         self.variant = variant
         self.batch_size = batch_size
         # A model trained on windows predicts on windows unless the caller says otherwise.
-        windowed = self.metadata.get("long_documents", "truncate") == "windows"
-        self.long_documents = windowed if long_documents is None else bool(long_documents)
-        self._pad_id: int = self.metadata["pad_token_id"]
-        # Exports from before text pairs carry neither key: single texts, cut at the head.
-        self.pair: bool = bool(self.metadata.get("pair", False))
-        self.truncation: str = self.metadata.get("truncation", "head")
+        self.long_documents = info.windows if long_documents is None else bool(long_documents)
+        self._pad_id: int = info.pad_token_id
+        self.pair: bool = info.pair
+        self.truncation: str = info.truncation
         if self.long_documents and self.pair:
             raise InputError(
                 f"long_documents splits single texts into windows, but {directory} classifies "
                 "text pairs, which are truncated as in training; leave long_documents off."
             )
-        self.multi_label = self.metadata["task"] == MULTI_LABEL
-        self.label_separator: str | None = self.metadata.get("label_separator")
-        self.thresholds = _thresholds(self.metadata, thresholds, self.multi_label)
+        self.task: Task = info.task
+        self.multi_label = info.multi_label
+        self.label_separator: str = info.label_separator
+        self.thresholds = _thresholds(info, thresholds)
         self._encoder = TextEncoder(tokenizer_path, self.max_length, self.truncation)
         if window_overlap is None:
-            window_overlap = self.metadata.get("window_overlap")
+            window_overlap = info.window_overlap
         self.window_overlap = check_overlap(window_overlap, self._encoder.room)
         self._session = _load_session(model_path, providers, threads)
         self._input_names = [node.name for node in self._session.get_inputs()]
@@ -290,29 +305,28 @@ class OnnxClassifier:
         else:
             sequences, segments = self._encoder.encode_segments(texts, pairs)
             owners = list(range(len(texts)))
-        activation = sigmoid if self.multi_label else _softmax
-        window_probabilities = activation(self._logits(sequences, segments))
+        window_probabilities = to_probabilities(self._logits(sequences, segments), self.task)
         return average_windows(window_probabilities, owners, len(texts))
+
+    def classify(self, texts: TextsOrPairs) -> Scores:
+        """Labels (as `predict`) and probabilities (as `predict_proba`) of the texts (or
+        pairs) from one model call: what the server, the streaming prediction and the Ray
+        recipe answer."""
+        probabilities = self.predict_proba(texts)
+        labels = decide_labels(probabilities, self.labels, self.task, self.thresholds)
+        return Scores(labels, probabilities)
 
     def predict(self, texts: TextsOrPairs) -> list[str] | list[list[str]]:
         """The most probable label of each text (or pair), in input order; for a multi-label
         export, each text's list of labels at or above their thresholds."""
-        probabilities = self.predict_proba(texts)
-        if self.multi_label:
-            return label_sets(probabilities, self.thresholds, self.labels)
-        return [self.labels[index] for index in probabilities.argmax(axis=1)]
+        return self.classify(texts).labels
 
     def predict_topk(self, texts: TextsOrPairs, k: int = 3) -> list[list[tuple[str, float]]]:
         """The `k` most probable `(label, probability)` pairs of each text (or text pair), most
-        probable first."""
+        probable first; equal probabilities keep label order."""
         if not isinstance(k, int) or not 1 <= k <= len(self.labels):
             raise InputError(f"k must be an integer from 1 to {len(self.labels)}, got {k!r}.")
-        probabilities = self.predict_proba(texts)
-        order = np.argsort(-probabilities, axis=1, kind="stable")[:, :k]
-        return [
-            [(self.labels[index], float(row[index])) for index in indices]
-            for row, indices in zip(probabilities, order, strict=True)
-        ]
+        return top_k(self.predict_proba(texts), self.labels, k)
 
     def _logits(
         self, sequences: list[list[int]], segments: list[list[int]] | None = None
@@ -354,18 +368,18 @@ class OnnxClassifier:
 
 
 def _thresholds(
-    metadata: dict[str, Any], given: Mapping[str, float] | Sequence[float] | None, multi: bool
+    info: ExportInfo, given: Mapping[str, float] | Sequence[float] | None
 ) -> np.ndarray | None:
     """The thresholds a multi-label export decides with: the caller's, checked, else its own."""
-    if not multi:
+    if not info.multi_label:
         if given is not None:
             raise InputError(
                 "thresholds are for multi-label exports; this model picks one label per text."
             )
         return None
     if given is None:
-        return check_thresholds(metadata["thresholds"], metadata["labels"], "kerasbert.json")
-    return check_thresholds(given, metadata["labels"], "thresholds")
+        return np.asarray(info.thresholds, dtype=np.float64)
+    return check_thresholds(given, info.labels, "thresholds")
 
 
 def _load_session(
@@ -444,12 +458,6 @@ def _check_texts(texts: str | Iterable[str]) -> list[str]:
     return texts
 
 
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = logits.astype(np.float64) - logits.max(axis=1, keepdims=True)
-    exponentials = np.exp(shifted)
-    return exponentials / exponentials.sum(axis=1, keepdims=True)
-
-
 def predict_file(
     model_dir: str | Path,
     input_path: str | Path,
@@ -488,7 +496,9 @@ def predict_file(
 
 
 __all__ = [
+    "ExportInfo",
     "OnnxClassifier",
+    "Scores",
     "TextEncoder",
     "predict_file",
     "read_metadata",

@@ -25,7 +25,6 @@ from typing import Any
 import numpy as np
 
 from kerasbert.inference.predictor import OnnxClassifier
-from kerasbert.inference.scoring import MULTI_LABEL, score, task_of
 
 # Rows per call on a worker: large enough that the predictor's length sorting fills its padded
 # groups well, small enough that a block of long texts stays small in memory.
@@ -56,16 +55,15 @@ class BatchClassifier:
     ) -> None:
         self.classifier = OnnxClassifier(model_dir, variant=variant, threads=threads)
         self.text_column, self.text_pair_column = text_column, text_pair_column
-        self.multi_label = task_of(self.classifier.metadata) == MULTI_LABEL
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         texts = _texts(batch, self.text_column)
         inputs: list[Any] = texts
         if self.text_pair_column is not None:
             inputs = list(zip(texts, _texts(batch, self.text_pair_column)))
-        scores = score(self.classifier, inputs)
+        scores = self.classifier.classify(inputs)
         output = dict(batch)
-        if self.multi_label:
+        if self.classifier.multi_label:
             output["labels"] = np.array(scores.labels + [None], dtype=object)[:-1]
             output["probabilities"] = scores.probabilities.astype(np.float32)
         else:

@@ -7,9 +7,10 @@ the first of `ID_COLUMN_NAMES` present). The output is written to a hidden file 
 into place when complete, so a failed run leaves no half-written predictions.
 
 Standard library and numpy only; pyarrow (Parquet) and tqdm (the progress bar) are imported when
-used (`pip install kerasbert[stream]`). It works on any classifier with `labels`, `metadata`,
-`pair`, `predict_proba` and `predict` (`kerasbert.inference.predictor.OnnxClassifier`), which
-`kerasbert.inference.predictor.predict_file` builds and hands in.
+used (`pip install kerasbert[stream]`). It works on any classifier with `labels`, `pair`,
+`multi_label`, `label_separator` and `classify`
+(`kerasbert.inference.predictor.OnnxClassifier`), which `kerasbert.inference.predictor.predict_file`
+builds and hands in.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 from kerasbert.common.errors import InputError
-from kerasbert.inference.scoring import MULTI_LABEL, score, task_of
 from kerasbert.inference.textfiles import (
     empty_pair_error,
     find_pair_columns,
@@ -80,17 +80,17 @@ def predict_stream(
         )
     columns, total, chunks = open_rows(source, chunk_size)
     fields = _Fields(source, columns, classifier.pair, text_column, text_pair_column, id_column)
-    multi_label = task_of(classifier.metadata) == MULTI_LABEL
+    multi_label = classifier.multi_label
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.partial")
     count = 0
     bar = _progress_bar(total, enabled=progress)
     try:
-        separator = classifier.metadata.get("label_separator") or "|"
+        separator = classifier.label_separator
         with _open_sink(partial, target.suffix.lower(), separator) as sink:
             for first_row, rows in chunks:
                 inputs, shown = fields.select(rows, first_row)
-                scores = score(classifier, inputs)
+                scores = classifier.classify(inputs)
                 shown.update(_answer_columns(classifier.labels, scores, multi_label))
                 sink.write(shown)
                 count += len(rows)

@@ -23,13 +23,14 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from kerasbert.inference.scoring import MULTI_LABEL, score, task_of, top_k
+from kerasbert.common.decision import top_k
 from kerasbert.serving.batcher import DynamicBatcher, QueueFull
 from kerasbert.serving.config import ServeConfig
 from kerasbert.serving.metrics import ServerMetrics
@@ -80,7 +81,7 @@ def error_response(error: ApiError) -> Response:
 
 def create_app(classifier: Any, config: ServeConfig) -> FastAPI:
     """The app serving `classifier` (an `OnnxClassifier`) with the limits of `config`."""
-    multi_label = task_of(classifier.metadata) == MULTI_LABEL
+    multi_label = classifier.multi_label
     labels = list(classifier.labels)
 
     @contextlib.asynccontextmanager
@@ -161,7 +162,7 @@ def make_batcher(classifier: Any, config: ServeConfig, metrics: ServerMetrics) -
     """The batcher that runs `classifier` on the texts of concurrent requests."""
 
     def infer(items: list[Any]) -> list[tuple[Any, Any]]:
-        scores = score(classifier, items)
+        scores = classifier.classify(items)
         return list(zip(scores.labels, scores.probabilities))
 
     return DynamicBatcher(
@@ -197,7 +198,8 @@ def answer_body(
     result["probabilities"] = {name: float(value) for name, value in zip(labels, row)}
     if k is not None:
         result["top_k"] = [
-            {"label": name, "probability": value} for name, value in top_k(labels, row, k)
+            {"label": name, "probability": value}
+            for name, value in top_k(np.asarray(row)[None, :], labels, k)[0]
         ]
     return result
 
@@ -206,7 +208,7 @@ def model_body(classifier: Any, config: ServeConfig) -> dict[str, Any]:
     """`GET /v1/model`: the model served and the server's limits."""
     return {
         "labels": list(classifier.labels),
-        "task": task_of(classifier.metadata),
+        "task": str(classifier.task),
         "pair": classifier.pair,
         "max_length": classifier.max_length,
         "long_documents": classifier.long_documents,

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from kerasbert.common.errors import InputError
-from kerasbert.inference.exportdir import read_metadata
+from kerasbert.inference.exportdir import ExportDir
 from kerasbert.serving.config import ServeConfig
 
 logger = logging.getLogger(__name__)
@@ -38,7 +38,8 @@ def serve(
     picked), before the model's warm-up; `/readyz` says when that is done.
     """
     config.validate()
-    read_metadata(export_dir)  # the commonest mistake, found before anything slow is imported
+    # The commonest mistake, found before anything slow is imported.
+    ExportDir(export_dir).read_info()
     try:
         import uvicorn
 

@@ -23,11 +23,12 @@ import numpy as np
 from kerasbert.common.decision import sigmoid
 from kerasbert.common.errors import InputError
 from kerasbert.common.files import check_replaceable
+from kerasbert.common.names import Task
 from kerasbert.common.windows import check_overlap
 from kerasbert.config import TrainConfig, planned_epochs
 from kerasbert.data.readers import BUILTIN_DATASETS
 from kerasbert.data.remote import fetch_remote, is_remote, local_mirror, sync_to_remote
-from kerasbert.data.splits import MULTI_LABEL, DataSplits, class_weights, splits_for
+from kerasbert.data.splits import DataSplits, class_weights, splits_for
 from kerasbert.inference.exportdir import ExportDir
 from kerasbert.training import checkpoint, pipeline
 from kerasbert.training.callbacks import completed_epochs, make_callbacks
@@ -313,7 +314,7 @@ def _write_records(config, run: RunDir, splits: DataSplits, inputs: Inputs) -> R
 
 
 def _multi_label(splits: DataSplits) -> bool:
-    return splits.task == MULTI_LABEL
+    return splits.task == Task.MULTI_LABEL
 
 
 def loss_weights(

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kerasbert.common.decision import sigmoid
-from kerasbert.common.names import MODEL_INPUT_NAMES, PIPELINE_INPUT_NAMES
+from kerasbert.common.decision import to_probabilities
+from kerasbert.common.names import MODEL_INPUT_NAMES, PIPELINE_INPUT_NAMES, Task
 from kerasbert.common.truncation import check_truncation, kept_positions
 from kerasbert.common.windows import average_windows, check_overlap, split_windows
 
@@ -325,16 +325,14 @@ def predict_probabilities(
     multi_label: bool = False,
 ) -> np.ndarray:
     """Softmax probabilities for raw texts (or text pairs), in input order; with `windows`,
-    each text's mean over its windows; for `multi_label`, one sigmoid probability per label."""
-    activation = sigmoid if multi_label else softmax
+    each text's mean over its windows; for `multi_label`, one sigmoid probability per label.
+
+    Logits become probabilities by `kerasbert.common.decision`, as in the exported predictor.
+    """
+    task = Task.MULTI_LABEL if multi_label else Task.SINGLE_LABEL
     if windows:
         encoded, owners = encode_windows(tokenizer, texts, max_length, window_overlap)
-        window_probabilities = activation(predict_logits(model, encoded, batch_size))
+        window_probabilities = to_probabilities(predict_logits(model, encoded, batch_size), task)
         return average_windows(window_probabilities, owners, len(texts))
     encoded = encode(tokenizer, texts, max_length, text_pairs, truncation)
-    return activation(predict_logits(model, encoded, batch_size))
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
-    return shifted / shifted.sum(axis=-1, keepdims=True)
+    return to_probabilities(predict_logits(model, encoded, batch_size), task)
