@@ -182,8 +182,8 @@ CASES: dict[str, tuple[Setup, str]] = {
     ),
     # Columns.
     "missing columns": (
-        _file("data.csv", _csv_text(ROWS, header=("body", "topic"))),
-        r"Could not find a text column .*Columns found: \['body', 'topic'\]",
+        _file("data.csv", _csv_text(ROWS, header=("words", "topic"))),
+        r"Could not find a text column .*Columns found: \['words', 'topic'\]",
     ),
     "missing named label column": (
         _flags("--label-column", "stars"),
@@ -471,7 +471,7 @@ PAIR_CASES = {
     "missing pair column": (
         ["predict", "{pair}", "--input", "{pairs}", "--output", "{out}", "--text-column", "q1",
          "--text-pair-column", "question2"],
-        r"pairs.csv has no column 'question2' \(from --text-pair-column\); its columns: \['q1'",
+        r"pairs.csv has no column 'question2' \(from --text-pair-column\)\. Columns found: \['q1'",
     ),
     "empty second text": (
         ["predict", "{pair}", "--input", "{empty}", "--output", "{out}"],

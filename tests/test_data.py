@@ -4,6 +4,7 @@ pairs, multi-label data and class weights."""
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections import Counter
 from pathlib import Path
@@ -126,6 +127,27 @@ def test_pairs_split_with_their_second_texts(tmp_path, suffix: str) -> None:
         for text, pair, label in zip(split.texts, split.text_pairs, split.labels)
     )
     assert loaded == sorted({tuple(row) for row in rows})
+
+
+@pytest.mark.parametrize(
+    "encoding", ["utf-16", "utf-16-le", "utf-16-be", "cp1252"], ids=["UTF-16 with BOM",
+    "UTF-16-LE without BOM", "UTF-16-BE without BOM", "Windows-1252"]
+)  # fmt: skip
+def test_splits_of_text_pairs_in_any_encoding_keep_every_character(tmp_path, encoding) -> None:
+    rows = _pair_rows(8)
+    rows[0][0], rows[1][1] = "Café crème — “€5”", 'naïve, "déjà vu"\nsecond line'
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerows([["premise", "hypothesis", "label"], *rows])
+    path = tmp_path / "pairs.csv"
+    path.write_bytes(buffer.getvalue().encode(encoding))
+    splits = load_splits(str(path), seed=0)
+    loaded = sorted(
+        (text, pair, label)
+        for split in _splits(splits)
+        for text, pair, label in zip(split.texts, split.text_pairs, split.labels)
+    )
+    assert loaded == sorted(tuple(row) for row in rows)
 
 
 def test_given_files_must_have_the_same_layout(tmp_path) -> None:

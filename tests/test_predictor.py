@@ -476,13 +476,12 @@ def test_predict_file_reads_csv_jsonl_and_txt(
         predict_file(tiny[1], spreadsheet, tmp_path / "x.csv")
 
 
-def test_non_utf8_input_file_is_a_clear_error(tmp_path) -> None:
+def test_a_windows_1252_input_file_is_decoded_as_training_decodes_it(tmp_path) -> None:
     from kerasbert.inference.predictor import read_texts
 
     path = tmp_path / "texts.txt"
-    path.write_bytes("caf\xe9 prices\n".encode("cp1252"))
-    with pytest.raises(InputError, match="not UTF-8 text .* save it as UTF-8"):
-        read_texts(path)
+    path.write_bytes("caf\xe9 prices\n\u20ac5 na\xefve\n".encode("cp1252"))
+    assert read_texts(path) == ["caf\xe9 prices", "\u20ac5 na\xefve"]
 
 
 # Text pairs.

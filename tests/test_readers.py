@@ -110,9 +110,9 @@ def test_utf16_and_latin1(tmp_path) -> None:
         ("", {}, "is empty"),
         ("text,label\n", {}, "header but no data rows"),
         (
-            "body,y\nhello,a\n",
+            "words,y\nhello,a\n",
             {},
-            r"Could not find a text column .* Columns found: \['body', 'y'\]",
+            r"Could not find a text column .* Columns found: \['words', 'y'\]",
         ),
         ("text,review,label\nx,y,a\n", {}, "several possible text columns"),
         ("text,label\nhello,a\n", {"text_column": "body"}, "no column 'body'"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 from pathlib import Path
 
@@ -106,7 +107,7 @@ def test_a_plain_text_file_and_an_empty_one(classifier: OnnxClassifier, tmp_path
     assert [row["text"] for row in _read(tmp_path / "out.csv")] == ["the bank", "the game"]
     empty = tmp_path / "empty.jsonl"
     empty.write_text("", encoding="utf-8")
-    with pytest.raises(InputError, match="Could not tell which column"):
+    with pytest.raises(InputError, match="empty.jsonl is empty"):
         predict_stream(classifier, empty, tmp_path / "out.parquet", progress=False)
 
 
@@ -115,7 +116,7 @@ def test_a_bad_row_leaves_no_output(classifier: OnnxClassifier, tmp_path: Path) 
     lines = [json.dumps({"text": f"text {index}"}) for index in range(20)] + ["{broken"]
     source.write_text("\n".join(lines) + "\n", encoding="utf-8")
     output = tmp_path / "out.csv"
-    with pytest.raises(InputError, match=r"in.jsonl:21 is not valid JSON"):
+    with pytest.raises(InputError, match=r"in.jsonl line 21 is not valid JSON"):
         predict_stream(classifier, source, output, chunk_size=CHUNK, progress=False)
     assert not output.exists() and not list(tmp_path.glob(".*.partial"))
     numbers = _write(tmp_path / "numbers.jsonl", [{"text": "a"}, {"text": 3}])
@@ -165,9 +166,80 @@ def test_multi_label_output_has_label_sets_and_every_probability(tmp_path: Path)
     assert by_jsonl[1]["probability_sport"] == 0.8
 
 
-def test_a_file_that_is_not_utf8_is_one_clear_error(classifier: OnnxClassifier, tmp_path) -> None:
-    for name, content in (("header.csv", "café\nprices\n"), ("body.txt", "text\ncafé prices\n")):
-        source = tmp_path / name
-        source.write_bytes(content.encode("cp1252"))
-        with pytest.raises(InputError, match="not UTF-8 text .* save it as UTF-8"):
-            predict_stream(classifier, source, tmp_path / "out.csv", progress=False)
+# Encodings: a file that trains is a file that predicts (one reader, `kerasbert.common.tables`).
+SPECIAL_TEXTS = [
+    "Café crème — “€5”, naïve déjà vu",
+    'He said "win", then left',
+    "Multi-line\nchip news; with commas, too",
+    "Überraschung: 50 % off",
+]
+SPECIAL_LABELS = ["business", "sport", "tech", "business"]
+ENCODINGS = {
+    "UTF-16 with BOM": "utf-16",
+    "UTF-16-LE without BOM": "utf-16-le",
+    "Windows-1252": "cp1252",
+}
+
+
+def _encoded_csv(path: Path, header: list[str], rows: list[list[str]], encoding: str) -> Path:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")  # as spreadsheets write
+    writer.writerow(header)
+    writer.writerows(rows)
+    path.write_bytes(buffer.getvalue().encode(encoding))
+    return path
+
+
+def _predict(model: Path, source: Path, output: Path, capsys) -> list[dict]:
+    from kerasbert.cli import main
+
+    status = main(["predict", str(model), "--input", str(source), "--output", str(output),
+                   "--variant", "fp32"])  # fmt: skip
+    assert status == 0 and f"Wrote {len(_read(output))} predictions" in capsys.readouterr().out
+    return _read(output)
+
+
+@pytest.mark.parametrize("encoding", list(ENCODINGS.values()), ids=list(ENCODINGS))
+def test_a_file_that_trains_predicts_whatever_its_encoding(
+    tiny: tuple[Path, Path], classifier: OnnxClassifier, tmp_path: Path, capsys, encoding: str
+) -> None:
+    from kerasbert.data.readers import read_labelled
+    from kerasbert.predictor import read_texts
+
+    rows = [[f"n{index}", text, label] for index, (text, label) in enumerate(zip(SPECIAL_TEXTS, SPECIAL_LABELS))]  # fmt: skip
+    source = _encoded_csv(tmp_path / "data.csv", ["id", "text", "label"], rows, encoding)
+    training = read_labelled(str(source))
+    assert (training.texts, training.labels) == (SPECIAL_TEXTS, SPECIAL_LABELS)
+    assert read_texts(source) == SPECIAL_TEXTS
+    written = _predict(tiny[1], source, tmp_path / "out.csv", capsys)
+    assert [row["id"] for row in written] == ["n0", "n1", "n2", "n3"]
+    assert [row["text"] for row in written] == SPECIAL_TEXTS
+    expected = classifier.predict_proba(SPECIAL_TEXTS)
+    assert [row["label"] for row in written] == [classifier.labels[i] for i in expected.argmax(1)]
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be"])
+def test_utf16_text_pairs_train_and_predict(
+    tiny_pair: tuple[Path, Path], tmp_path: Path, capsys, encoding: str
+) -> None:
+    from tiny_pair_fixtures import pair_rows
+
+    from kerasbert.data.readers import read_labelled
+    from kerasbert.inference.predictor import read_pairs
+
+    rows = [list(row) for row in pair_rows(6, seed=5)]
+    rows[0][0], rows[1][1] = "Café " + rows[0][0], rows[1][1] + " — “€5”"
+    source = _encoded_csv(
+        tmp_path / "pairs.csv", ["question1", "question2", "label"], rows, encoding
+    )
+    firsts, seconds, labels = (list(column) for column in zip(*rows))
+    training = read_labelled(str(source))
+    assert (training.texts, training.text_pairs, training.labels) == (firsts, seconds, labels)
+    assert read_pairs(source) == (firsts, seconds)
+    written = _predict(tiny_pair[1], source, tmp_path / "out.csv", capsys)
+    assert [(row["text"], row["text_pair"]) for row in written] == list(zip(firsts, seconds))
+    pair_classifier = OnnxClassifier(tiny_pair[1], variant="fp32")
+    expected = pair_classifier.predict_proba(list(zip(firsts, seconds)))
+    assert [row["label"] for row in written] == [
+        pair_classifier.labels[i] for i in expected.argmax(1)
+    ]

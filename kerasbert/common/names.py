@@ -32,13 +32,23 @@ class Task(str, Enum):
 
 
 # Column names that identify a table's text and label columns when they are not named explicitly.
-# Training takes the text column only when exactly one of these is present: a wrong guess would
-# train on the wrong field without any error.
-TEXT_COLUMN_NAMES = ("text", "sentence", "content", "review")
+# Training and prediction (`kerasbert.common.columns`) take the text column only when it is the one
+# column of these present: a wrong guess would train or classify the wrong field without any
+# error, and a model classifies files like those it was trained on only if both sides guess alike.
+TEXT_COLUMN_NAMES = (
+    "text",
+    "sentence",
+    "content",
+    "review",
+    "body",
+    "document",
+    "article",
+    "headline",
+)
 LABEL_COLUMN_NAMES = ("label", "labels", "category", "class", "target")
 # Column-name pairs of sentence-pair data sets (GLUE, SNLI, SQuAD-style, Quora, retrieval sets),
-# first text then second text. Training takes a pair only when no text column is named and exactly
-# one of these pairs is present, for the same reason as above.
+# first text then second text. Training (when no text column is named) and a model of pairs take a
+# pair only when exactly one of these pairs is present, for the same reason as above.
 TEXT_PAIR_COLUMN_NAMES = (
     ("sentence1", "sentence2"),
     ("question", "sentence"),
@@ -50,18 +60,6 @@ TEXT_PAIR_COLUMN_NAMES = (
 )
 # Separators tried, in this order, when one label cell may hold several labels ("sport|tech").
 LABEL_SEPARATORS = (",", ";", "|")
-# Prediction files carry no labels and often come from other tools; the predictor tries these
-# names in order and takes the first present, so a wider set is safe there.
-PREDICTION_TEXT_COLUMN_NAMES = (
-    "text",
-    "content",
-    "body",
-    "document",
-    "article",
-    "sentence",
-    "headline",
-    "review",
-)
 
 # Inputs of the ONNX model, in the order the graph takes them. The tf.data pipeline feeds the first
 # two for single texts (BERT's segment ids default to zeros) and all three for text pairs; an export

@@ -18,8 +18,9 @@ from typing import Any
 
 import numpy as np
 
+from kerasbert.common.columns import find_pair_columns, find_text_column, listed_pairs, pick_column
 from kerasbert.common.errors import InputError
-from kerasbert.common.names import LABEL_COLUMN_NAMES, TEXT_COLUMN_NAMES, TEXT_PAIR_COLUMN_NAMES
+from kerasbert.common.names import LABEL_COLUMN_NAMES
 from kerasbert.common.tables import TABLE_SUFFIXES, decode_text, read_table
 from kerasbert.data.builtin import (
     BBC_FOLDER_TO_LABEL,
@@ -256,7 +257,7 @@ def _read_path(path: Path, columns: ColumnSpec) -> LabelledData:
         if used:
             raise InputError(f"{path}: column(s) {sorted(used)} are both text and label columns.")
     else:
-        label_key = _pick_column(names, columns.label, LABEL_COLUMN_NAMES, "label", path)
+        label_key = pick_column(path, names, columns.label, LABEL_COLUMN_NAMES, "label")
         if label_key in (text_key, pair_key):
             raise InputError(f"{path}: the text and label columns are both {label_key!r}.")
     texts = _clean_column(rows, text_key, "text", path)
@@ -281,66 +282,17 @@ def _read_path(path: Path, columns: ColumnSpec) -> LabelledData:
 
 
 def _pick_text_columns(names: list[str], columns: ColumnSpec, path: Path) -> tuple[str, str | None]:
-    """The text column and the second-text column (None for single texts)."""
-    if columns.text is not None:
-        text_key = _pick_column(names, columns.text, (), "text", path)
-        pair_key = None
-        if columns.text_pair is not None:
-            pair_key = _pick_column(names, columns.text_pair, (), "text-pair", path)
-    elif columns.text_pair is not None:
-        pair_key = _pick_column(names, columns.text_pair, (), "text-pair", path)
-        lower = {name.lower(): name for name in names}
-        firsts = [
-            lower[first]
-            for first, second in TEXT_PAIR_COLUMN_NAMES
-            if second == pair_key.lower() and first in lower
-        ]
-        others = [name for name in names if name != pair_key]
-        text_key = (
-            firsts[0]
-            if len(firsts) == 1
-            else _pick_column(others, None, TEXT_COLUMN_NAMES, "text", path)
-        )
-    else:
-        lower = {name.lower(): name for name in names}
-        found = [
-            (lower[first], lower[second])
-            for first, second in TEXT_PAIR_COLUMN_NAMES
-            if first in lower and second in lower
-        ]
-        if len(found) > 1:
-            raise InputError(
-                f"{path} has several possible pairs of text columns {found}; choose with "
-                "--text-column and --text-pair-column."
-            )
-        if not found:
-            return _pick_column(names, None, TEXT_COLUMN_NAMES, "text", path), None
-        text_key, pair_key = found[0]
+    """The text column and the second-text column (None for single texts).
+
+    A named text column alone means single texts; otherwise the data are pairs when a second
+    column is named or exactly one common pair of column names is present.
+    """
+    if columns.text_pair is None and (columns.text is not None or not listed_pairs(names)):
+        return find_text_column(path, names, columns.text), None
+    text_key, pair_key = find_pair_columns(path, names, columns.text, columns.text_pair)
+    if columns.text is None and columns.text_pair is None:
         logger.info("%s: text pairs from columns %r and %r (detected).", path, text_key, pair_key)
-    if text_key == pair_key:
-        raise InputError(f"{path}: the text and second-text columns are both {text_key!r}.")
     return text_key, pair_key
-
-
-def _pick_column(
-    columns: list[str], requested: str | None, common: tuple[str, ...], kind: str, path: Path
-) -> str:
-    flag = f"--{kind}-column"
-    if requested is not None:
-        if requested not in columns:
-            raise InputError(
-                f"{path} has no column {requested!r} (from {flag}). Columns found: {columns}."
-            )
-        return requested
-    found = [name for name in columns if name.lower() in common]
-    if len(found) == 1:
-        return found[0]
-    if not found:
-        raise InputError(
-            f"Could not find a {kind} column in {path}. Columns found: {columns}. "
-            f"Name it with {flag}."
-        )
-    raise InputError(f"{path} has several possible {kind} columns {found}; choose one with {flag}.")
 
 
 def _clean_column(
