@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import tiny_texts, write_csv
+from conftest import RunAndExport, tiny_texts, write_csv
 
 from kerasbert.cli import main
 from kerasbert.data.splits import load_splits
@@ -73,14 +73,14 @@ def _unreadable(folder: Path, checkpoint: Path, monkeypatch: pytest.MonkeyPatch)
     path = write_csv(folder / "secret.csv", _good_rows())
     path.chmod(0)
     if os.geteuid() == 0:  # root reads anything: make the read fail as it would for a user
-        original = Path.read_bytes
+        original = Path.open
 
-        def read_bytes(self: Path) -> bytes:
+        def open_denied(self: Path, *args, **kwargs):
             if self == path:
                 raise PermissionError(13, "Permission denied", str(self))
-            return original(self)
+            return original(self, *args, **kwargs)
 
-        monkeypatch.setattr(Path, "read_bytes", read_bytes)
+        monkeypatch.setattr(Path, "open", open_denied)
     return ["--data", str(path)]
 
 
@@ -372,6 +372,38 @@ def _run(command: list[str], cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=cwd)
 
 
+def assert_one_error_line(stderr: str, command: str, message: str) -> None:
+    """`stderr` is one line, `kerasbert COMMAND: error: ...` matching `message`: no traceback, no
+    TensorFlow or other library output around it."""
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, f"expected one line on stderr, got {len(lines)}:\n{stderr}"
+    assert lines[0].startswith(f"kerasbert {command}: error: "), lines[0]
+    assert re.search(message, lines[0]), lines[0]
+
+
+@pytest.mark.parametrize(
+    "stderr",
+    [
+        "",
+        "kerasbert train: error: run.yaml has unknown setting(s): epochs\n",
+        "Traceback (most recent call last):\nkerasbert train: error: run.yaml has unknown "
+        "setting(s): learning_rat\n",
+        "2026-12-04 10:00:00.000000: I tensorflow/core/util/port.cc:153] oneDNN custom operations "
+        "are on.\nkerasbert train: error: run.yaml has unknown setting(s): learning_rat\n",
+        "run.yaml has unknown setting(s): learning_rat\n",
+    ],
+    ids=["nothing", "other message", "traceback", "tensorflow notice", "no program prefix"],
+)
+def test_one_error_line_check_refuses_wrong_output(stderr: str) -> None:
+    with pytest.raises(AssertionError):
+        assert_one_error_line(stderr, "train", r"unknown setting\(s\): learning_rat")
+    assert_one_error_line(
+        "kerasbert train: error: run.yaml has unknown setting(s): learning_rat\n",
+        "train",
+        r"unknown setting\(s\): learning_rat",
+    )
+
+
 def test_module_entry_point_and_debug_flag(tmp_path: Path) -> None:
     """`python -m kerasbert`: one line without --debug, the traceback with it."""
     config = tmp_path / "run.yaml"
@@ -379,16 +411,13 @@ def test_module_entry_point_and_debug_flag(tmp_path: Path) -> None:
     command = [sys.executable, "-m", "kerasbert", "train", "--config", str(config)]
     plain = _run(command, ROOT)
     assert plain.returncode == 2
-    assert plain.stderr.strip().splitlines() == [
-        line
-        for line in plain.stderr.strip().splitlines()
-        if "unknown setting(s): learning_rat" in line
-    ]
+    assert_one_error_line(plain.stderr, "train", r"run.yaml has unknown setting\(s\): learning_rat")
     debug = _run([*command, "--debug"], ROOT)
     assert debug.returncode != 0
     assert "Traceback" in debug.stderr and "InputError" in debug.stderr
 
 
+@pytest.mark.slow  # starts TensorFlow in a subprocess
 def test_train_script_refuses_bad_settings_before_training(tmp_path: Path, tiny_checkpoint) -> None:
     run_dir = tmp_path / "run"
     data = write_csv(tmp_path / "data.csv", _good_rows())
@@ -427,6 +456,7 @@ def test_bad_data_fails_before_tensorflow_is_imported(tmp_path: Path, command: s
     assert not (tmp_path / "runs").exists()
 
 
+@pytest.mark.slow  # trains in a subprocess
 def test_spreadsheet_export_trains_end_to_end(tmp_path: Path, tiny_checkpoint: Path) -> None:
     """A UTF-16, tab-separated, CRLF file with quoted line breaks: `python -m kerasbert` trains."""
     data = tmp_path / "export.tsv"
@@ -451,15 +481,9 @@ def test_spreadsheet_export_trains_end_to_end(tmp_path: Path, tiny_checkpoint: P
 
 
 @pytest.fixture(scope="module")
-def exports(learnable_checkpoint, tmp_path_factory) -> dict[str, Path]:
-    """A single-text export, and a run and export of text pairs (shared with other modules)."""
-    from tiny_export_fixtures import tiny_run_and_export
-    from tiny_pair_fixtures import tiny_pair_run_and_export
-
-    base = tmp_path_factory.getbasetemp()
-    pair_run, pair_export = tiny_pair_run_and_export(base / "tiny-pairs", learnable_checkpoint)
-    single = tiny_run_and_export(base / "tiny-export")[1]
-    return {"single": single, "pair": pair_export, "pair_run": pair_run}
+def exports(tiny: RunAndExport, tiny_pair: RunAndExport) -> dict[str, Path]:
+    """The session's single-text export, and its run and export of text pairs."""
+    return {"single": tiny.export_dir, "pair": tiny_pair.export_dir, "pair_run": tiny_pair.run_dir}
 
 
 PAIR_CASES = {
@@ -512,3 +536,163 @@ def test_pair_input_errors_exit_2_with_one_clear_line(
 def _file_text(path: Path, text: str) -> Path:
     path.write_text(text, encoding="utf-8")
     return path
+
+
+# The command line's flags: one rule for every command (kerasbert.common.settings), parsed by
+# argparse everywhere, the benchmark included.
+
+
+def _settings(command: str, *flags: str) -> dict:
+    """The settings `kerasbert COMMAND FLAGS` gives its settings class (flags not given left out)."""
+    from kerasbert.benchmark.cli import settings_class, wants_load_test
+    from kerasbert.cli.main import build_parser
+    from kerasbert.common.settings import given_settings
+    from kerasbert.config import TrainConfig
+    from kerasbert.serving.config import ServeConfig
+
+    load_test = command == "benchmark" and wants_load_test(flags)
+    args = build_parser(load_test=load_test).parse_args([command, *flags])
+    classes = {"train": TrainConfig, "lr-find": TrainConfig, "serve": ServeConfig}
+    return given_settings(args, classes.get(command) or settings_class(load_test))
+
+
+def test_benchmark_booleans_take_their_negation_and_the_old_flag() -> None:
+    from kerasbert.benchmark import BenchmarkConfig
+
+    given = _settings(
+        "benchmark", "--quick", "--no-freeze-embeddings", "--skip-tf2onnx", "--data", "a.csv",
+        "--data", "b.csv", "--max-length", "64",
+    )  # fmt: skip
+    assert given == {
+        "quick": True, "freeze_embeddings": False, "skip_tf2onnx": True,
+        "data": ("a.csv", "b.csv"), "max_length": 64,
+    }  # fmt: skip
+    config = BenchmarkConfig(**given)
+    assert config.resolved().data == ("a.csv", "b.csv") and config.quick
+    assert _settings("benchmark", "--no-quick", "--freeze-embeddings") == {
+        "quick": False, "freeze_embeddings": True,
+    }  # fmt: skip
+    assert BenchmarkConfig(**_settings("benchmark")) == BenchmarkConfig()
+
+
+def test_the_load_test_has_its_own_flags_under_serve() -> None:
+    from kerasbert.benchmark.serving import LoadTestConfig
+
+    given = _settings(
+        "benchmark", "--serve", "exported/x", "--texts", "runs/x", "--first-line", "--threads",
+        "none", "--output", "load.json",
+    )  # fmt: skip
+    config = LoadTestConfig(**given)
+    assert (config.serve, config.texts, config.first_line) == ("exported/x", "runs/x", True)
+    assert config.threads is None and config.output == "load.json"
+    assert _settings("benchmark", "--serve=exported/x")["serve"] == "exported/x"
+
+
+def test_serve_and_train_flags_follow_the_same_rule() -> None:
+    assert _settings("serve", "exported/x", "--no-access-log", "--threads", "none", "--port", "0") == {
+        "access_log": False, "threads": None, "port": 0,
+    }  # fmt: skip
+    assert _settings("train", "--no-fit-head", "--jit-compile", "--epochs", "none") == {
+        "fit_head": False, "jit_compile": True, "epochs": None,
+    }  # fmt: skip
+    assert _settings("lr-find", "--freeze-embeddings") == {"freeze_embeddings": True}
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["benchmark", "--batch-size", "0"], r"^kerasbert benchmark: error: --batch-size must be"),
+        # The separator a benchmark with its own parser used to pass along still works.
+        (["benchmark", "--", "--precision", "fp8"], r"^kerasbert benchmark: error: --precision"),
+        (["benchmark", "--only", "lengths"], r"^kerasbert benchmark: error: .*--work-dir"),
+        (["benchmark", "--serve", "", "--texts", ""], r"error: Give the export to serve"),
+        (["serve", "nowhere", "--workers", "0"], r"^kerasbert serve: error: --workers must be"),
+        (["evaluate", "nowhere"], r"^kerasbert evaluate: error: Run directory nowhere"),
+    ],
+)
+def test_user_errors_of_every_command_exit_2_with_one_line(
+    arguments: list[str], message: str, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    status = main(arguments)
+    stderr = capsys.readouterr().err
+    assert status == 2, stderr
+    assert len(stderr.strip().splitlines()) == 1, stderr
+    assert re.search(message, stderr.strip()), stderr
+    assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["benchmark", "--quick", "--concurrency", "4"], "unrecognized arguments: --concurrency"),
+        (["benchmark", "--serve", "x", "--quick"], "unrecognized arguments: --quick"),
+        (["benchmark", "--quick=yes"], "ignored explicit argument 'yes'"),
+        (["train", "--epochs", "two"], "argument --epochs: expected int, got 'two'"),
+        (["serve", "x", "--max-wait-ms", "soon"], "expected float, got 'soon'"),
+        (["predict", "x", "--variant", "int4"], "invalid choice: 'int4'"),
+        (["export"], "the following arguments are required: run_dir"),
+    ],
+)
+def test_flags_argparse_refuses_exit_2_with_usage(
+    arguments: list[str], message: str, capsys
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(arguments)
+    stderr = capsys.readouterr().err
+    assert exit_.value.code == 2
+    assert stderr.startswith("usage: kerasbert ") and message in stderr, stderr
+
+
+def test_no_command_prints_the_commands_and_exits_2(capsys) -> None:
+    assert main([]) == 2
+    listed = capsys.readouterr().out
+    for command in ("train", "evaluate", "export", "predict", "serve", "benchmark", "compare",
+                    "sweep", "lr-find"):  # fmt: skip
+        assert f"    {command}" in listed, command
+
+
+def test_help_of_every_command_loads_no_tensorflow(tmp_path: Path) -> None:
+    """`--help` is read before anything heavy loads: `predict` and `serve` never need
+    TensorFlow, and the training commands load it only when they run."""
+    probe = (
+        "import contextlib, io, sys\n"
+        "from kerasbert.cli import main\n"
+        "for arguments in (['--help'], ['train', '--help'], ['evaluate', '--help'],\n"
+        "                  ['export', '--help'], ['predict', '--help'], ['serve', '--help'],\n"
+        "                  ['benchmark', '--help'], ['benchmark', '--serve', 'x', '--help'],\n"
+        "                  ['compare', '--help'], ['sweep', '--help'], ['lr-find', '--help']):\n"
+        "    with contextlib.redirect_stdout(io.StringIO()) as shown:\n"
+        "        try:\n"
+        "            main(arguments)\n"
+        "        except SystemExit as exit_:\n"
+        "            assert exit_.code == 0, arguments\n"
+        "    assert 'usage: kerasbert' in shown.getvalue(), arguments\n"
+        "heavy = ('tensorflow', 'tf_keras', 'transformers', 'sklearn', 'onnx', 'fastapi')\n"
+        "print(sorted(name for name in heavy if name in sys.modules))\n"
+    )
+    result = _run([sys.executable, "-c", probe], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.slow
+def test_debug_reaches_tensorflow_as_an_argument(tmp_path: Path) -> None:
+    """`--debug` loads TensorFlow with its start-up notices before the command runs and shows
+    the traceback; without it the same mistake is one line, and TensorFlow never loads (the
+    run directory is checked first). No environment variable carries the flag."""
+    probe = (
+        "import os, sys\n"
+        "from kerasbert.cli import main\n"
+        "before = dict(os.environ)\n"
+        "try:\n"
+        "    code = main(sys.argv[1:])\n"
+        "except FileNotFoundError:\n"
+        "    code = 'raised'\n"
+        "added = sorted(set(os.environ) - set(before))\n"
+        "print(code, 'tensorflow' in sys.modules, 'KERASBERT_DEBUG' in added)\n"
+    )
+    plain = _run([sys.executable, "-c", probe, "evaluate", "nowhere"], tmp_path)
+    assert plain.stdout.split() == ["2", "False", "False"], plain.stderr
+    debug = _run([sys.executable, "-c", probe, "evaluate", "nowhere", "--debug"], tmp_path)
+    assert debug.stdout.split() == ["raised", "True", "False"], debug.stderr
