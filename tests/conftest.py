@@ -11,6 +11,7 @@ import csv
 import os
 import random
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -155,27 +156,71 @@ def keyword_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_csv(tmp_path_factory.mktemp("keywords") / "keywords.csv", tiny_texts(100))
 
 
+class RunAndExport(NamedTuple):
+    """A run directory and the export made from it (unpacks as `run_dir, export_dir`)."""
+
+    run_dir: Path
+    export_dir: Path
+
+
 @pytest.fixture(scope="session")
-def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A tiny run directory and its export (`tiny_export_fixtures`), built once per session."""
-    from tiny_export_fixtures import tiny_run_and_export
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> RunAndExport:
+    """A random tiny run directory (`tiny_export_fixtures`) and its export, built once per
+    session."""
+    from tiny_export_fixtures import make_tiny_run
 
-    return tiny_run_and_export(tmp_path_factory.getbasetemp() / "tiny-export")
+    from kerasbert.export.export import export_run
+
+    base = tmp_path_factory.mktemp("tiny")
+    run = RunAndExport(make_tiny_run(base / "tiny-run"), base / "exported" / "tiny-run")
+    export_run(run.run_dir, run.export_dir)
+    return run
 
 
-def train_evaluate_export(run_dir: Path, export_dir: Path, make_config, plots: bool = False):
-    """Fit, evaluate and export a tiny run once per pytest session (skipped when the export
-    exists); `make_config()` writes the data and returns the run's `TrainConfig`."""
+@pytest.fixture(scope="session")
+def tiny_tf2onnx(tiny: RunAndExport, tmp_path_factory: pytest.TempPathFactory) -> RunAndExport:
+    """The `tiny` run exported through tf2onnx, the converter that cross-checks the fused graph."""
+    from kerasbert.export.export import export_run
+
+    export_dir = tmp_path_factory.mktemp("tiny-tf2onnx") / "tiny-run-tf2onnx"
+    export_run(tiny.run_dir, export_dir, converter="tf2onnx")
+    return RunAndExport(tiny.run_dir, export_dir)
+
+
+@pytest.fixture(scope="session")
+def tiny_pair(learnable_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> RunAndExport:
+    """A run trained, evaluated and exported on text pairs (`tiny_pair_fixtures`), once per
+    session."""
+    from tiny_pair_fixtures import tiny_pair_run_and_export
+
+    return tiny_pair_run_and_export(tmp_path_factory.mktemp("tiny-pairs"), learnable_checkpoint)
+
+
+@pytest.fixture(scope="session")
+def tiny_multilabel(
+    learnable_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory
+) -> RunAndExport:
+    """A multi-label run trained, evaluated (with plots) and exported
+    (`tiny_multilabel_fixtures`), once per session."""
+    from tiny_multilabel_fixtures import tiny_multilabel_run_and_export
+
+    base = tmp_path_factory.mktemp("tiny-multilabel")
+    return tiny_multilabel_run_and_export(base, learnable_checkpoint)
+
+
+def train_evaluate_export(
+    run_dir: Path, export_dir: Path, make_config, plots: bool = False
+) -> RunAndExport:
+    """Fit, evaluate and export a tiny run; `make_config()` writes the data and returns the run's
+    `TrainConfig`."""
     from kerasbert.evaluation.evaluate import evaluate_run
     from kerasbert.export.export import export_run
     from kerasbert.training.fit import fit_run
 
-    if not (export_dir / "kerasbert.json").is_file():
-        run_dir.parent.mkdir(parents=True, exist_ok=True)
-        fit_run(make_config())
-        evaluate_run(run_dir, plots=plots)
-        export_run(run_dir, export_dir)
-    return run_dir, export_dir
+    fit_run(make_config())
+    evaluate_run(run_dir, plots=plots)
+    export_run(run_dir, export_dir)
+    return RunAndExport(run_dir, export_dir)
 
 
 # What `learnable_checkpoint` needs on top of `tiny_config`.

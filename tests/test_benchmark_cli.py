@@ -23,6 +23,7 @@ def run_benchmark_script(*arguments: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow  # the whole benchmark, twice, in subprocesses: minutes
 def test_quick_run_writes_every_required_key(tiny_checkpoint, tiny_csv, tmp_path):
     output = tmp_path / "benchmark.json"
     data = ["--data", str(tiny_csv), "--text-column", "text", "--label-column", "label"]

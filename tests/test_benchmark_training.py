@@ -4,6 +4,7 @@ checkpoint, and the run directory the benchmark writes."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from conftest import VOCAB, save_tiny_bert, tiny_texts
 
 from kerasbert.benchmark import BenchmarkConfig
@@ -26,6 +27,7 @@ def train_tiny_lockstep(model_path: str, rows, max_length: int, config, seed: in
     return runs, ceiling, labels
 
 
+@pytest.mark.slow  # three tiny models trained in lockstep
 def test_lockstep_modes_differ_only_in_padding(tmp_path):
     """Without dropout, fixed padding and per-batch-longest padding train the same batches to the
     same weights; bucketing trains different batches. Every mode takes every step."""
@@ -46,6 +48,7 @@ def test_lockstep_modes_differ_only_in_padding(tmp_path):
     assert not all(np.allclose(a, b, atol=1e-5) for a, b in zip(weights[1], weights[2]))
 
 
+@pytest.mark.slow  # three tiny models trained in lockstep
 def test_freeze_embeddings_trains_every_mode_with_the_embeddings_fixed(tmp_path):
     from kerasbert.training.model import build_classifier
 
@@ -64,6 +67,7 @@ def test_freeze_embeddings_trains_every_mode_with_the_embeddings_fixed(tmp_path)
         assert np.abs(moved).max() > 0
 
 
+@pytest.mark.slow  # the benchmark's whole training section
 def test_benchmark_writes_a_run_directory_as_training_does(tiny_checkpoint, tiny_csv, tmp_path):
     """The run the benchmark exports is a real run directory: the full `TrainConfig`, labels, every
     split it used and the bucketed model with its tokenizer, all read back through `RunDir`."""

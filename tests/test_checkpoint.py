@@ -11,6 +11,7 @@ from kerasbert.common.errors import InputError
 from kerasbert.training import checkpoint
 
 
+@pytest.mark.slow  # the real MiniLM checkpoint
 def test_packaged_minilm_loads_without_torch() -> None:
     from safetensors.numpy import load_file
 

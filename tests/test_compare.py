@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import LEARNABLE_SETTINGS, tiny_config
+from conftest import LEARNABLE_SETTINGS, RunAndExport, tiny_config
 
 from kerasbert.cli import main
 from kerasbert.common.errors import InputError
@@ -19,12 +19,12 @@ from kerasbert.training.fit import fit_run
 
 
 @pytest.fixture(scope="module")
-def runs(learnable_checkpoint, keyword_csv, tmp_path_factory) -> dict[str, Path]:
+def runs(
+    learnable_checkpoint, keyword_csv, tiny_pair: RunAndExport, tmp_path_factory
+) -> dict[str, Path]:
     """`a` (exported) and `b` differ in learning rate; `c` has another seed, so another test
     split; `d` was trained but never evaluated (as a sweep's trials are); `pairs` is another
     data set and task."""
-    from tiny_pair_fixtures import tiny_pair_run_and_export
-
     folder = tmp_path_factory.mktemp("compare") / "runs"
     settings = {
         "a": {"export_dir": str(folder.parent / "exported" / "a")},
@@ -45,8 +45,7 @@ def runs(learnable_checkpoint, keyword_csv, tmp_path_factory) -> dict[str, Path]
         if name != "d":
             evaluate_run(paths[name], plots=False)
     export_run(paths["a"], settings["a"]["export_dir"])
-    base = tmp_path_factory.getbasetemp() / "tiny-pairs"
-    paths["pairs"] = tiny_pair_run_and_export(base, learnable_checkpoint)[0]
+    paths["pairs"] = tiny_pair.run_dir
     return paths
 
 

@@ -22,6 +22,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+# Every run is a TensorFlow subprocess (a fresh device layout each).
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parent.parent
 TIMEOUT_S = 240  # one run takes ~15 s alone; CI has 2 shared cores
 GLOBAL_BATCH = 8

@@ -86,11 +86,8 @@ def test_evaluate_run_needs_a_run_directory(tmp_path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def pair_run(learnable_checkpoint, tmp_path_factory) -> Path:
-    from tiny_pair_fixtures import tiny_pair_run_and_export
-
-    base = tmp_path_factory.getbasetemp() / "tiny-pairs"
-    return tiny_pair_run_and_export(base, learnable_checkpoint)[0]
+def pair_run(tiny_pair) -> Path:
+    return tiny_pair.run_dir
 
 
 def test_evaluate_a_file_of_pairs_through_the_cli(pair_run: Path, tmp_path: Path, capsys) -> None:

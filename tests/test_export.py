@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
-from tiny_export_fixtures import LABELS, MAX_LENGTH, split_texts, tiny_run_and_export
+from tiny_export_fixtures import LABELS, MAX_LENGTH, split_texts
 
 from kerasbert.common.errors import InputError
 from kerasbert.common.names import MODEL_INPUT_NAMES
@@ -21,12 +21,6 @@ from kerasbert.export.export import export_run
 from kerasbert.export.parity import PARITY_SINGLE_EXAMPLES, ParityError, check_parity, compare_int8
 from kerasbert.inference.exportdir import ONNX_LABELS_KEY
 from kerasbert.inference.predictor import OnnxClassifier
-
-
-@pytest.fixture(scope="session")
-def tiny_tf2onnx(tiny: tuple[Path, Path], tmp_path_factory) -> tuple[Path, Path]:
-    """The same run exported through tf2onnx, the converter that cross-checks the fused graph."""
-    return tiny_run_and_export(tmp_path_factory.getbasetemp() / "tiny-export", "tf2onnx")
 
 
 @pytest.fixture(scope="module")
@@ -369,11 +363,8 @@ def test_predictor_must_agree_with_the_runs_tensorflow_predictions(
 
 
 @pytest.fixture(scope="module")
-def pair_export(learnable_checkpoint, tmp_path_factory) -> tuple[Path, Path]:
-    from tiny_pair_fixtures import tiny_pair_run_and_export
-
-    base = tmp_path_factory.getbasetemp() / "tiny-pairs"
-    return tiny_pair_run_and_export(base, learnable_checkpoint)
+def pair_export(tiny_pair) -> tuple[Path, Path]:
+    return tiny_pair
 
 
 def test_metadata_says_how_to_encode_the_inputs(tiny, pair_export) -> None:

@@ -13,7 +13,6 @@ import pytest
 from tiny_multilabel_fixtures import (
     LABELS,
     multilabel_rows,
-    tiny_multilabel_run_and_export,
     write_binary_columns,
     write_jsonl_lists,
     write_separated_csv,
@@ -29,9 +28,8 @@ from kerasbert.training.thresholds import CEILING, FLOOR
 
 
 @pytest.fixture(scope="module")
-def multilabel(learnable_checkpoint, tmp_path_factory) -> tuple[Path, Path]:
-    base = tmp_path_factory.getbasetemp() / "tiny-multilabel"
-    return tiny_multilabel_run_and_export(base, learnable_checkpoint)
+def multilabel(tiny_multilabel) -> tuple[Path, Path]:
+    return tiny_multilabel
 
 
 def test_training_writes_thresholds_metrics_plots_and_report(multilabel) -> None:

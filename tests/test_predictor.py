@@ -312,6 +312,7 @@ def _corpus_samples() -> list[str]:
     return texts
 
 
+@pytest.mark.slow  # the real MiniLM checkpoint's vocabulary
 @pytest.mark.skipif(not MINILM_DIR.is_dir(), reason="packaged MiniLM checkpoint not installed")
 def test_tokenization_matches_transformers_on_the_real_vocabulary() -> None:
     from transformers import BertTokenizerFast
@@ -486,11 +487,8 @@ def test_a_windows_1252_input_file_is_decoded_as_training_decodes_it(tmp_path) -
 
 # Text pairs.
 @pytest.fixture(scope="module")
-def pair_export(learnable_checkpoint, tmp_path_factory) -> tuple[Path, Path]:
-    from tiny_pair_fixtures import tiny_pair_run_and_export
-
-    base = tmp_path_factory.getbasetemp() / "tiny-pairs"
-    return tiny_pair_run_and_export(base, learnable_checkpoint)
+def pair_export(tiny_pair) -> tuple[Path, Path]:
+    return tiny_pair
 
 
 @pytest.fixture(scope="module")
@@ -626,6 +624,7 @@ def test_pair_files_are_refused_with_what_to_fix(
         predict_file(tiny[1], broken, tmp_path / "x.csv", text_pair_column="q2")
 
 
+@pytest.mark.slow  # the real MiniLM checkpoint's vocabulary
 @pytest.mark.skipif(not MINILM_DIR.is_dir(), reason="packaged MiniLM checkpoint not installed")
 def test_pair_encoding_matches_transformers_on_the_real_vocabulary() -> None:
     from transformers import BertTokenizerFast

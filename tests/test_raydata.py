@@ -36,6 +36,7 @@ def test_batch_classifier_adds_predictions_to_a_numpy_batch(
         BatchClassifier(tiny[1])(batch)
 
 
+@pytest.mark.slow  # starts a local Ray cluster (several processes)
 def test_classify_dataset_on_a_local_ray_cluster(tiny: tuple[Path, Path], texts: list[str]) -> None:
     ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'kerasbert[ray]')")
     pytest.importorskip("ray.data", reason="Ray Data is not installed (pip install 'ray[data]')")

@@ -117,3 +117,21 @@ def test_report_tolerates_a_minimal_run_directory(tmp_path: Path) -> None:
     assert f"{metrics['accuracy']:.4f}" in report
     assert "baseline" not in report.lower()
     assert "## Plots" not in report
+
+
+@pytest.mark.parametrize(
+    "macro_f1_lift, verdict",
+    [(0.05, "beats"), (0.00004, "ties"), (0.0, "ties"), (-0.00004, "ties"), (-0.05, "trails")],
+)
+def test_verdict_on_the_baseline_follows_the_lift_as_printed(
+    tmp_path: Path, macro_f1_lift: float, verdict: str
+) -> None:
+    run_dir = make_run_dir(tmp_path)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    metrics["baseline"]["macro_f1"] = metrics["macro_f1"] - macro_f1_lift
+    metrics["baseline"]["accuracy"] = metrics["accuracy"]
+    (run_dir / "metrics.json").write_text(json.dumps(metrics))
+    report = write_report(run_dir).read_text(encoding="utf-8")
+    [sentence] = [line for line in report.splitlines() if "logistic regression baseline" in line]
+    assert sentence.startswith(f"BERT {verdict} the TF-IDF + logistic regression baseline on ")
+    assert f"lift +0.0000 accuracy, {macro_f1_lift:+.4f} macro F1." in sentence

@@ -23,6 +23,9 @@ from conftest import VOCAB, save_tiny_bert, tiny_texts, write_csv
 from kerasbert.cli import main
 from kerasbert.training.callbacks import completed_epochs
 
+# Three trainings in `python -m kerasbert` subprocesses.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parent.parent
 EPOCHS = 8
 PEAK_LEARNING_RATE = 1e-2

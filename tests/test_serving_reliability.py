@@ -67,6 +67,7 @@ def _digest(directory: Path) -> dict[str, str]:
     }
 
 
+@pytest.mark.slow  # exports with TensorFlow in a subprocess
 @pytest.mark.parametrize("previous", [False, True], ids=["fresh", "over-previous-export"])
 def test_export_killed_midway_leaves_no_partial_directory(
     tiny: tuple[Path, Path], tmp_path: Path, previous: bool

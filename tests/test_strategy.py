@@ -195,6 +195,7 @@ def test_multiworker_without_tf_config_is_an_input_error(no_tpu):
         strategy_module.create_strategy("multiworker")
 
 
+@pytest.mark.slow  # starts TensorFlow in a subprocess
 def test_cli_strategy_tpu_without_a_tpu_exits_2_quickly(tmp_path):
     environment = {key: value for key, value in os.environ.items() if key not in TPU_VARIABLES}
     data = write_tiny_csv(tmp_path / "data.csv")
@@ -238,7 +239,12 @@ def test_tpu_input_pipeline_has_fully_static_shapes(tiny_checkpoint):
 
 @pytest.mark.parametrize(
     "precision, jit_compile",
-    [("mixed_float16", False), ("mixed_bfloat16", False), ("mixed_bfloat16", True)],
+    [
+        ("mixed_float16", False),
+        ("mixed_bfloat16", False),
+        # XLA compiles the whole step first: slower than the other two together.
+        pytest.param("mixed_bfloat16", True, marks=pytest.mark.slow),
+    ],
 )
 def test_mixed_precision_trains_with_float32_logits_and_loss(
     tiny_checkpoint, float32_policy, precision, jit_compile

@@ -44,6 +44,7 @@ def study_of(folder: Path) -> optuna.Study:
     return optuna.load_study(study_name=STUDY_NAME, storage=SweepDir(folder).storage_url)
 
 
+@pytest.mark.slow  # several tiny trainings; the interrupted-trial test stays fast
 def test_resume_runs_no_finished_trial_again(
     learnable_checkpoint, keyword_csv, tmp_path, capsys
 ) -> None:
@@ -127,6 +128,7 @@ def test_interrupted_trial_resumes_from_its_last_epoch(
     assert trials[1].intermediate_values.keys() == {1, 2, 3}
 
 
+@pytest.mark.slow  # several tiny trainings; the interrupted-trial test stays fast
 def test_pruning_stops_a_trial_with_an_absurd_learning_rate(
     learnable_checkpoint, keyword_csv, tmp_path
 ) -> None:
@@ -160,6 +162,7 @@ def _rotated_labels(rows: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return [(text, rotation[label]) for text, label in rows]
 
 
+@pytest.mark.slow  # several tiny trainings; the interrupted-trial test stays fast
 def test_the_objective_never_sees_the_test_split(learnable_checkpoint, tmp_path) -> None:
     """Two sweeps that differ only in the test file's labels: every trial's objective is the same,
     and only the best trial, after the search, is evaluated on the test split."""

@@ -170,11 +170,8 @@ def test_user_csv_with_custom_columns_trains_through_the_cli(
 
 
 @pytest.fixture(scope="module")
-def pair_run(learnable_checkpoint, tmp_path_factory) -> Path:
-    from tiny_pair_fixtures import tiny_pair_run_and_export
-
-    base = tmp_path_factory.getbasetemp() / "tiny-pairs"
-    return tiny_pair_run_and_export(base, learnable_checkpoint)[0]
+def pair_run(tiny_pair) -> Path:
+    return tiny_pair.run_dir
 
 
 def test_pair_run_learns_from_both_texts(pair_run) -> None:

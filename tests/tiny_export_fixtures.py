@@ -1,4 +1,5 @@
-"""A tiny run directory and its ONNX export, shared by `test_export.py` and `test_predictor.py`.
+"""A tiny random run directory (exported once per session by `conftest.tiny`), shared by the
+export, predictor, serving and streaming tests.
 
 The model is a random 2-layer BERT with hidden size 16 over a ~100-token vocabulary (letters,
 digits and a few words, so real BBC texts tokenize without [UNK]); it exports in seconds.
@@ -78,16 +79,3 @@ def split_texts(run_dir: Path, split: str = "test") -> list[str]:
     """The texts of one of a run's splits, in file order."""
     lines = (run_dir / "data" / f"{split}.jsonl").read_text(encoding="utf-8").splitlines()
     return [json.loads(line)["text"] for line in lines]
-
-
-def tiny_run_and_export(base: Path, converter: str = "auto") -> tuple[Path, Path]:
-    """Build (once per pytest session, under `base`) a tiny run and export it with `converter`."""
-    from kerasbert.export.export import export_run
-
-    folder = "tiny-run" if converter == "auto" else f"tiny-run-{converter}"
-    run_dir, export_dir = base / "tiny-run", base / "exported" / folder
-    if not (export_dir / "kerasbert.json").is_file():
-        if not run_dir.is_dir():
-            make_tiny_run(run_dir)
-        export_run(run_dir, export_dir, converter=converter)
-    return run_dir, export_dir

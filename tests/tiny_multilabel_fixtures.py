@@ -3,7 +3,8 @@
 Each text carries the keywords (`conftest.CLASS_WORDS`) of one or two classes and is labelled with
 every class whose keyword it holds, the labels separated by "|". `tiny_multilabel_run_and_export`
 trains `conftest.learnable_checkpoint` on it through `fit_run` (sigmoid outputs, binary
-cross-entropy, thresholds tuned on validation), evaluates and exports it once per pytest session.
+cross-entropy, thresholds tuned on validation), evaluates and exports it; the session fixture
+`conftest.tiny_multilabel` runs it once.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import json
 import random
 from pathlib import Path
 
-from conftest import CLASS_WORDS, FILLER, tiny_config, train_evaluate_export
+from conftest import CLASS_WORDS, FILLER, RunAndExport, tiny_config, train_evaluate_export
 
 LABELS = sorted(CLASS_WORDS)
 MAX_LENGTH = 32
@@ -58,8 +59,8 @@ def write_binary_columns(path: Path, rows) -> Path:
     return path
 
 
-def tiny_multilabel_run_and_export(base: Path, checkpoint: Path) -> tuple[Path, Path]:
-    """Train (once per pytest session, under `base`), evaluate and export the multi-label run."""
+def tiny_multilabel_run_and_export(base: Path, checkpoint: Path) -> RunAndExport:
+    """Train (under `base`), evaluate and export the multi-label run."""
     run_dir = base / "multilabel-run"
 
     def make_config():

@@ -5,8 +5,9 @@ classes; the label is the class of the second text's keyword. A model that reads
 one cannot tell which keyword decides: it has to know where the second text starts (the segment
 ids and the [SEP] between the texts).
 `tiny_pair_run_and_export` trains `conftest.learnable_checkpoint` on it through `fit_run` (with
-`text_pair_column`), evaluates it and exports it, once per pytest session; `test_train`,
-`test_evaluate`, `test_export` and `test_predictor` share the result.
+`text_pair_column`), evaluates it and exports it; the session fixture `conftest.tiny_pair` runs it
+once and `test_train`, `test_evaluate`, `test_export`, `test_predictor`, `test_compare` and
+`test_cli_errors` share the result.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import csv
 import random
 from pathlib import Path
 
-from conftest import CLASS_WORDS, FILLER, tiny_config, train_evaluate_export
+from conftest import CLASS_WORDS, FILLER, RunAndExport, tiny_config, train_evaluate_export
 
 PAIR_LABELS = sorted(CLASS_WORDS)
 PAIR_COLUMNS = ("question1", "question2", "label")
@@ -54,8 +55,8 @@ def write_pair_csv(path: Path, rows: list[tuple[str, str, str]], columns=PAIR_CO
     return path
 
 
-def tiny_pair_run_and_export(base: Path, checkpoint: Path) -> tuple[Path, Path]:
-    """Train (once per pytest session, under `base`), evaluate and export the pair run."""
+def tiny_pair_run_and_export(base: Path, checkpoint: Path) -> RunAndExport:
+    """Train (under `base`), evaluate and export the pair run."""
     run_dir = base / "pair-run"
 
     def make_config():

@@ -157,11 +157,13 @@ def _headline(run_dir: Path, metrics: dict[str, Any], config: dict[str, Any]) ->
     baseline = metrics.get("baseline")
     if baseline:
         gains = lift(metrics, baseline)
-        verdict = "BERT beats" if gains.get("macro_f1", 0.0) > 0 else "BERT does not beat"
+        # Judged on the lift as printed: "+0.0000" reads as a tie, never as a win.
+        shown = float(_signed(gains["macro_f1"]))
+        verdict = "beats" if shown > 0 else "trails" if shown < 0 else "ties"
         accuracy = "subset accuracy" if metrics.get("task") == Task.MULTI_LABEL else "accuracy"
         lines += [
             "",
-            f"{verdict} the TF-IDF + logistic regression baseline: {accuracy} "
+            f"BERT {verdict} the TF-IDF + logistic regression baseline on macro F1: {accuracy} "
             f"{_number(baseline['accuracy'])}, macro F1 {_number(baseline['macro_f1'])}; "
             f"lift {_signed(gains.get('accuracy'))} {accuracy}, "
             f"{_signed(gains.get('macro_f1'))} macro F1.",
