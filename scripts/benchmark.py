@@ -5,7 +5,8 @@
     python scripts/benchmark.py --data reviews.csv --text-column body --label-column stars
     python scripts/benchmark.py --help           # every setting, with its default
 
-The same job as `kerasbert benchmark`; the work is done by `kerasbert.benchmark`.
+The same command as `kerasbert benchmark` (`kerasbert.cli.benchmark`); the work is done by
+`kerasbert.benchmark`.
 """
 
 import sys
@@ -13,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from kerasbert.benchmark import main  # noqa: E402
+from kerasbert.cli import main  # noqa: E402
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main(["benchmark", *sys.argv[1:]]))

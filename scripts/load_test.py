@@ -4,7 +4,8 @@
     python scripts/load_test.py --serve exported/news --texts runs/news --first-line  # headlines
     python scripts/load_test.py --help            # every setting, with its default
 
-The same as `kerasbert benchmark --serve ...`; the work is done by `kerasbert.benchmark.serving`.
+The same command as `kerasbert benchmark --serve ...` (`kerasbert.cli.benchmark`); the work is
+done by `kerasbert.benchmark.serving`.
 """
 
 import sys
@@ -12,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from kerasbert.benchmark.serving import main  # noqa: E402
+from kerasbert.cli import main  # noqa: E402
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main(["benchmark", *sys.argv[1:]], load_test=True))

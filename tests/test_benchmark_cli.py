@@ -1,5 +1,6 @@
 """Tests for `kerasbert.benchmark.cli`: `--quick` end to end through `scripts/benchmark.py` on a
-tiny checkpoint (it proves the run works and writes every key; timings are never asserted)."""
+tiny checkpoint (it proves the run works and writes every key; timings are never asserted), and
+the two script shells over `kerasbert benchmark`."""
 
 from __future__ import annotations
 
@@ -20,6 +21,50 @@ def run_benchmark_script(*arguments: str) -> subprocess.CompletedProcess:
         text=True,
         timeout=900,
         check=False,
+    )
+
+
+def run_script(script: str, *arguments: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / script), *arguments],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_scripts_are_the_kerasbert_benchmark_command(tmp_path):
+    """`scripts/benchmark.py` and `scripts/load_test.py` parse as `kerasbert benchmark` does:
+    the same flags, help and one-line errors with exit status 2."""
+    benchmark_help = run_script("benchmark.py", "--help")
+    assert benchmark_help.returncode == 0
+    assert "usage: kerasbert benchmark" in benchmark_help.stdout
+    assert "--quick, --no-quick" in benchmark_help.stdout
+    load_test_help = run_script("load_test.py", "--help")
+    assert load_test_help.returncode == 0
+    assert "--first-line, --no-first-line" in load_test_help.stdout
+    assert "--quick" not in load_test_help.stdout
+
+    refused = run_script("benchmark.py", "--batch-size", "0", "--output", str(tmp_path / "b.json"))
+    assert refused.returncode == 2
+    assert refused.stderr.strip() == (
+        "kerasbert benchmark: error: --batch-size must be a positive integer."
+    )
+    missing = run_script("load_test.py", "--texts", str(tmp_path / "texts.txt"))
+    assert missing.returncode == 2
+    assert missing.stderr.strip().startswith("kerasbert benchmark: error: Give the export")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_markdown_names_the_command_with_the_flags_given():
+    """benchmark.md is headed by the command that made it: the flags as given, in their order,
+    quoted for a shell."""
+    from kerasbert.benchmark.cli import command_line
+
+    given = {"quick": True, "data": ("my data.csv", "bbc-news"), "max_length": 64}
+    assert command_line(given) == (
+        "python scripts/benchmark.py --quick --data 'my data.csv' --data bbc-news --max-length 64"
     )
 
 

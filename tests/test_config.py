@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from kerasbert.cli import build_parser, config_from_args
+from kerasbert.cli.main import build_parser
+from kerasbert.cli.train import config_from_args
 from kerasbert.common.errors import InputError
 from kerasbert.config import TrainConfig
 

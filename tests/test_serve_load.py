@@ -11,8 +11,8 @@ import pytest
 pytest.importorskip("fastapi", reason="the serve extra is not installed")
 pytest.importorskip("httpx", reason="the serve extra is not installed")
 
-from kerasbert.benchmark import main  # noqa: E402
 from kerasbert.benchmark.load import ServerProcess, run_clients  # noqa: E402
+from kerasbert.cli import main  # noqa: E402
 
 
 def test_load_test_measures_every_server_and_writes_its_json(
@@ -22,7 +22,7 @@ def test_load_test_measures_every_server_and_writes_its_json(
     bounds = ["--concurrency", "1,4", "--seconds", "1", "--max-requests", "40", "--rounds", "1",
               "--soak-seconds", "2", "--soak-sample-seconds", "1", "--offline-seconds", "0.2"]  # fmt: skip
     arguments = ["--serve", str(tiny[1]), "--texts", str(tiny[0]), "--client", "raw", *bounds]
-    assert main([*arguments, "--output", str(output)]) == 0
+    assert main(["benchmark", *arguments, "--output", str(output)]) == 0
     results = json.loads(output.read_text(encoding="utf-8"))
     assert set(results["batching"]) == {"1", "4"}
     assert set(results["unbatched"]) == set(results["one_at_a_time"]) == {"4"}

@@ -37,9 +37,10 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def float32_policy():
-    """Restore tf-keras' global policy after a test that changes it."""
+    """Put the precision settings (policy, bfloat16 rewrite, its op lists) back after a test."""
+    saved = strategy_module.PrecisionState.current()
     yield
-    strategy_module.apply_precision("fp32")
+    saved.restore()
 
 
 def closed_port() -> int:
@@ -290,3 +291,95 @@ def test_mixed_precision_trains_with_float32_logits_and_loss(
         not np.allclose(old, new.numpy()) for old, new in zip(before, model.trainable_weights)
     ]
     assert all(changed[-2:])  # the float32 head learned
+
+
+def test_precision_scope_puts_back_the_callers_settings(float32_policy, monkeypatch):
+    """Whatever the block applies, and also when it fails, the policy, the rewrite and its op
+    lists are as the caller had them: here a caller's own policy and op list, which a reset to
+    float32 would lose."""
+    from kerasbert.training.tfkeras import keras
+
+    own, unset = strategy_module.BFLOAT16_LIST_VARIABLES
+    monkeypatch.setenv(own, "Exp2")
+    monkeypatch.delenv(unset, raising=False)
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    before = strategy_module.PrecisionState.current()
+    assert before == strategy_module.PrecisionState(
+        "mixed_float16", False, ((own, "Exp2"), (unset, None))
+    )
+
+    with strategy_module.precision_scope("cpu_bfloat16"):
+        inside = strategy_module.PrecisionState.current()
+        assert (inside.policy, inside.bfloat16_rewrite) == ("float32", True)
+        assert os.environ[own].split(",")[0] == "Exp2"
+        assert set(os.environ[unset].split(",")) == set(strategy_module.BFLOAT16_FLOAT32_OPS)
+    assert strategy_module.PrecisionState.current() == before
+
+    with pytest.raises(RuntimeError), strategy_module.precision_scope("mixed_bfloat16"):
+        assert keras.mixed_precision.global_policy().name == "mixed_bfloat16"
+        raise RuntimeError("training failed")
+    assert strategy_module.PrecisionState.current() == before
+
+    with pytest.raises(InputError, match="--precision"), strategy_module.precision_scope("fp8"):
+        pass
+    assert strategy_module.PrecisionState.current() == before
+
+    # The benchmark's on/off turns inside a cpu_bfloat16 run come back to the run's settings.
+    with strategy_module.precision_scope("cpu_bfloat16"):
+        run = strategy_module.PrecisionState.current()
+        with strategy_module.bfloat16_rewrite(False):
+            assert not strategy_module.PrecisionState.current().bfloat16_rewrite
+        assert strategy_module.PrecisionState.current() == run
+    with strategy_module.bfloat16_rewrite(True):
+        assert os.environ[unset]
+    assert strategy_module.PrecisionState.current() == before
+
+
+def _history_and_probabilities(run_dir: Path) -> tuple[dict, str]:
+    from kerasbert.training.rundir import RunDir
+
+    run = RunDir(run_dir)
+    history = json.loads(run.history.read_text(encoding="utf-8"))
+    history.pop("epoch_seconds", None)  # measured, so different in every run
+    return history, run.test_probabilities.read_text(encoding="utf-8")
+
+
+@pytest.mark.slow  # four trainings; the precision_scope test above covers the restore fast
+def test_a_bfloat16_run_leaves_the_process_as_it_found_it(
+    tiny_checkpoint, float32_policy, tmp_path, monkeypatch
+):
+    """Runs through `kerasbert train` in one process: fp32, cpu_bfloat16, mixed_bfloat16, fp32.
+    After each, the policy, the rewrite and the op lists (one holding a user's op) are as
+    before the first; the bfloat16 runs did round (mixed_bfloat16 always does, cpu_bfloat16
+    where the CPU has native bfloat16: elsewhere TensorFlow may leave the matmuls alone); and the
+    last fp32 run repeats the first number for number."""
+    from kerasbert.cli import main
+
+    own, unset = strategy_module.BFLOAT16_LIST_VARIABLES
+    monkeypatch.setenv(own, "Exp2")
+    monkeypatch.delenv(unset, raising=False)
+    data = write_tiny_csv(tmp_path / "data.csv")
+    before = strategy_module.PrecisionState.current()
+
+    def train(name: str, precision: str) -> tuple[dict, str]:
+        run_dir = tmp_path / name
+        status = main(
+            ["train", "--data", str(data), "--model", str(tiny_checkpoint), "--output-dir",
+             str(run_dir), "--precision", precision, "--max-length", str(MAX_LENGTH),
+             "--batch-size", "8", "--epochs", "2", "--learning-rate", "1e-2", "--seed", "5",
+             "--no-export", "--no-plots"]
+        )  # fmt: skip
+        assert status == 0
+        assert strategy_module.PrecisionState.current() == before, precision
+        return _history_and_probabilities(run_dir)
+
+    first = train("fp32-first", "fp32")
+    cpu_bfloat16 = train("cpu-bfloat16", "cpu_bfloat16")
+    mixed_bfloat16 = train("mixed-bfloat16", "mixed_bfloat16")
+    again = train("fp32-again", "fp32")
+
+    assert mixed_bfloat16[0]["loss"] != first[0]["loss"]
+    if strategy_module.cpu_has_native_bfloat16():
+        assert cpu_bfloat16[0]["loss"] != first[0]["loss"]
+    assert again == first
+    assert np.isfinite(first[0]["loss"]).all()

@@ -35,8 +35,7 @@ any kerasbert module, and none of them imports it. TensorFlow is imported inside
 that measure, so `--help` and the figures' arithmetic load without it.
 """
 
-from kerasbert.benchmark.cli import main
 from kerasbert.benchmark.config import BenchmarkConfig
 from kerasbert.benchmark.run import run_benchmark
 
-__all__ = ["BenchmarkConfig", "main", "run_benchmark"]
+__all__ = ["BenchmarkConfig", "run_benchmark"]

@@ -1,15 +1,12 @@
-"""`BenchmarkConfig`: every benchmark setting with its default, and the command line built from it."""
+"""`BenchmarkConfig`: every benchmark setting with its default (the command line is built from it by
+`kerasbert.common.settings.add_setting_flags`, as every command's is)."""
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import sys
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from kerasbert.common.errors import InputError
-from kerasbert.common.files import write_json
 from kerasbert.common.settings import setting
 from kerasbert.config import PRECISIONS, TrainConfig
 
@@ -207,61 +204,3 @@ class BenchmarkConfig:
         if self.max_length_for(dataset) <= SHORT_TEXT_LENGTH:
             return FULL_TRAIN_BATCHES * self.batch_size
         return LONG_TEXT_TRAIN_BATCHES * self.batch_size
-
-
-# Argument types of the config fields' annotations (strings under `from __future__ import annotations`).
-FLAG_TYPES = {"int": int, "float": float, "int | None": int}
-
-
-def add_field_options(
-    parser: argparse.ArgumentParser, config_class: type, *, keep_defaults: bool, skip=()
-) -> None:
-    """One option per dataclass field, help from the field: a flag for a bool, else a value of
-    the field's type (default: the field's, or None when `keep_defaults` is false)."""
-    for field in dataclasses.fields(config_class):
-        if field.name in skip:
-            continue
-        option = "--" + field.name.replace("_", "-")
-        if field.type == "bool":
-            parser.add_argument(option, action="store_true", help=field.metadata["help"])
-        else:
-            parser.add_argument(
-                option,
-                type=FLAG_TYPES.get(str(field.type), str),
-                default=field.default if keep_defaults else None,
-                help=field.metadata["help"],
-            )
-
-
-def run_and_save(prog: str, run, config) -> dict | None:
-    """`run(config)`'s results, written as JSON to `config.output`; None after printing the
-    one-line error when the input is wrong (the caller exits 2)."""
-    try:
-        results = run(config)
-    except (InputError, FileNotFoundError) as error:
-        print(f"{prog}: error: {error}", file=sys.stderr)
-        return None
-    write_json(config.output, results)
-    return results
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The command line, one option per `BenchmarkConfig` field (help text from the field)."""
-    parser = argparse.ArgumentParser(
-        prog="kerasbert benchmark",
-        description="Measure training and serving speed on this machine; write benchmark.json.",
-    )
-    data_help = next(f for f in dataclasses.fields(BenchmarkConfig) if f.name == "data")
-    parser.add_argument("--data", action="append", help=data_help.metadata["help"] + " Repeatable.")
-    add_field_options(parser, BenchmarkConfig, keep_defaults=False, skip={"data"})
-    return parser
-
-
-def parse_config(argv: Sequence[str]) -> BenchmarkConfig:
-    """A `BenchmarkConfig` from command-line flags; flags not given keep the field's default."""
-    args = build_parser().parse_args(list(argv))
-    values = {key: value for key, value in vars(args).items() if value is not None}
-    values["quick"] = bool(values.get("quick"))
-    if "data" in values:
-        values["data"] = tuple(values["data"])
-    return BenchmarkConfig(**values)

@@ -145,35 +145,35 @@ def profile_training_step(
     """
     from kerasbert.training import checkpoint
     from kerasbert.training.model import build_classifier, compile_classifier
-    from kerasbert.training.strategy import apply_precision, resolve_precision
+    from kerasbert.training.strategy import precision_scope, resolve_precision
     from kerasbert.training.tfkeras import keras
 
     keras.backend.clear_session()
     precision = resolve_precision(config.precision)
-    apply_precision(precision)
-    model_path = checkpoint.resolve_checkpoint(config.model)
-    length = min(FLOP_RATE_LENGTH, checkpoint.max_positions(model_path))
-    model = build_classifier(model_path, ["a", "b"], config.freeze_embeddings)
-    compile_classifier(model, learning_rate=1e-5, total_steps=10, warmup_steps=0)
-    rng = np.random.default_rng(config.seed)
+    # The run's precision is process-wide; the caller's settings are back once the step is timed.
+    with precision_scope(precision):
+        model_path = checkpoint.resolve_checkpoint(config.model)
+        length = min(FLOP_RATE_LENGTH, checkpoint.max_positions(model_path))
+        model = build_classifier(model_path, ["a", "b"], config.freeze_embeddings)
+        compile_classifier(model, learning_rate=1e-5, total_steps=10, warmup_steps=0)
+        rng = np.random.default_rng(config.seed)
 
-    def random_batch(batch_length: int) -> dict[str, np.ndarray]:
-        shape = (config.batch_size, batch_length)
-        return {
-            "input_ids": rng.integers(0, model.config.vocab_size, shape).astype(np.int32),
-            "attention_mask": np.ones(shape, np.int32),
+        def random_batch(batch_length: int) -> dict[str, np.ndarray]:
+            shape = (config.batch_size, batch_length)
+            return {
+                "input_ids": rng.integers(0, model.config.vocab_size, shape).astype(np.int32),
+                "attention_mask": np.ones(shape, np.int32),
+            }
+
+        features = random_batch(length)
+        labels = np.zeros(config.batch_size, np.int32)
+        lengths = ([short_length] if short_length else []) + [length]
+        batches = {
+            batch_length: features if batch_length == length else random_batch(batch_length)
+            for batch_length in lengths
         }
-
-    features = random_batch(length)
-    labels = np.zeros(config.batch_size, np.int32)
-    lengths = ([short_length] if short_length else []) + [length]
-    batches = {
-        batch_length: features if batch_length == length else random_batch(batch_length)
-        for batch_length in lengths
-    }
-    op_time, precision_turns = op_time_by_shape(model, batches, labels, steps, precision)
-    timed = time_step_parts(model, features, labels, steps)
-    apply_precision("fp32")
+        op_time, precision_turns = op_time_by_shape(model, batches, labels, steps, precision)
+        timed = time_step_parts(model, features, labels, steps)
     flops = bert_training_flops(config.batch_size, length, labels=2, **dimensions(model.config))
     return {
         "batch": config.batch_size,

@@ -18,21 +18,17 @@ request). Every phase is bounded in time and requests; traffic goes to 127.0.0.1
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import dataclasses
 import datetime
 import logging
-import sys
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from kerasbert.benchmark.config import add_field_options, run_and_save
 from kerasbert.benchmark.load import ServerProcess, batch_figures, mean_batch_size, run_clients
 from kerasbert.benchmark.machine import machine_info
 from kerasbert.common.errors import InputError
@@ -311,28 +307,3 @@ def format_table(results: dict[str, Any]) -> str:
         verdict = "met" if target["met"] else "missed"
         lines.append(f"- {name}: {target['value']:.3g} (target {target['target']}): {verdict}")
     return "\n".join(lines)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """One option per `LoadTestConfig` field, help text from the field."""
-    parser = argparse.ArgumentParser(
-        prog="kerasbert benchmark --serve",
-        description="Load-test `kerasbert serve` on 127.0.0.1 against the offline predictor.",
-    )
-    add_field_options(parser, LoadTestConfig, keep_defaults=True)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the load test, print the table, write the JSON; 2 on a user mistake."""
-    from kerasbert.common.logs import setup_logging
-
-    args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
-    setup_logging(fmt="%(message)s")
-    config = LoadTestConfig(**vars(args))
-    results = run_and_save("kerasbert benchmark --serve", run_load_test, config)
-    if results is None:
-        return 2
-    print(format_table(results))
-    print(f"\nWrote {config.output}")
-    return 0

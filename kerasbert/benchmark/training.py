@@ -108,22 +108,22 @@ def train_modes_in_lockstep(
     `batches`, `records` of every step, test `accuracy`) and the timings of a large matmul taken
     once per round (the ceiling under the same load; under `cpu_bfloat16` also in bfloat16).
     """
-    from kerasbert.training.strategy import apply_precision, resolve_precision
+    from kerasbert.training.strategy import precision_scope, resolve_precision
     from kerasbert.training.tfkeras import keras
 
     keras.backend.clear_session()
-    apply_precision(resolve_precision(config.precision))
-    runs = {
-        mode: start_mode_run(
-            model_path, labels, encoded_train, train_labels, head_features, mode, config, seed
-        )
-        for mode in MODES
-    }
-    for run in runs.values():
-        run["step"] = train_step_function(run["model"])
-    bfloat16 = resolve_precision(config.precision) == "cpu_bfloat16"
-    ceiling = step_in_lockstep(runs, num_labels=len(labels), bfloat16_ceiling=bfloat16)
-    apply_precision("fp32")
+    # Training in the run's precision; the test split is scored after it, in the caller's.
+    with precision_scope(resolve_precision(config.precision)):
+        runs = {
+            mode: start_mode_run(
+                model_path, labels, encoded_train, train_labels, head_features, mode, config, seed
+            )
+            for mode in MODES
+        }
+        for run in runs.values():
+            run["step"] = train_step_function(run["model"])
+        bfloat16 = resolve_precision(config.precision) == "cpu_bfloat16"
+        ceiling = step_in_lockstep(runs, num_labels=len(labels), bfloat16_ceiling=bfloat16)
     for run in runs.values():
         logits = pipeline.predict_logits(run["model"], encoded_test, batch_size=64)
         run["accuracy"] = float((logits.argmax(axis=1) == test_labels).mean())

@@ -18,10 +18,13 @@ def setup_logging(debug: bool = False, fmt: str = DEFAULT_FORMAT) -> None:
 
     tf2onnx logs dozens of INFO lines per export; kerasbert reports what it did in one line
     (`export` also quiets onnxruntime's optimizer and quantizer, which log on their own terms).
-    Without `debug`, TensorFlow's C++ start-up notices stay off the terminal too (see
-    `kerasbert.training.tfkeras`), among them a CUDA "error" that every machine without a GPU prints.
+    TensorFlow's C++ start-up notices are not Python logging: whoever loads TensorFlow decides
+    about them (`kerasbert.training.tfkeras.import_tensorflow(debug=...)`, which `kerasbert
+    --debug` calls).
     """
-    os.environ["KERASBERT_DEBUG"] = "1" if debug else os.environ.get("KERASBERT_DEBUG", "")
+    # transformers sets its own logger's level from this variable when it is first imported,
+    # which is later than this call and outside kerasbert's hands; an entry point owns its
+    # process, and a user's own setting is kept.
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     logging.basicConfig(
         level=logging.DEBUG if debug else logging.WARNING, format=fmt, datefmt="%H:%M:%S"

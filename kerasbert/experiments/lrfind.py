@@ -150,7 +150,7 @@ def find_learning_rate(
     from kerasbert.common.errors import InputError
     from kerasbert.data.splits import splits_for
     from kerasbert.training import checkpoint, pipeline
-    from kerasbert.training.strategy import apply_precision, create_strategy, resolve_precision
+    from kerasbert.training.strategy import create_strategy, precision_scope, resolve_precision
 
     if not 0 < start < end:
         raise InputError(f"lr-find needs 0 < --start-lr < --end-lr; got {start} and {end}.")
@@ -161,37 +161,37 @@ def find_learning_rate(
     model_path = checkpoint.resolve_checkpoint(config.model)
     tokenizer = checkpoint.load_tokenizer(model_path)
     keras.utils.set_random_seed(config.seed)
-    apply_precision(resolve_precision(config.precision, strategy))
     try:
-        train = splits.train
-        encoded = pipeline.encode(
-            tokenizer, train.texts, config.max_length, train.text_pairs, config.truncation
-        )
-        labels = train.label_ids(splits.labels)
-        batch = config.batch_size * strategy.num_replicas_in_sync
-        per_epoch = pipeline.steps_per_epoch(len(encoded), batch, config.padding == "fixed")
-        data = pipeline.make_dataset(
-            encoded,
-            labels,
-            batch,
-            padding=config.padding,
-            shuffle=True,
-            seed=config.seed,
-            drop_remainder=config.padding == "fixed",
-            epochs=-(-steps // max(per_epoch, 1)),
-        )
-        model = _start_model(config, splits, model_path, strategy, encoded, labels, steps)
-        recorder = LearningRateRangeTest(start, end, steps)
-        logger.info(
-            "Range test: %d steps from %.1e to %.1e on %d examples.",
-            steps,
-            start,
-            end,
-            len(encoded),
-        )
-        model.fit(data, epochs=1, steps_per_epoch=steps, callbacks=[recorder], verbose=0)
+        # The run's precision is process-wide; the caller's is back when the test ends.
+        with precision_scope(resolve_precision(config.precision, strategy)):
+            train = splits.train
+            encoded = pipeline.encode(
+                tokenizer, train.texts, config.max_length, train.text_pairs, config.truncation
+            )
+            labels = train.label_ids(splits.labels)
+            batch = config.batch_size * strategy.num_replicas_in_sync
+            per_epoch = pipeline.steps_per_epoch(len(encoded), batch, config.padding == "fixed")
+            data = pipeline.make_dataset(
+                encoded,
+                labels,
+                batch,
+                padding=config.padding,
+                shuffle=True,
+                seed=config.seed,
+                drop_remainder=config.padding == "fixed",
+                epochs=-(-steps // max(per_epoch, 1)),
+            )
+            model = _start_model(config, splits, model_path, strategy, encoded, labels, steps)
+            recorder = LearningRateRangeTest(start, end, steps)
+            logger.info(
+                "Range test: %d steps from %.1e to %.1e on %d examples.",
+                steps,
+                start,
+                end,
+                len(encoded),
+            )
+            model.fit(data, epochs=1, steps_per_epoch=steps, callbacks=[recorder], verbose=0)
     finally:
-        apply_precision("fp32")
         keras.backend.clear_session()
     suggested, min_loss_rate, steepest = suggest_learning_rate(recorder.rates, recorder.smoothed)
     result = RangeTestResult(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from dataclasses import dataclass
 
@@ -95,7 +94,3 @@ class ServeConfig:
             return self.threads
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
         return max(1, (cores or 1) // self.workers)
-
-    @classmethod
-    def field_names(cls) -> list[str]:
-        return [item.name for item in dataclasses.fields(cls)]

@@ -18,7 +18,7 @@ from typing import Any
 from kerasbert.common.errors import InputError
 
 # transformers picks its Keras when it is imported: tf-keras is set up before it.
-from kerasbert.training import tfkeras  # noqa: F401
+from kerasbert.training.tfkeras import tf  # noqa: F401
 
 logger = logging.getLogger(__name__)
 

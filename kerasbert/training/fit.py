@@ -34,7 +34,7 @@ from kerasbert.training import checkpoint, pipeline
 from kerasbert.training.callbacks import completed_epochs, make_callbacks
 from kerasbert.training.model import build_classifier, compile_classifier, fit_head
 from kerasbert.training.rundir import SPLITS, RunDir
-from kerasbert.training.strategy import apply_precision, create_strategy, resolve_precision
+from kerasbert.training.strategy import create_strategy, precision_scope, resolve_precision
 from kerasbert.training.tfkeras import keras, tf
 from kerasbert.training.thresholds import tune_thresholds
 
@@ -110,15 +110,13 @@ def fit_run(
 
     keras.utils.set_random_seed(config.seed)
     precision = resolve_precision(config.precision, strategy)
-    apply_precision(precision)
-    try:
+    # The precision is process-wide (policy, graph rewrite): it holds for training only. After
+    # it, also when training fails, the caller's settings are back (float32 unless the caller
+    # chose otherwise), in which the saved model, evaluation and the ONNX export are built.
+    with precision_scope(precision):
         inputs = _prepare_inputs(config, splits, tokenizer, strategy, precision)
         inputs.summary["checkpoint"] = checkpoint.checkpoint_info(model_path)
         model = _fit(config, run, splits, inputs, model_path, strategy, remote, timer, callbacks)
-    finally:
-        # Evaluation and the ONNX export build models afresh; they must build them in float32,
-        # and run them with float32 matmuls (also when training failed: the settings are global).
-        apply_precision("fp32")
     if run.best_weights.exists():
         # Into a fresh model outside the strategy: tf-keras cannot load a .weights.h5 file into a
         # distributed model (its metrics' sync-on-read variables reject the h5 datasets).

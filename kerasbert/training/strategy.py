@@ -1,9 +1,11 @@
 """Choose the `tf.distribute` strategy and the mixed-precision policy for a run.
 
-The strategy is created once by the caller and passed in; nothing here is global state except
-the tf-keras dtype policy and TensorFlow's graph-optimizer options, which both libraries keep
-globally (`apply_precision` sets them and training resets them to float32 before evaluation and
-export).
+The strategy is created once by the caller and passed in. Precision is process-wide whatever
+kerasbert does: the tf-keras dtype policy, TensorFlow's graph-optimizer options and the op lists
+of its bfloat16 rewrite (environment variables) are global. A run applies its precision inside
+`precision_scope`, which puts all three back as it found them when the run ends, so the next run,
+evaluation or export in the process starts from the caller's settings (float32 unless the caller
+chose otherwise).
 
 | `--strategy`  | what it builds                                                             |
 |---------------|----------------------------------------------------------------------------|
@@ -23,6 +25,8 @@ import json
 import logging
 import os
 import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
 from urllib.parse import urlparse
 
 from kerasbert.common.errors import InputError
@@ -245,7 +249,8 @@ def cpu_has_native_bfloat16() -> bool:
 
 
 def apply_precision(precision: str) -> None:
-    """Set the global tf-keras mixed-precision policy (`fp32` → `float32`).
+    """Set the global tf-keras mixed-precision policy (`fp32` → `float32`) and the bfloat16 graph
+    rewrite (on for `cpu_bfloat16` only). Left set: a run uses `precision_scope`, which restores.
 
     Build the model after this call: layers take the policy when they are created. The classifier
     head stays float32 (`kerasbert.training.model.build_classifier`), and `compile_classifier` adds loss
@@ -261,6 +266,55 @@ def apply_precision(precision: str) -> None:
     logger.info("Precision: %s.", precision)
 
 
+@dataclass(frozen=True)
+class PrecisionState:
+    """The process-wide settings a precision changes, as they stand: the tf-keras global policy,
+    whether the bfloat16 rewrite is on, and the rewrite's op-list variables (None: unset)."""
+
+    policy: str
+    bfloat16_rewrite: bool
+    op_lists: tuple[tuple[str, str | None], ...]
+
+    @classmethod
+    def current(cls) -> PrecisionState:
+        options = tf.config.optimizer.get_experimental_options()
+        return cls(
+            keras.mixed_precision.global_policy().name,
+            bool(options.get(BFLOAT16_REWRITE, False)),
+            tuple((variable, os.environ.get(variable)) for variable in BFLOAT16_LIST_VARIABLES),
+        )
+
+    def restore(self) -> None:
+        """Put every setting back as captured. A rewrite option that was never set comes back
+        as off, its default: TensorFlow has no public way to unset a graph-optimizer option."""
+        keras.mixed_precision.set_global_policy(self.policy)
+        tf.config.optimizer.set_experimental_options({BFLOAT16_REWRITE: self.bfloat16_rewrite})
+        for variable, value in self.op_lists:
+            if value is None:
+                os.environ.pop(variable, None)
+            else:
+                os.environ[variable] = value
+
+
+@contextlib.contextmanager
+def precision_scope(precision: str) -> Iterator[None]:
+    """Run the block under `precision` (`apply_precision`), then restore the policy, the rewrite
+    and its op lists as they were before, also when the block fails.
+
+    Example:
+    >>> with precision_scope("mixed_bfloat16"):  # doctest: +SKIP
+    ...     model = build_classifier(...)          # bfloat16 layers
+    >>> keras.mixed_precision.global_policy().name  # doctest: +SKIP
+    'float32'
+    """
+    saved = PrecisionState.current()
+    try:
+        apply_precision(precision)
+        yield
+    finally:
+        saved.restore()
+
+
 def set_bfloat16_rewrite(enabled: bool) -> bool:
     """Turn TensorFlow's oneDNN bfloat16 graph rewrite (`cpu_bfloat16`) on or off; returns
     whether it was on.
@@ -269,8 +323,9 @@ def set_bfloat16_rewrite(enabled: bool) -> bool:
     traced; each setting's optimized graph is kept, so switching back and forth is cheap), so
     switching it off also returns evaluation and export to float32 matmuls. Only matmuls are
     rewritten: `BFLOAT16_FLOAT32_OPS` are added to TensorFlow's op-list variables (ops a user
-    listed there stay). They are left in place when the rewrite goes off; besides this rewrite
-    only TensorFlow's CUDA float16 graph rewrite reads them, which kerasbert does not use.
+    listed there stay). Switching off leaves the lists as they are (only this rewrite and
+    TensorFlow's CUDA float16 rewrite, which kerasbert does not use, read them);
+    `precision_scope` and `bfloat16_rewrite` put them back.
     """
     options = tf.config.optimizer
     was = bool(options.get_experimental_options().get(BFLOAT16_REWRITE, False))
@@ -284,10 +339,12 @@ def set_bfloat16_rewrite(enabled: bool) -> bool:
 
 
 @contextlib.contextmanager
-def bfloat16_rewrite(enabled: bool):
-    """Run the block with the bfloat16 graph rewrite on or off, then put it back as it was."""
-    was = set_bfloat16_rewrite(enabled)
+def bfloat16_rewrite(enabled: bool) -> Iterator[None]:
+    """Run the block with the bfloat16 graph rewrite on or off, then put it and its op lists back
+    as they were."""
+    saved = PrecisionState.current()
     try:
+        set_bfloat16_rewrite(enabled)
         yield
     finally:
-        set_bfloat16_rewrite(was)
+        saved.restore()

@@ -1,0 +1,43 @@
+"""`kerasbert export RUN_DIR [--output DIR] [--overwrite]`: export a run to ONNX (fp32 + int8) with
+parity checks (`kerasbert.export.export.export_run`)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from kerasbert.cli.debug import load_tensorflow
+
+
+def add_parser(commands, common: argparse.ArgumentParser) -> None:
+    """`kerasbert export` and its flags, as a sub-command of `commands`."""
+    export = commands.add_parser(
+        "export", parents=[common], help="Export a run to ONNX (fp32 + int8) with parity checks."
+    )
+    export.add_argument("run_dir", help="A run directory written by `kerasbert train`.")
+    export.add_argument("--output", help="Export directory (default: exported/<run-name>).")
+    export.add_argument(
+        "--overwrite",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="Replace an existing export.",
+    )
+    export.add_argument(
+        "--converter",
+        default="auto",
+        choices=("auto", "fused", "plain", "tf2onnx"),
+        help="How the fp32 graph is written (default auto: fused; plain where the fused graph "
+        "fails parity; tf2onnx where neither can express the model).",
+    )
+    export.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    load_tensorflow(args.debug)
+    from kerasbert.export.export import export_run
+
+    path = export_run(
+        Path(args.run_dir), args.output, overwrite=args.overwrite, converter=args.converter
+    )
+    print(f"Exported to {path}")
+    return 0
