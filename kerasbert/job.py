@@ -1,7 +1,8 @@
 """The default job: fine-tune, evaluate, report, export and check the exported predictor.
 
 `run(config)` is what users start with `python scripts/train.py` or `kerasbert train`; each step is
-a function of its own module (`train.fit_run`, `evaluate.evaluate_run`, `export.export_run`).
+a function of its own module (`training.fit.fit_run`, `evaluation.evaluate.evaluate_run`,
+`export.export.export_run`).
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from kerasbert.evaluation.evaluate import evaluate_run
 from kerasbert.evaluation.multilabel_metrics import joined
 from kerasbert.export.export import export_run
 from kerasbert.inference.predictor import OnnxClassifier
-from kerasbert.training.fit import PhaseTimer, default_export_dir, fit_run
-from kerasbert.training.rundir import RunDir
+from kerasbert.training.fit import PhaseTimer, fit_run
+from kerasbert.training.rundir import RunDir, job_export_dir
 
 
 @dataclass
@@ -72,7 +73,7 @@ def export_and_check(run_dir: Path, config: TrainConfig) -> tuple[Path, list[dic
     Each sample holds `text` (and `text_pair` for pairs), `true`, `predicted` and `probability`.
     """
     export_dir = export_run(
-        run_dir, default_export_dir(config, run_dir), overwrite=config.overwrite
+        run_dir, job_export_dir(RunDir(run_dir), config), overwrite=config.overwrite
     )
     classifier = OnnxClassifier(export_dir)
     test = RunDir(run_dir).read_split("test")

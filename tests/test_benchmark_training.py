@@ -84,7 +84,7 @@ def test_benchmark_writes_a_run_directory_as_training_does(tiny_checkpoint, tiny
         max_eval_samples=12,
     ).resolved()
     figures, run = benchmark_training(str(tiny_csv), config, tmp_path)
-    settings = TrainConfig.from_dict(run.read_config())
+    settings = run.read_config()
     assert settings == TrainConfig(
         data=str(tiny_csv),
         text_column="text",

@@ -115,11 +115,12 @@ def test_globs_and_directories_that_are_not_runs(runs, tmp_path, capsys) -> None
 
 def test_a_multi_label_run_is_read_by_its_headline_metric(runs, tmp_path) -> None:
     """A multi-label run's files as `RunDir` writes them: label sets, and micro-F1 as headline."""
+    from kerasbert.config import TrainConfig
     from kerasbert.data.examples import Examples
     from kerasbert.training.rundir import RunDir
 
     run = RunDir(tmp_path / "multi")
-    run.write_config({"data": "bbc-multilabel", "learning_rate": 1e-3, "max_length": 40})
+    run.write_config(TrainConfig(data="bbc-multilabel", learning_rate=1e-3, max_length=40))
     run.write_labels(["business", "sport", "tech"])
     label_sets = [("business",), ("sport", "tech"), ()]
     run.write_split("test", Examples(["a", "b", "c"], label_sets))

@@ -319,3 +319,21 @@ def test_splits_for_carries_the_new_settings(tmp_path) -> None:
     splits = splits_for(config)
     assert splits.pair and splits.task == "multi_label" and splits.labels == ["x", "y"]
     assert splits.summary()["imbalance"]["resolved"] == "none"
+
+
+def test_load_splits_names_data_settings_whose_defaults_are_train_configs(tmp_path) -> None:
+    path = str(write_csv(tmp_path / "d.csv", tiny_texts(20, seed=3)))
+    named = load_splits(path, seed=5, test_fraction=0.3)
+    typed = splits_for(TrainConfig(data=path, seed=5, test_fraction=0.3))
+    assert (named.train, named.validation, named.test) == (
+        typed.train,
+        typed.validation,
+        typed.test,
+    )
+    default = load_splits(path)
+    assert default.test == splits_for(TrainConfig(data=path)).test
+    assert default.test != named.test
+    with pytest.raises(TypeError, match="data settings only .* got epochs"):
+        load_splits(path, epochs=3)
+    with pytest.raises(InputError, match="--class-weight must be one of"):
+        load_splits(path, class_weight="heavy")

@@ -71,6 +71,38 @@ def test_evaluate_run_on_its_test_split_and_on_a_file(
     ]
 
 
+def test_a_run_from_before_a_setting_existed_evaluates_with_its_default(
+    tmp_path: Path, tiny_checkpoint: Path
+) -> None:
+    """An older config.json lacks `truncation`, `long_documents` and `seed`: each takes
+    TrainConfig's default, so the scores equal those of the run with the defaults written out."""
+    from kerasbert.config import TrainConfig
+    from kerasbert.training.rundir import RunDir
+
+    run_dir = _trained_run_dir(tmp_path, tiny_checkpoint)
+    run = RunDir(run_dir)
+    # 16 tokens cut most test texts, so which end is kept changes the scores.
+    (run_dir / "config.json").write_text(json.dumps({"max_length": 16}))
+    older = evaluate_run(run_dir, plots=False)
+    older_probabilities = run.read_test_probabilities()
+
+    run.write_config(TrainConfig(max_length=16))
+    assert _scores(evaluate_run(run_dir, plots=False)) == _scores(older)
+    np.testing.assert_array_equal(run.read_test_probabilities(), older_probabilities)
+
+    run.write_config(TrainConfig(max_length=16, truncation="tail"))
+    evaluate_run(run_dir, plots=False)
+    # The untrained head's probabilities move in the sixth decimal, which is stored.
+    assert not np.array_equal(run.read_test_probabilities(), older_probabilities), (
+        "the truncation setting must be read: else the equality above proves nothing"
+    )
+
+
+def _scores(metrics: dict) -> dict:
+    """The metrics without the baseline's fit time, which no two runs share."""
+    return {**metrics, "baseline": {**metrics["baseline"], "fit_seconds": None}}
+
+
 def test_evaluate_run_refuses_unknown_labels_before_loading_the_model(tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
     run_dir.mkdir()

@@ -375,6 +375,24 @@ def test_metadata_says_how_to_encode_the_inputs(tiny, pair_export) -> None:
     assert list(pairs)[list(pairs).index("max_length") + 1 :][:2] == ["pair", "truncation"]
 
 
+def test_a_run_from_before_a_setting_existed_exports_with_its_default(tiny) -> None:
+    """The tiny run's config.json names only the model and max_length, as an older version's
+    lacked the settings added since: the export encodes as TrainConfig's defaults say."""
+    from kerasbert.config import TrainConfig
+
+    run_dir, export_dir = tiny
+    stored = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
+    assert not {"truncation", "long_documents", "window_overlap", "seed"} & set(stored)
+    metadata = json.loads((export_dir / "kerasbert.json").read_text(encoding="utf-8"))
+    defaults = TrainConfig()
+    assert (metadata["truncation"], metadata["long_documents"], metadata["window_overlap"]) == (
+        defaults.truncation,
+        defaults.long_documents,
+        defaults.window_overlap,
+    )
+    assert (metadata["max_length"], metadata["task"]) == (stored["max_length"], "single_label")
+
+
 def test_pair_export_is_checked_on_the_test_pairs(pair_export) -> None:
     from kerasbert.training.rundir import RunDir
 

@@ -11,7 +11,7 @@ import pytest
 from kerasbert.common.errors import InputError
 from kerasbert.config import TrainConfig
 from kerasbert.job import run
-from kerasbert.training.fit import prepare_remote_mirror
+from kerasbert.training.rundir import prepare_remote_mirror
 
 
 @pytest.fixture

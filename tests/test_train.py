@@ -218,4 +218,4 @@ def test_glue_style_tsv_of_pairs_trains_through_the_cli(tiny_checkpoint, tmp_pat
     written = {row for split in splits for row in zip(split.texts, split.text_pairs, split.labels)}
     assert written == set(rows)  # every line, quotes kept as characters
     assert run.read_data_summary()["pair"] is True
-    assert run.read_config()["truncation"] == "head_tail"
+    assert run.read_config().truncation == "head_tail"

@@ -63,7 +63,7 @@ def benchmark_inference(
     from kerasbert.inference.predictor import OnnxClassifier
     from kerasbert.training.checkpoint import load_trained_model
 
-    max_length = run_dir.read_config()["max_length"]
+    max_length = run_dir.read_config().max_length
     singles = [[text] for text in texts[: config.latency_texts]]
     bulk = texts[: config.inference_texts]
     chunks = [bulk[i : i + config.batch_size] for i in range(0, len(bulk), config.batch_size)]
@@ -150,7 +150,7 @@ def benchmark_cold_start(
 ) -> dict[str, Any]:
     """Cold start and peak memory of the ONNX predictor (fp32 and int8) and of a TensorFlow
     predict of the same model, each predicting `text` once."""
-    max_length = run_dir.read_config()["max_length"]
+    max_length = run_dir.read_config().max_length
     runs = config.cold_start_runs
     children = {
         "predictor": (PREDICTOR_CHILD, [str(export_dir), "fp32", text], runs),

@@ -23,7 +23,7 @@ from kerasbert.common.names import PIPELINE_INPUT_NAMES
 from kerasbert.config import TrainConfig
 from kerasbert.data.splits import splits_for
 from kerasbert.training import pipeline
-from kerasbert.training.rundir import SPLITS, RunDir
+from kerasbert.training.rundir import RunDir
 
 logger = logging.getLogger(__name__)
 
@@ -262,10 +262,8 @@ def benchmark_training(
     settings = run_settings(dataset, config, max_length, run_dir)
     splits = splits_for(settings)
     run_dir.path.mkdir(parents=True, exist_ok=True)
-    run_dir.write_config(settings.to_dict())
-    run_dir.write_labels(splits.labels)
-    for split in SPLITS:
-        run_dir.write_split(split, getattr(splits, split))
+    run_dir.write_config(settings)
+    run_dir.write_splits(splits)
 
     tokenizer = checkpoint.load_tokenizer(model_path)
     encoded_train = pipeline.encode(tokenizer, splits.train.texts, max_length)

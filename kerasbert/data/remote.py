@@ -25,6 +25,20 @@ def local_mirror(remote: str) -> Path:
     return Path(tempfile.gettempdir()) / "kerasbert-mirror" / f"{name}-{digest}"
 
 
+def remote_exists(path: str) -> bool:
+    """Whether a remote file or directory exists."""
+    from tensorflow.io import gfile
+
+    return gfile.exists(path)
+
+
+def remote_is_empty(path: str) -> bool:
+    """Whether a remote directory is missing or holds nothing."""
+    from tensorflow.io import gfile
+
+    return not (gfile.exists(path) and gfile.listdir(path))
+
+
 def fetch_remote(remote: str, local: Path) -> Path:
     """Copy a remote file or directory tree to `local` and return the local path."""
     from tensorflow.io import gfile

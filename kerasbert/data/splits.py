@@ -1,9 +1,11 @@
 """Labelled text in, clean stratified splits out.
 
-`load_splits` reads the data (`kerasbert.data.readers`), collapses exact duplicates, and makes seeded,
-stratified train / validation / test splits, so no text (or text pair) sits on both sides of a
-split. Data may be single texts or text pairs, with one label per text or several (multi-label);
-`class_weights` says how training should weigh the classes against imbalance.
+`splits_for(config)` reads a run's data (`kerasbert.data.readers`) as its `TrainConfig` says,
+collapses exact duplicates, and makes seeded, stratified train / validation / test splits, so no
+text (or text pair) sits on both sides of a split; `load_splits(data, seed=...)` is the same for a
+data set named with a few settings. Data may be single texts or text pairs, with one label per
+text or several (multi-label); `class_weights` says how training should weigh the classes against
+imbalance.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from kerasbert.data.readers import ColumnSpec, read_labelled
 from kerasbert.data.stratify import stratified_sample, stratified_split
 
 __all__ = [
+    "DATA_SETTINGS",
     "DataSplits",
     "Examples",
     "class_weights",
@@ -32,6 +35,25 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+# The TrainConfig settings the data stage reads besides `data`: the same values (and files) give
+# the same examples in the same splits, and the same class-imbalance record.
+DATA_SETTINGS = (
+    "validation_data",
+    "test_data",
+    "text_column",
+    "text_pair_column",
+    "label_column",
+    "label_columns",
+    "multi_label",
+    "label_separator",
+    "validation_fraction",
+    "test_fraction",
+    "max_train_samples",
+    "max_eval_samples",
+    "seed",
+    "class_weight",
+)
 
 
 @dataclass
@@ -82,42 +104,28 @@ class DataSplits:
         }
 
 
-def load_splits(
-    data: str,
-    *,
-    validation_data: str | None = None,
-    test_data: str | None = None,
-    text_column: str | None = None,
-    label_column: str | None = None,
-    validation_fraction: float = 0.1,
-    test_fraction: float = 0.2,
-    max_train_samples: int | None = None,
-    max_eval_samples: int | None = None,
-    seed: int = 42,
-    text_pair_column: str | None = None,
-    label_columns: str | None = None,
-    multi_label: bool | None = None,
-    label_separator: str | None = None,
-    class_weight: str = "auto",
-) -> DataSplits:
-    """Read the data and return deduplicated, stratified, seeded splits.
+def splits_for(config: TrainConfig) -> DataSplits:
+    """Read `config.data` and return deduplicated, stratified, seeded splits: the examples a run
+    with these settings trains, validates and tests on (its `DATA_SETTINGS` decide them).
 
     Exact duplicates (same text, same second text) are collapsed before splitting, so none sits on
     both sides of a split; with explicit validation/test files, their examples that also occur in
     training are removed (and counted). Labels are sorted (numerically when they are all
-    integers). Column and label settings are `TrainConfig`'s (`kerasbert.data.readers.ColumnSpec`).
+    integers). Columns are read as `kerasbert.data.readers.ColumnSpec` says.
 
     Example:
-    >>> splits = load_splits("bbc-headlines")
+    >>> splits = splits_for(TrainConfig(data="bbc-headlines"))
     >>> splits.labels
     ['business', 'entertainment', 'politics', 'sport', 'tech']
     """
-    if class_weight not in CLASS_WEIGHTS:
-        raise InputError(
-            f"--class-weight must be one of {', '.join(CLASS_WEIGHTS)}; got {class_weight!r}."
-        )
+    data, seed = config.data, config.seed
     spec = ColumnSpec(
-        text_column, text_pair_column, label_column, label_columns, multi_label, label_separator
+        config.text_column,
+        config.text_pair_column,
+        config.label_column,
+        config.label_columns,
+        config.multi_label,
+        config.label_separator,
     )
     read = read_labelled(data, spec)
     examples = Examples(read.texts, read.labels, read.text_pairs)
@@ -135,23 +143,30 @@ def load_splits(
         )
 
     given = _read_given_splits(
-        {"validation": validation_data, "test": test_data}, spec, read, data, label_names
+        {"validation": config.validation_data, "test": config.test_data},
+        spec,
+        read,
+        data,
+        label_names,
     )
     fractions = {
         name: fraction
-        for name, fraction in (("validation", validation_fraction), ("test", test_fraction))
+        for name, fraction in (
+            ("validation", config.validation_fraction),
+            ("test", config.test_fraction),
+        )
         if name not in given
     }
     train, held_out, stratification = stratified_split(examples, groups, fractions, seed, data)
     splits = {**held_out, **given}
 
     overlap = _remove_overlap(splits, list(given), examples, data)
-    if max_train_samples is not None and max_train_samples < len(train):
-        train = stratified_sample(train, max_train_samples, seed)
-    if max_eval_samples is not None:
+    if config.max_train_samples is not None and config.max_train_samples < len(train):
+        train = stratified_sample(train, config.max_train_samples, seed)
+    if config.max_eval_samples is not None:
         for name in ("validation", "test"):
-            if max_eval_samples < len(splits[name]):
-                splits[name] = stratified_sample(splits[name], max_eval_samples, seed)
+            if config.max_eval_samples < len(splits[name]):
+                splits[name] = stratified_sample(splits[name], config.max_eval_samples, seed)
 
     logger.info(
         "Data %s: %d train / %d validation / %d test, %d %s, %d duplicate texts dropped.",
@@ -176,8 +191,25 @@ def load_splits(
         pair=examples.text_pairs is not None,
         stratification=stratification,
         columns={key: value for key, value in read.columns.items() if value is not None},
-        class_weight=class_weight,
+        class_weight=config.class_weight,
     )
+
+
+def load_splits(data: str, **settings: Any) -> DataSplits:
+    """`splits_for` a run on `data` with TrainConfig's defaults but for `settings`, data settings
+    by name (`DATA_SETTINGS`): how scripts and tests name a data set and, say, its seed.
+
+    Example:
+    >>> len(load_splits("bbc-headlines", seed=7, max_train_samples=100).train)
+    100
+    """
+    unknown = sorted(set(settings) - set(DATA_SETTINGS))
+    if unknown:
+        raise TypeError(
+            f"load_splits() takes data settings only ({', '.join(DATA_SETTINGS)}); got "
+            f"{', '.join(unknown)}."
+        )
+    return splits_for(TrainConfig(data=data, **settings))
 
 
 def _read_given_splits(
@@ -231,27 +263,6 @@ def _remove_overlap(
         if not len(splits[name]):
             raise InputError(f"The {name} file has no rows whose text is not also in {data}.")
     return overlap
-
-
-def splits_for(config: TrainConfig) -> DataSplits:
-    """The splits a run with these settings trains, validates and tests on."""
-    return load_splits(
-        config.data,
-        validation_data=config.validation_data,
-        test_data=config.test_data,
-        text_column=config.text_column,
-        label_column=config.label_column,
-        validation_fraction=config.validation_fraction,
-        test_fraction=config.test_fraction,
-        max_train_samples=config.max_train_samples,
-        max_eval_samples=config.max_eval_samples,
-        seed=config.seed,
-        text_pair_column=config.text_pair_column,
-        label_columns=config.label_columns,
-        multi_label=config.multi_label,
-        label_separator=config.label_separator,
-        class_weight=config.class_weight,
-    )
 
 
 def imbalance(examples: Examples, label_names: list[str], mode: str = "auto") -> dict[str, Any]:

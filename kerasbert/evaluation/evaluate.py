@@ -14,20 +14,15 @@ from typing import Any
 
 import numpy as np
 
-from kerasbert.common.decision import DEFAULT_THRESHOLD, check_thresholds
 from kerasbert.common.errors import InputError
-from kerasbert.common.names import Task
 from kerasbert.data.examples import Examples
 from kerasbert.data.readers import ColumnSpec, read_labelled
 from kerasbert.evaluation.baseline import tfidf_baseline, tfidf_multilabel_baseline
 from kerasbert.evaluation.metrics import compute_metrics, confident_mistakes, labels_to_ids, lift
 from kerasbert.evaluation.multilabel_metrics import compute_multilabel_metrics, label_set_mistakes
-from kerasbert.training.rundir import RunDir
+from kerasbert.training.rundir import RunDir, RunRecord
 
 logger = logging.getLogger(__name__)
-
-# The training length when a run's config does not say: the model never saw positions beyond it.
-DEFAULT_MAX_LENGTH = 128
 
 
 def evaluate_run(
@@ -71,157 +66,41 @@ def evaluate_run(
     run = RunDir(run_dir)
     if not run.exists():
         raise FileNotFoundError(f"Run directory {run.path} does not exist.")
-    labels = run.read_labels()
-    config = run.read_config()
-    multi_label = is_multi_label(run)
+    record = run.read_record()
+    task = _MultiLabel(run, record) if record.multi_label else _SingleLabel(record)
     if data is None:
         examples = run.read_split("test")
         source, output = str(run.split_path("test")), run
     else:
-        given = _evaluation_columns(run, config, text_column, text_pair_column, label_column)
-        examples = _read_evaluation_data(str(data), given, config, _takes_pairs(run), run.name)
+        given = task.columns(text_column, text_pair_column, label_column)
+        examples = _read_evaluation_data(str(data), given, record, run.name)
         source, output = str(data), run.evaluation(data)
-    if multi_label:
-        return evaluate_multilabel(run, examples, labels, config, data, source, output, plots)
-    texts, names = examples.texts, examples.labels
     # Refuse unknown labels before paying for the model load.
-    y_true = labels_to_ids(names, labels, source=source)
-    if not texts:
-        raise InputError(f"{source} has no labelled rows to evaluate.")
-
-    max_length = int(config.get("max_length", DEFAULT_MAX_LENGTH))
-    truncation = config.get("truncation", "head")
-    windows = (config.get("long_documents", "truncate") == "windows", config.get("window_overlap"))
-    probabilities = _predict(run, examples, max_length, truncation, source, windows)
-    result = compute_metrics(y_true, probabilities, labels)
-    result["confident_mistakes"] = confident_mistakes(
-        examples.display_texts(), y_true, probabilities, labels
-    )
-    _record_source(result, run, data, output, probabilities, source)
-    if run.split_path("train").is_file():
-        train = run.read_split("train")
-        result["baseline"] = tfidf_baseline(
-            train.texts,
-            train.labels,
-            texts,
-            names,
-            labels,
-            seed=int(config.get("seed", 42)),
-            train_pairs=train.text_pairs,
-            test_pairs=examples.text_pairs,
-            class_weight=_applied_class_weight(run),
-        )
-        result["lift"] = lift(result, result["baseline"])
-    output.write_metrics(result)
-    logger.info(
-        "Accuracy %.4f, macro-F1 %.4f on %d texts; metrics in %s",
-        result["accuracy"],
-        result["macro_f1"],
-        result["num_examples"],
-        output.metrics,
-    )
-    if plots:
-        shown = examples.display_texts()
-        _write_plots(run, output, data, result, shown, y_true, probabilities, labels)
-    return result
-
-
-def _applied_class_weight(run: RunDir) -> str | None:
-    """ "balanced" when the run weighed its classes (its data summary says), so the baseline it is
-    compared with weighs them the same way; else None."""
-    imbalance = run.read_data_summary().get("imbalance") or {}
-    return "balanced" if imbalance.get("resolved") == "balanced" else None
-
-
-def is_multi_label(run: RunDir) -> bool:
-    """Whether the run's model is multi-label (its data summary says, else its test split)."""
-    summary = run.read_data_summary()
-    if "task" in summary:
-        return summary["task"] == Task.MULTI_LABEL
-    return run.split_path("test").is_file() and run.read_split("test").multi_label
-
-
-def _evaluation_columns(
-    run: RunDir, config: dict[str, Any], text_column, text_pair_column, label_column
-) -> ColumnSpec:
-    """How to read a labelled file for this run: a multi-label run's label format is its own."""
-    if not is_multi_label(run):
-        return ColumnSpec(text_column, text_pair_column, label_column, multi_label=False)
-    columns = run.read_data_summary().get("columns") or {}
-    return ColumnSpec(
-        text_column,
-        text_pair_column,
-        label_column,
-        None if label_column else config.get("label_columns"),
-        multi_label=True,
-        label_separator=config.get("label_separator") or columns.get("label_separator"),
-        strict=False,
-    )
-
-
-def evaluate_multilabel(
-    run: RunDir,
-    examples: Examples,
-    labels: list[str],
-    config: dict[str, Any],
-    data: str | Path | None,
-    source: str,
-    output: RunDir,
-    plots: bool,
-) -> dict[str, Any]:
-    """`evaluate_run` for a multi-label run: sigmoid probabilities, the run's tuned thresholds
-    (`thresholds.json`; 0.5 for a run without), multi-label metrics and the one-vs-rest
-    baseline thresholded by the same rule on the run's validation split."""
-    unknown = {name for names in examples.label_sets() for name in names} - set(labels)
-    if unknown:
-        labels_to_ids(sorted(unknown), labels, source=source)  # raises, naming them
+    y_true = task.truth(examples, source)
     if not examples.texts:
         raise InputError(f"{source} has no labelled rows to evaluate.")
-    y_true = Examples(examples.texts, examples.label_sets()).label_ids(labels)
-    tuned = run.read_thresholds()
-    thresholds = (
-        check_thresholds(tuned["thresholds"], labels, str(run.thresholds))
-        if tuned
-        else np.full(len(labels), DEFAULT_THRESHOLD)
-    )
-    max_length = int(config.get("max_length", DEFAULT_MAX_LENGTH))
-    truncation = config.get("truncation", "head")
-    windows = (config.get("long_documents", "truncate") == "windows", config.get("window_overlap"))
-    probabilities = _predict(run, examples, max_length, truncation, source, windows, True)
-    result = compute_multilabel_metrics(y_true, probabilities, labels, thresholds)
-    result["thresholds_from"] = "validation" if tuned else "default 0.5"
-    result["confident_mistakes"] = label_set_mistakes(
-        examples.display_texts(), y_true, probabilities, labels, thresholds
-    )
-    _record_source(result, run, data, output, probabilities, source)
-    if run.split_path("train").is_file():
-        result["baseline"] = tfidf_multilabel_baseline(
-            _split_inputs(run.read_split("train"), labels),
-            _split_inputs(run.read_split("validation"), labels)
-            if run.split_path("validation").is_file()
-            else None,
-            (_inputs(examples), y_true),
-            labels,
-            seed=int(config.get("seed", 42)),
-            class_weight=_applied_class_weight(run),
+
+    probabilities = _predict(run, examples, record, source)
+    result = task.score(examples, y_true, probabilities)
+    result["source"] = source
+    if data is None:
+        # The run's own test split: keep the split facts training stored, and the probabilities
+        # the export is later checked against.
+        facts = (
+            ("split_sizes", record.split_sizes),
+            ("duplicates_dropped", record.duplicates_dropped),
         )
+        result.update({key: value for key, value in facts if value is not None})
+        run.write_test_probabilities(probabilities)
+    else:
+        output.path.mkdir(parents=True, exist_ok=True)
+    if run.split_path("train").is_file():
+        result["baseline"] = task.baseline(run, examples, y_true)
         result["lift"] = lift(result, result["baseline"])
     output.write_metrics(result)
-    logger.info(
-        "Micro-F1 %.4f, macro-F1 %.4f, subset accuracy %.4f, Hamming loss %.4f on %d texts; "
-        "metrics in %s",
-        result["micro_f1"],
-        result["macro_f1"],
-        result["subset_accuracy"],
-        result["hamming_loss"],
-        result["num_examples"],
-        output.metrics,
-    )
+    task.log(result, output)
     if plots:
-        from kerasbert.evaluation.plots_multilabel import write_multilabel_plots
-
-        dataset = "the test set" if data is None else Path(data).name
-        write_multilabel_plots(run, result, output.plots, dataset, with_history=data is None)
+        task.write_plots(run, output, data, result, examples, y_true, probabilities)
         if data is None:
             from kerasbert.evaluation.report import write_report
 
@@ -229,50 +108,167 @@ def evaluate_multilabel(
     return result
 
 
+class _Task:
+    """The parts of `evaluate_run` that differ between single- and multi-label runs."""
+
+    def __init__(self, record: RunRecord) -> None:
+        self.record = record
+        self.labels = list(record.labels)
+
+
+class _SingleLabel(_Task):
+    """A single-label run: class ids, softmax metrics, the TF-IDF logistic regression baseline
+    and the confusion-matrix plots."""
+
+    def columns(self, text: str | None, text_pair: str | None, label: str | None) -> ColumnSpec:
+        return ColumnSpec(text, text_pair, label, multi_label=False)
+
+    def truth(self, examples: Examples, source: str) -> np.ndarray:
+        return labels_to_ids(examples.labels, self.labels, source=source)
+
+    def score(self, examples: Examples, y_true, probabilities: np.ndarray) -> dict[str, Any]:
+        result = compute_metrics(y_true, probabilities, self.labels)
+        result["confident_mistakes"] = confident_mistakes(
+            examples.display_texts(), y_true, probabilities, self.labels
+        )
+        return result
+
+    def baseline(self, run: RunDir, examples: Examples, y_true) -> dict[str, Any]:
+        train = run.read_split("train")
+        return tfidf_baseline(
+            train.texts,
+            train.labels,
+            examples.texts,
+            examples.labels,
+            self.labels,
+            seed=self.record.settings.seed,
+            train_pairs=train.text_pairs,
+            test_pairs=examples.text_pairs,
+            class_weight=self.record.class_weight,
+        )
+
+    def log(self, result: dict[str, Any], output: RunDir) -> None:
+        logger.info(
+            "Accuracy %.4f, macro-F1 %.4f on %d texts; metrics in %s",
+            result["accuracy"],
+            result["macro_f1"],
+            result["num_examples"],
+            output.metrics,
+        )
+
+    def write_plots(self, run, output, data, result, examples, y_true, probabilities) -> None:
+        from kerasbert.evaluation import plots as plotting
+
+        if data is None:
+            plotting.write_plots(run.path)
+        else:
+            plotting.write_evaluation_plots(
+                result,
+                examples.display_texts(),
+                y_true,
+                probabilities,
+                self.labels,
+                output.plots,
+                dataset=Path(data).name,
+            )
+
+
+class _MultiLabel(_Task):
+    """A multi-label run: multi-hot truth, sigmoid
+    probabilities cut by the run's tuned thresholds (`thresholds.json`; 0.5 for a run without),
+    multi-label metrics, and the one-vs-rest baseline thresholded by the same rule on the run's
+    validation split."""
+
+    def __init__(self, run: RunDir, record: RunRecord) -> None:
+        super().__init__(record)
+        self.thresholds = run.read_label_thresholds(self.labels)
+
+    def columns(self, text: str | None, text_pair: str | None, label: str | None) -> ColumnSpec:
+        # The run's own label format, unless another label column is named.
+        settings = self.record.settings
+        return ColumnSpec(
+            text,
+            text_pair,
+            label,
+            None if label else settings.label_columns,
+            multi_label=True,
+            label_separator=self.record.label_separator,
+            strict=False,
+        )
+
+    def truth(self, examples: Examples, source: str) -> np.ndarray:
+        unknown = {name for names in examples.label_sets() for name in names} - set(self.labels)
+        if unknown:
+            labels_to_ids(sorted(unknown), self.labels, source=source)  # raises, naming them
+        return _multi_hot(examples, self.labels)
+
+    def score(self, examples: Examples, y_true, probabilities: np.ndarray) -> dict[str, Any]:
+        cuts = self.thresholds.values
+        result = compute_multilabel_metrics(y_true, probabilities, self.labels, cuts)
+        result["thresholds_from"] = "validation" if self.thresholds.tuned else "default 0.5"
+        result["confident_mistakes"] = label_set_mistakes(
+            examples.display_texts(), y_true, probabilities, self.labels, cuts
+        )
+        return result
+
+    def baseline(self, run: RunDir, examples: Examples, y_true) -> dict[str, Any]:
+        train = run.read_split("train")
+        validation = (
+            run.read_split("validation") if run.split_path("validation").is_file() else None
+        )
+        return tfidf_multilabel_baseline(
+            (_inputs(train), _multi_hot(train, self.labels)),
+            None
+            if validation is None
+            else (_inputs(validation), _multi_hot(validation, self.labels)),
+            (_inputs(examples), y_true),
+            self.labels,
+            seed=self.record.settings.seed,
+            class_weight=self.record.class_weight,
+        )
+
+    def log(self, result: dict[str, Any], output: RunDir) -> None:
+        logger.info(
+            "Micro-F1 %.4f, macro-F1 %.4f, subset accuracy %.4f, Hamming loss %.4f on %d texts; "
+            "metrics in %s",
+            result["micro_f1"],
+            result["macro_f1"],
+            result["subset_accuracy"],
+            result["hamming_loss"],
+            result["num_examples"],
+            output.metrics,
+        )
+
+    def write_plots(self, run, output, data, result, examples, y_true, probabilities) -> None:
+        from kerasbert.evaluation.plots_multilabel import write_multilabel_plots
+
+        dataset = "the test set" if data is None else Path(data).name
+        write_multilabel_plots(run, result, output.plots, dataset, with_history=data is None)
+
+
 def _inputs(examples: Examples) -> list[Any]:
     pairs = examples.text_pairs
     return list(examples.texts) if pairs is None else list(zip(examples.texts, pairs))
 
 
-def _split_inputs(examples: Examples, labels: list[str]) -> tuple[list[Any], np.ndarray]:
-    return _inputs(examples), Examples(examples.texts, examples.label_sets()).label_ids(labels)
-
-
-def _record_source(result, run: RunDir, data, output: RunDir, probabilities, source: str) -> None:
-    """Where the scores come from; for the run's own test split also its split facts and the
-    probabilities the export is later checked against."""
-    result["source"] = source
-    if data is None:
-        summary = run.read_data_summary()
-        for key in ("split_sizes", "duplicates_dropped"):
-            if key in summary:
-                result[key] = summary[key]
-        run.write_test_probabilities(probabilities)
-    else:
-        output.path.mkdir(parents=True, exist_ok=True)
-
-
-def _takes_pairs(run: RunDir) -> bool:
-    """Whether the run's model classifies text pairs (its data summary says, else its test split)."""
-    summary = run.read_data_summary()
-    if "pair" in summary:
-        return bool(summary["pair"])
-    return run.split_path("test").is_file() and run.read_split("test").text_pairs is not None
+def _multi_hot(examples: Examples, labels: list[str]) -> np.ndarray:
+    return Examples(examples.texts, examples.label_sets()).label_ids(labels)
 
 
 def _read_evaluation_data(
-    data: str, given: ColumnSpec, config: dict[str, Any], pair: bool, run_name: str
+    data: str, given: ColumnSpec, record: RunRecord, run_name: str
 ) -> Examples:
     """A labelled file to evaluate on, refused unless it holds what the model classifies.
 
     Columns not `given` are the run's (`config.json`); a file without the run's columns is read
     with the given ones alone, the rest detected from common names.
     """
+    settings, pair = record.settings, record.pair
     run_columns = dataclasses.replace(
         given,
-        text=given.text or config.get("text_column"),
-        text_pair=given.text_pair or config.get("text_pair_column"),
-        label=given.label or config.get("label_column"),
+        text=given.text or settings.text_column,
+        text_pair=given.text_pair or settings.text_pair_column,
+        label=given.label or settings.label_column,
     )
     try:
         read = read_labelled(data, run_columns)
@@ -294,17 +290,10 @@ def _read_evaluation_data(
     return Examples(read.texts, read.labels, read.text_pairs)
 
 
-def _predict(
-    run: RunDir,
-    examples: Examples,
-    max_length: int,
-    truncation: str,
-    source: str,
-    windows: tuple[bool, int | None] = (False, None),
-    multi_label: bool = False,
-) -> np.ndarray:
-    """Class probabilities of the run's saved TensorFlow model for the texts (or text pairs);
-    per-label sigmoid probabilities for a multi-label run."""
+def _predict(run: RunDir, examples: Examples, record: RunRecord, source: str) -> np.ndarray:
+    """Class probabilities of the run's saved TensorFlow model for the texts (or text pairs),
+    encoded as the run trained (`record.settings`); per-label sigmoid probabilities for a
+    multi-label run."""
     from kerasbert.training.checkpoint import load_trained_model
     from kerasbert.training.pipeline import predict_probabilities
 
@@ -312,29 +301,16 @@ def _predict(
         raise FileNotFoundError(f"{run.model} does not exist; the run has no saved model.")
     logger.info("Predicting %d texts from %s with %s", len(examples), source, run.model)
     model, tokenizer = load_trained_model(run.model)
+    settings = record.settings
     probabilities = predict_probabilities(
         model,
         tokenizer,
         examples.texts,
-        max_length,
+        settings.max_length,
         text_pairs=examples.text_pairs,
-        truncation=truncation,
-        windows=windows[0],
-        window_overlap=windows[1],
-        multi_label=multi_label,
+        truncation=settings.truncation,
+        windows=settings.long_documents == "windows",
+        window_overlap=settings.window_overlap,
+        multi_label=record.multi_label,
     )
     return np.asarray(probabilities)
-
-
-def _write_plots(run, output, data, result, texts, y_true, probabilities, labels) -> None:
-    from kerasbert.evaluation import plots as plotting
-
-    if data is None:
-        from kerasbert.evaluation.report import write_report
-
-        plotting.write_plots(run.path)
-        write_report(run.path)
-    else:
-        plotting.write_evaluation_plots(
-            result, texts, y_true, probabilities, labels, output.plots, dataset=Path(data).name
-        )

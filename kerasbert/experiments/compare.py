@@ -11,6 +11,7 @@ plots draw each group in its own colour and panel.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import glob
 import logging
 from collections.abc import Iterable, Mapping, Sequence
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from kerasbert.common.errors import InputError
+from kerasbert.config import TrainConfig
 from kerasbert.experiments.runinfo import SINGLE_LABEL, RunInfo, read_run_info
 
 logger = logging.getLogger(__name__)
@@ -153,12 +155,12 @@ def group_runs(runs: Sequence[RunInfo]) -> dict[str, list[RunInfo]]:
 
 
 def varying_settings(runs: Sequence[RunInfo]) -> list[str]:
-    """Training settings whose values differ between runs, in `config.json` order."""
-    names = list(dict.fromkeys(name for run in runs for name in run.settings))
+    """Training settings whose values differ between runs, in `TrainConfig` order."""
+    names = [setting.name for setting in dataclasses.fields(TrainConfig)]
     return [
         name
         for name in names
-        if name not in NOT_COMPARED and len({repr(run.settings.get(name)) for run in runs}) > 1
+        if name not in NOT_COMPARED and len({repr(run.setting(name)) for run in runs}) > 1
     ]
 
 
@@ -217,7 +219,7 @@ def table(
         row["run"] = run.name
         if several:
             row |= {"group": group_of[id(run)], "data": run.data, "task": run.task}
-        row |= {name: _setting(name, run.settings.get(name)) for name in varying}
+        row |= {name: _setting(name, run.setting(name)) for name in varying}
         row |= {
             "epochs_trained": len(run.history.get("epoch", [])) or None,
             "val_loss": run.validation("val_loss"),

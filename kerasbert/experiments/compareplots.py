@@ -62,14 +62,14 @@ def validation_curves(groups: Mapping[str, list[RunInfo]], path: Path) -> Path:
 def metric_vs_setting(groups: Mapping[str, list[RunInfo]], name: str, path: Path) -> Path:
     """Validation loss and accuracy (test accuracy as crosses, where evaluated) against a setting."""
     figure, (loss_axis, score_axis) = plt.subplots(1, 2, figsize=(10, 4))
-    values = [run.settings.get(name) for runs in groups.values() for run in runs]
+    values = [run.setting(name) for runs in groups.values() for run in runs]
     numeric = all(
         isinstance(value, (int, float)) and not isinstance(value, bool) for value in values
     )
     categories = sorted({repr(value) for value in values})
     for colour, (group, runs) in zip(_colours(), groups.items()):
         xs = [
-            run.settings.get(name) if numeric else categories.index(repr(run.settings.get(name)))
+            run.setting(name) if numeric else categories.index(repr(run.setting(name)))
             for run in runs
         ]
         label = f"group {group}" if len(groups) > 1 else None

@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from kerasbert.common.errors import InputError
+from kerasbert.config import TrainConfig
 from kerasbert.inference.exportdir import ExportDir, ExportInfo
-from kerasbert.training.rundir import RunDir
+from kerasbert.training.rundir import RunDir, default_export_dir
 
 SINGLE_LABEL, PAIRS, MULTI_LABEL = "single-label", "text pairs", "multi-label"
 # The number a task is judged by, first key present in metrics.json wins. Pairs are balanced
@@ -40,7 +41,7 @@ class RunInfo:
 
     path: Path
     name: str
-    settings: dict[str, Any]
+    settings: TrainConfig
     data: str
     task: str
     labels: list[str]
@@ -78,6 +79,10 @@ class RunInfo:
             return None
         return self.train_examples * epochs / seconds
 
+    def setting(self, name: str) -> Any:
+        """The run's value of the `TrainConfig` field `name`."""
+        return getattr(self.settings, name)
+
     def metric(self, key: str) -> float | None:
         return None if self.metrics is None else self.metrics.get(key)
 
@@ -110,33 +115,26 @@ def read_run_info(path: str | Path) -> RunInfo:
             f"{run.path} is not a kerasbert run directory (no {run.config.name}); pass "
             "directories written by `kerasbert train` or `kerasbert sweep`."
         )
-    settings = run.read_config()
     if not run.labels.is_file() or not run.split_path("test").is_file():
         raise InputError(
             f"{run.path} is an unfinished run (no labels or test split yet); finish it with the "
             "same command, or leave it out."
         )
+    record = run.read_record()
     test = run.read_split("test")
-    summary = run.read_data_summary()
-    sizes = summary.get("split_sizes") or {}
-    windows = (summary.get("windows") or {}).get("train_windows")
     return RunInfo(
         path=run.path,
         name=run.name,
-        settings=settings,
-        data=_data_name(settings),
-        task=MULTI_LABEL
-        if test.multi_label
-        else PAIRS
-        if test.text_pairs is not None
-        else SINGLE_LABEL,
-        labels=run.read_labels(),
+        settings=record.settings,
+        data=_data_name(record.settings),
+        task=MULTI_LABEL if record.multi_label else PAIRS if record.pair else SINGLE_LABEL,
+        labels=list(record.labels),
         test_fingerprint=fingerprint(test),
         test_size=len(test),
         history=run.read_history() or {},
         metrics=run.read_metrics() if run.metrics.is_file() else None,
-        train_examples=windows or sizes.get("train"),
-        export=_export_metadata(run, settings),
+        train_examples=record.train_examples,
+        export=_export_metadata(run, record.settings),
         model_bytes=_model_bytes(run),
     )
 
@@ -152,18 +150,18 @@ def fingerprint(examples) -> str:
     return digest[:FINGERPRINT_DIGITS]
 
 
-def _data_name(settings: dict[str, Any]) -> str:
+def _data_name(settings: TrainConfig) -> str:
     """The data set by name: a built-in's name or a file's name (with its given splits)."""
-    names = [settings.get(key) for key in ("data", "validation_data", "test_data")]
+    names = [settings.data, settings.validation_data, settings.test_data]
     shown = [Path(str(name)).name for name in names if name]
     return " + ".join(shown) or "?"
 
 
-def _export_metadata(run: RunDir, settings: dict[str, Any]) -> ExportInfo | None:
-    """The run's export's `kerasbert.json`: `export_dir` from its settings, else
-    `exported/<run name>`."""
-    candidates = [Path(settings["export_dir"])] if settings.get("export_dir") else []
-    candidates.append(Path("exported") / run.name)
+def _export_metadata(run: RunDir, settings: TrainConfig) -> ExportInfo | None:
+    """The run's export's `kerasbert.json`: `export_dir` from its settings, else the default
+    export directory (`kerasbert.training.rundir.default_export_dir`)."""
+    candidates = [Path(settings.export_dir)] if settings.export_dir else []
+    candidates.append(default_export_dir(run, settings))
     for directory in candidates:
         export = ExportDir(directory)
         if export.metadata.is_file():

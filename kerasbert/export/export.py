@@ -23,16 +23,18 @@ import shutil
 import time
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import onnx
 
-from kerasbert.common.decision import DEFAULT_THRESHOLD, check_thresholds
 from kerasbert.common.errors import InputError
 from kerasbert.common.files import check_replaceable, write_json
 from kerasbert.common.names import MODEL_INPUT_NAMES, Task
+from kerasbert.config import TrainConfig
+from kerasbert.data.examples import Examples
 from kerasbert.evaluation.metrics import labels_to_ids
 from kerasbert.export.convert import CONVERTERS, DEFAULT_OPSET, convert, optimize, quantize_int8
 from kerasbert.export.parity import (
@@ -56,7 +58,7 @@ from kerasbert.inference.exportdir import (
 )
 from kerasbert.inference.predictor import OnnxClassifier
 from kerasbert.training.checkpoint import load_trained_model
-from kerasbert.training.rundir import RunDir
+from kerasbert.training.rundir import LabelThresholds, RunDir, RunRecord, default_export_dir
 
 logger = logging.getLogger(__name__)
 
@@ -94,7 +96,8 @@ def export_run(
     Args:
         run_dir: a run directory written by `kerasbert train` (`model/`, `labels.json`,
             `config.json`, `data/test.jsonl`).
-        output_dir: where to write; default `exported/<run-name>` under the current directory.
+        output_dir: where to write; default `exported/<run-name>` under the current directory
+            (`kerasbert.training.rundir.default_export_dir`).
         overwrite: replace an existing export directory instead of refusing.
         opset: ONNX opset to convert to.
         int8_threshold: largest accepted int8 drop, in accuracy or macro-F1 points, before the
@@ -117,21 +120,22 @@ def export_run(
     >>> export_run("runs/bbc-news-20250101-120000")  # doctest: +SKIP
     PosixPath('exported/bbc-news-20250101-120000')
     """
-    source = RunDir(run_dir)
-    run = _read_run(source)
-    target = Path(output_dir) if output_dir is not None else Path("exported") / source.name
+    run = _read_run(RunDir(run_dir))
+    target = (
+        Path(output_dir) if output_dir is not None else default_export_dir(run.dir, run.settings)
+    )
     _refuse_existing(target, overwrite)
     if converter != "auto" and converter not in CONVERTERS:
         raise InputError(
             f"--converter must be auto or one of {', '.join(CONVERTERS)}; got {converter!r}."
         )
     if parity_texts is None:
-        parity_texts = spread_by_length(run["test_examples"], PARITY_MAX_TEXTS)
+        parity_texts = spread_by_length(run.test_inputs, PARITY_MAX_TEXTS)
     parity_texts = list(parity_texts)
     if not parity_texts:
         raise InputError("parity_texts is empty; the parity check needs at least one text.")
-    if any(isinstance(text, str) == run["pair"] for text in parity_texts):
-        kind = "(text, text_pair) tuples" if run["pair"] else "strings"
+    if any(isinstance(text, str) == run.record.pair for text in parity_texts):
+        kind = "(text, text_pair) tuples" if run.record.pair else "strings"
         raise InputError(f"parity_texts must be {kind}, as the model's test examples are.")
 
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -139,28 +143,60 @@ def export_run(
     staging = target.parent / f".{target.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     staging.mkdir()
     try:
-        _write_export(
-            source, run, ExportDir(staging), opset, int8_threshold, parity_texts, converter
-        )
+        _write_export(run, ExportDir(staging), opset, int8_threshold, parity_texts, converter)
         _publish(staging, target, overwrite)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    logger.info("Exported %s to %s", source.path, target)
+    logger.info("Exported %s to %s", run.dir.path, target)
     return target
 
 
+@dataclass(frozen=True)
+class _Source:
+    """What the export reads of a run, once: its record (settings, labels, task), its test split
+    (what the checks predict) and, for a multi-label run, its decision thresholds."""
+
+    dir: RunDir
+    record: RunRecord
+    test: Examples
+    thresholds: LabelThresholds | None
+
+    @property
+    def settings(self) -> TrainConfig:
+        return self.record.settings
+
+    @property
+    def labels(self) -> list[str]:
+        return list(self.record.labels)
+
+    @property
+    def test_inputs(self) -> list[str] | list[tuple[str, str]]:
+        """The test examples as the predictor takes them: texts, or (text, text_pair) tuples."""
+        pairs = self.test.text_pairs
+        return (
+            list(self.test.texts)
+            if pairs is None
+            else list(zip(self.test.texts, pairs, strict=True))
+        )
+
+    @property
+    def cuts(self) -> np.ndarray | None:
+        """The multi-label thresholds in label order; None for a single-label run."""
+        return None if self.thresholds is None else self.thresholds.values
+
+
 def _write_export(
-    source: RunDir,
-    run: dict[str, Any],
+    run: _Source,
     staging: ExportDir,
     opset: int,
     int8_threshold: float,
     parity_texts: list[str] | list[tuple[str, str]],
     converter: str,
 ) -> None:
+    source, settings = run.dir, run.settings
     model, tokenizer = load_trained_model(source.model)
-    labels, max_length = run["labels"], run["max_length"]
+    labels, max_length = run.labels, settings.max_length
     if model.config.num_labels != len(labels):
         raise InputError(
             f"{source.labels} lists {len(labels)} labels but the model in {source.model} has "
@@ -170,7 +206,7 @@ def _write_export(
     model_type = model.config.model_type
     texts, pairs = (
         ([text for text, _ in parity_texts], [pair for _, pair in parity_texts])
-        if run["pair"]
+        if run.record.pair
         else (parity_texts, None)
     )
     batches = encode_for_parity(
@@ -179,13 +215,13 @@ def _write_export(
         max_length,
         MODEL_INPUT_NAMES,
         pairs,
-        run["truncation"],
-        windows=run["long_documents"] == "windows",
-        window_overlap=run["window_overlap"],
+        settings.truncation,
+        windows=settings.long_documents == "windows",
+        window_overlap=settings.window_overlap,
     )
     expected = [tensorflow_logits(model, feeds) for _, feeds in batches]
     fp32_path = staging.model_path("fp32")
-    cuts = run["threshold_array"]
+    cuts = run.cuts
     graph, fp32_parity = _convert_checked(
         model, fp32_path, converter, opset, batches, expected, cuts
     )
@@ -205,12 +241,12 @@ def _write_export(
         _write_onnx_metadata(path, labels, max_length)
 
     _save_tokenizer(source.model, tokenizer, staging.tokenizer)
-    metadata = _metadata(source, run, tokenizer, input_names, opset, model_type)
+    metadata = _metadata(run, tokenizer, input_names, opset, model_type)
     metadata.update(
         graph=graph, parity=parity, optimization=optimization, quantization=quantization
     )
     write_json(staging.metadata, metadata)
-    _score_variants(source, run, staging, metadata, int8_threshold)
+    _score_variants(run, staging, metadata, int8_threshold)
     metadata["files"] = {
         path.name: path.stat().st_size for path in sorted(staging.path.iterdir()) if path.is_file()
     }
@@ -218,30 +254,33 @@ def _write_export(
 
 
 def _metadata(
-    source: RunDir,
-    run: dict[str, Any],
+    run: _Source,
     tokenizer: Any,
     input_names: list[str],
     opset: int,
     model_type: str,
 ) -> dict[str, Any]:
     """`kerasbert.json` before the checks on the written files fill in their figures."""
+    record, settings = run.record, run.settings
     return {
         "schema_version": SCHEMA_VERSION,
-        "labels": run["labels"],
-        "max_length": run["max_length"],
+        "labels": run.labels,
+        "max_length": settings.max_length,
         # How the predictor must encode its inputs: text pairs or single texts, cut as in training.
-        "pair": run["pair"],
-        "truncation": run["truncation"],
+        "pair": record.pair,
+        "truncation": settings.truncation,
         # A model trained on windows is run on windows: the predictor averages them.
-        "long_documents": run["long_documents"],
-        "window_overlap": run["window_overlap"],
-        "task": Task.MULTI_LABEL if run["multi_label"] else Task.SINGLE_LABEL,
+        "long_documents": settings.long_documents,
+        "window_overlap": settings.window_overlap,
+        "task": Task.MULTI_LABEL if record.multi_label else Task.SINGLE_LABEL,
         # Multi-label: the per-label thresholds tuned on the validation split, and how
         # `kerasbert predict` joins a label set (the training data's separator).
         **(
-            {"thresholds": run["thresholds"], "label_separator": run["label_separator"]}
-            if run["multi_label"]
+            {
+                "thresholds": dict(run.thresholds.by_label),
+                "label_separator": record.label_separator or DEFAULT_LABEL_SEPARATOR,
+            }
+            if run.thresholds is not None
             else {}
         ),
         "lowercase": getattr(tokenizer, "do_lower_case", None),
@@ -251,8 +290,8 @@ def _metadata(
         "opset": opset,
         # By name, not this machine's path: the export ships to other machines.
         "source": {
-            "run": source.name,
-            "checkpoint": checkpoint_name(run["config"].get("model")),
+            "run": run.dir.name,
+            "checkpoint": checkpoint_name(settings.model),
             "model_type": model_type,
         },
         "graph": None,
@@ -266,26 +305,21 @@ def _metadata(
 
 
 def _score_variants(
-    source: RunDir,
-    run: dict[str, Any],
+    run: _Source,
     staging: ExportDir,
     metadata: dict[str, Any],
     int8_threshold: float,
 ) -> None:
     """Score fp32 and int8 with the predictor users will run, on the files about to ship: the
     int8 accuracy delta and the fp32 predictor's agreement with TensorFlow, into `metadata`."""
-    labels, cuts = run["labels"], run["threshold_array"]
+    source, labels, cuts = run.dir, run.labels, run.cuts
     true_ids = (
-        run["test_ids"]
-        if run["multi_label"]
-        else labels_to_ids(run["test_labels"], labels, source=str(source.split_path("test")))
+        run.test.label_ids(labels)
+        if run.record.multi_label
+        else labels_to_ids(run.test.labels, labels, source=str(source.split_path("test")))
     )
-    fp32_probabilities = OnnxClassifier(staging.path, variant="fp32").predict_proba(
-        run["test_examples"]
-    )
-    int8_probabilities = OnnxClassifier(staging.path, variant="int8").predict_proba(
-        run["test_examples"]
-    )
+    fp32_probabilities = OnnxClassifier(staging.path, variant="fp32").predict_proba(run.test_inputs)
+    int8_probabilities = OnnxClassifier(staging.path, variant="int8").predict_proba(run.test_inputs)
     metadata["int8"] = compare_int8(
         true_ids, fp32_probabilities, int8_probabilities, int8_threshold, cuts
     )
@@ -345,57 +379,23 @@ def checkpoint_name(model: str | None) -> str | None:
     return path.resolve().name if path.exists() else model
 
 
-def _read_run(source: RunDir) -> dict[str, Any]:
+def _read_run(source: RunDir) -> _Source:
     source.require(source.labels, source.config, source.split_path("test"), source.model)
-    labels = source.read_labels()
-    config = source.read_config()
-    max_length = config.get("max_length")
-    if not isinstance(max_length, int) or max_length <= 0:
-        raise InputError(f"{source.config} needs a positive integer 'max_length'.")
+    record = source.read_record()
     test = source.read_split("test")
     if not test.texts:
         raise InputError(
             f"{source.split_path('test')} holds no examples; the export is checked on the test "
             "split."
         )
-    return {
-        "labels": labels,
-        "config": config,
-        "max_length": max_length,
-        "pair": test.text_pairs is not None,
-        "truncation": config.get("truncation", "head"),
-        "long_documents": config.get("long_documents", "truncate"),
-        "window_overlap": config.get("window_overlap"),
-        # What the predictor takes: texts, or (text, text_pair) tuples.
-        "test_examples": test.texts
-        if test.text_pairs is None
-        else list(zip(test.texts, test.text_pairs, strict=True)),
-        "test_labels": test.labels,
-        **_task(source, test, labels, config),
-    }
-
-
-def _task(source: RunDir, test: Any, labels: list[str], config: dict[str, Any]) -> dict[str, Any]:
-    """A multi-label run's thresholds (tuned at training; 0.5 for a run without), its label
-    separator and multi-hot test labels; None of those for a single-label run."""
-    if not test.multi_label:
-        return {"multi_label": False, "thresholds": None, "threshold_array": None}
-    tuned = source.read_thresholds()
-    if tuned is None:
-        logger.warning(
-            "%s is missing; exporting with threshold 0.5 for every label.", source.thresholds
-        )
-    thresholds = tuned["thresholds"] if tuned else dict.fromkeys(labels, DEFAULT_THRESHOLD)
-    columns = source.read_data_summary().get("columns") or {}
-    return {
-        "multi_label": True,
-        "thresholds": thresholds,
-        "threshold_array": check_thresholds(thresholds, labels, str(source.thresholds)),
-        "label_separator": config.get("label_separator")
-        or columns.get("label_separator")
-        or DEFAULT_LABEL_SEPARATOR,
-        "test_ids": test.label_ids(labels),
-    }
+    thresholds = None
+    if record.multi_label:
+        thresholds = source.read_label_thresholds(record.labels)
+        if not thresholds.tuned:
+            logger.warning(
+                "%s is missing; exporting with threshold 0.5 for every label.", source.thresholds
+            )
+    return _Source(source, record, test, thresholds)
 
 
 def _write_onnx_metadata(path: Path, labels: Sequence[str], max_length: int) -> None:

@@ -14,7 +14,6 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,26 +21,20 @@ import numpy as np
 
 from kerasbert.common.decision import sigmoid
 from kerasbert.common.errors import InputError
-from kerasbert.common.files import check_replaceable
 from kerasbert.common.names import Task
 from kerasbert.common.windows import check_overlap
 from kerasbert.config import TrainConfig, planned_epochs
-from kerasbert.data.readers import BUILTIN_DATASETS
-from kerasbert.data.remote import fetch_remote, is_remote, local_mirror, sync_to_remote
+from kerasbert.data.remote import is_remote, sync_to_remote
 from kerasbert.data.splits import DataSplits, class_weights, splits_for
-from kerasbert.inference.exportdir import ExportDir
 from kerasbert.training import checkpoint, pipeline
 from kerasbert.training.callbacks import completed_epochs, make_callbacks
 from kerasbert.training.model import build_classifier, compile_classifier, fit_head
-from kerasbert.training.rundir import SPLITS, RunDir
+from kerasbert.training.rundir import SPLITS, RunDir, prepare_remote_mirror
 from kerasbert.training.strategy import create_strategy, precision_scope, resolve_precision
-from kerasbert.training.tfkeras import keras, tf
+from kerasbert.training.tfkeras import keras
 from kerasbert.training.thresholds import tune_thresholds
 
 logger = logging.getLogger(__name__)
-
-# Settings that may differ when a killed run is restarted into the same directory.
-RESUMABLE_DIFFERENCES = {"output_dir", "export_dir", "overwrite", "plots", "export"}
 
 
 class PhaseTimer:
@@ -106,7 +99,10 @@ def fit_run(
         )
     tokenizer = checkpoint.load_tokenizer(model_path)
     remote = config.output_dir if is_remote(config.output_dir) else None
-    run = RunDir(check_run_dir(config, prepare_remote_mirror(config) if remote else None))
+    run = RunDir.for_settings(config)
+    if remote:
+        prepare_remote_mirror(config)
+    run.check_usable(config)
 
     keras.utils.set_random_seed(config.seed)
     precision = resolve_precision(config.precision, strategy)
@@ -235,7 +231,9 @@ def _fit(
 
     # Only now, with the weights loaded, is every input known to work: a failed start above
     # leaves no directory behind.
-    run = _write_records(config, run, splits, inputs)
+    run.prepare(config)
+    run.write_data_summary(inputs.summary)
+    run.write_splits(splits)
     logger.info(
         "Training %s on %d examples (%d steps/epoch, global batch %d, %s padding at %.0f%% "
         "efficiency).",
@@ -301,16 +299,6 @@ def _datasets(config, inputs: Inputs, completed: int):
     return train_data, validation_data, steps_per_epoch, epochs
 
 
-def _write_records(config, run: RunDir, splits: DataSplits, inputs: Inputs) -> RunDir:
-    """Create the run directory and write what the run reads: summary, labels and splits."""
-    run = RunDir(prepare_run_dir(config, run.path))
-    run.write_data_summary(inputs.summary)
-    run.write_labels(splits.labels)
-    for name in SPLITS:
-        run.write_split(name, getattr(splits, name))
-    return run
-
-
 def _multi_label(splits: DataSplits) -> bool:
     return splits.task == Task.MULTI_LABEL
 
@@ -350,115 +338,3 @@ def tune_run_thresholds(model, run: RunDir, inputs: Inputs, labels: list[str]) -
     run.write_thresholds(tuned)
     logger.info("Per-label thresholds tuned on the validation split: %s", tuned["thresholds"])
     return tuned
-
-
-def prepare_remote_mirror(config: TrainConfig) -> Path:
-    """For a remote `--output-dir`: a fresh local mirror, holding the remote run if it is an
-    unfinished one to resume. A finished remote run is refused unless `--overwrite`."""
-    gfile = tf.io.gfile
-    remote = config.output_dir.rstrip("/")
-    local = local_mirror(remote)
-    shutil.rmtree(local, ignore_errors=True)
-    marker = f"{remote}/{RunDir.MARKER}"
-    if gfile.exists(marker) and not config.overwrite:
-        if not gfile.exists(f"{remote}/{RunDir(local).backup.name}"):
-            raise InputError(
-                f"Run directory {remote} already exists. Choose another --output-dir, or pass "
-                "--overwrite to replace it."
-            )
-        logger.info("Fetching the unfinished run %s to resume it.", remote)
-        fetch_remote(remote, local)
-    elif gfile.exists(remote) and gfile.listdir(remote) and not gfile.exists(marker):
-        raise InputError(
-            f"{remote} holds other files; choose an empty or new --output-dir for the run."
-        )
-    return local
-
-
-def check_run_dir(config: TrainConfig, run_dir: Path | None = None) -> Path:
-    """Refuse a run directory that cannot be used, without touching anything; return its path.
-
-    An existing non-empty directory is refused unless it holds an unfinished run with the same
-    settings (it is resumed) or `--overwrite` is given, which deletes only a kerasbert run
-    directory: never the working directory, an ancestor of it, or a folder of other files. The
-    export directory is checked the same way, so a clash does not surface after training.
-    """
-    run = RunDir(run_dir or config.output_dir or default_run_dir(config.data))
-    existing = next(path for path in (run.path, *run.path.parents) if path.exists())
-    if not existing.is_dir():
-        raise InputError(
-            f"Cannot create the run directory {run.path}: {existing} is a file. Choose another "
-            "--output-dir."
-        )
-    if config.export:
-        export_dir = default_export_dir(config, run.path)
-        if export_dir.exists() and not config.overwrite:
-            raise InputError(
-                f"Export directory {export_dir} already exists. Choose another --export-dir, or "
-                "pass --overwrite to replace it."
-            )
-        if export_dir.is_dir() and any(export_dir.iterdir()):
-            check_replaceable(export_dir, ExportDir.MARKER, "export", "--export-dir")
-    if not (run.path.exists() and any(run.path.iterdir())):
-        return run.path
-    if config.overwrite:
-        check_replaceable(run.path, RunDir.MARKER, "run", "--output-dir")
-        return run.path
-    if run.is_resumable():
-        try:
-            previous = run.read_config()
-        except InputError:
-            previous = {}
-        differences = sorted(
-            key
-            for key, value in config.to_dict().items()
-            if key not in RESUMABLE_DIFFERENCES and previous.get(key) != value
-        )
-        if differences:
-            raise InputError(
-                f"{run.path} holds an unfinished run with different settings ({differences}); "
-                "pass the same settings to resume it, or --overwrite to start again."
-            )
-        return run.path
-    raise InputError(
-        f"Run directory {run.path} already exists. Choose another --output-dir, or pass "
-        "--overwrite to replace it."
-    )
-
-
-def prepare_run_dir(config: TrainConfig, run_dir: Path | None = None) -> Path:
-    """Create the run directory, resume an unfinished one, or replace one with `--overwrite`."""
-    run = RunDir(check_run_dir(config, run_dir))
-    if run.path.exists() and any(run.path.iterdir()):
-        if not config.overwrite:
-            logger.warning("Resuming the unfinished run in %s from its last epoch.", run.path)
-            return run.path
-        logger.warning("Removing existing run directory %s (--overwrite).", run.path)
-        shutil.rmtree(run.path)
-    try:
-        run.path.mkdir(parents=True, exist_ok=True)
-        probe = run.path / ".write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as error:
-        raise InputError(
-            f"Cannot write the run directory {run.path}: {error.strerror}. Choose a writable "
-            "--output-dir."
-        ) from error
-    run.write_config(config.to_dict())
-    return run.path
-
-
-def default_run_dir(data: str) -> Path:
-    name = Path(data).stem if data not in BUILTIN_DATASETS else data
-    return Path("runs") / f"{name}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
-
-
-def default_export_dir(config: TrainConfig, run_dir: Path) -> Path:
-    """`--export-dir`, else `exported/<run name>` (a remote run's name, not its local mirror's)."""
-    if config.export_dir:
-        return Path(config.export_dir)
-    name = (
-        config.output_dir.rstrip("/").rsplit("/", 1)[-1] if is_remote(config.output_dir) else None
-    )
-    return Path("exported") / (name or RunDir(run_dir).name)
