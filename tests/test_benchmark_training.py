@@ -48,7 +48,7 @@ def test_lockstep_modes_differ_only_in_padding(tmp_path):
     assert not all(np.allclose(a, b, atol=1e-5) for a, b in zip(weights[1], weights[2]))
 
 
-@pytest.mark.slow  # three tiny models trained in lockstep
+# One epoch on 24 texts: the fast suite's test of the benchmark's training.
 def test_freeze_embeddings_trains_every_mode_with_the_embeddings_fixed(tmp_path):
     from kerasbert.training.model import build_classifier
 
