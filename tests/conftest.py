@@ -10,6 +10,10 @@ from __future__ import annotations
 import csv
 import os
 import random
+import signal
+import subprocess
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
@@ -56,7 +60,7 @@ def tiny_texts(count_per_class: int, seed: int = 0) -> list[tuple[str, str]]:
     return rows
 
 
-def write_csv(path: Path, rows: list[tuple[str, str]], columns=("text", "label")) -> Path:
+def write_csv(path: Path, rows: list[tuple], columns=("text", "label")) -> Path:
     with path.open("w", newline="", encoding="utf-8") as file:
         writer = csv.writer(file)
         writer.writerow(columns)
@@ -209,18 +213,19 @@ def tiny_multilabel(
 
 
 def train_evaluate_export(
-    run_dir: Path, export_dir: Path, make_config, plots: bool = False
+    base: Path, name: str, checkpoint: Path, data: Path, plots: bool = False, **overrides
 ) -> RunAndExport:
-    """Fit, evaluate and export a tiny run; `make_config()` writes the data and returns the run's
-    `TrainConfig`."""
+    """Fit `checkpoint` on `data` (a `tiny_config` with `overrides`) into `base/<name>-run`,
+    evaluate it and export it to `base/<name>-export`."""
     from kerasbert.evaluation.evaluate import evaluate_run
     from kerasbert.export.export import export_run
     from kerasbert.training.fit import fit_run
 
-    fit_run(make_config())
-    evaluate_run(run_dir, plots=plots)
-    export_run(run_dir, export_dir)
-    return RunAndExport(run_dir, export_dir)
+    run = RunAndExport(base / f"{name}-run", base / f"{name}-export")
+    fit_run(tiny_config(checkpoint, data, run.run_dir, **overrides))
+    evaluate_run(run.run_dir, plots=plots)
+    export_run(run.run_dir, run.export_dir)
+    return run
 
 
 # What `learnable_checkpoint` needs on top of `tiny_config`.
@@ -245,3 +250,33 @@ def tiny_config(tiny_checkpoint, tiny_csv, output_dir, **overrides):
         plots=False,
     )
     return TrainConfig(**{**settings, **overrides})
+
+
+def run_until_killed(
+    command: list[str],
+    log: Path,
+    ready: Callable[[], bool],
+    waiting_for: str,
+    cwd: Path | None = None,
+) -> int:
+    """Start `command`, SIGKILL it as soon as `ready()` holds (as a preempted machine would: no
+    clean-up runs) and return its exit status.
+
+    Fails with the end of `log`, where its output goes, if it ends first, and with `waiting_for`
+    if `ready()` does not hold within 4 minutes.
+    """
+    # Output goes to a file: an unread pipe could fill up and stall the child.
+    with log.open("w") as handle:
+        process = subprocess.Popen(command, cwd=cwd, stdout=handle, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 240
+    try:
+        while not ready():
+            assert process.poll() is None, log.read_text()[-3000:]
+            assert time.monotonic() < deadline, waiting_for
+            time.sleep(0.01)
+        os.kill(process.pid, signal.SIGKILL)
+    finally:
+        if process.poll() is None:
+            os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=60)
+    return process.returncode

@@ -34,8 +34,8 @@ FAST_FLAGS = ["--epochs", "1", "--max-length", "32", "--no-export", "--no-plots"
 Setup = Callable[[Path, Path, pytest.MonkeyPatch], list[str]]
 
 
-def _file(name: str, content: str | bytes) -> Setup:
-    """A case whose --data is one file with `content`."""
+def _file(name: str, content: str | bytes, flag: str = "--data") -> Setup:
+    """A case whose `flag` (--data unless named) is one file with `content`."""
 
     def setup(folder: Path, checkpoint: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
         path = folder / name
@@ -43,7 +43,7 @@ def _file(name: str, content: str | bytes) -> Setup:
             path.write_bytes(content)
         else:
             path.write_text(content, encoding="utf-8")
-        return ["--data", str(path)]
+        return [flag, str(path)]
 
     return setup
 
@@ -145,11 +145,7 @@ def _output_under_file(folder: Path, checkpoint: Path, monkeypatch) -> list[str]
 
 
 def _config(name: str, content: str) -> Setup:
-    def setup(folder: Path, checkpoint: Path, monkeypatch) -> list[str]:
-        (folder / name).write_text(content, encoding="utf-8")
-        return ["--config", str(folder / name)]
-
-    return setup
+    return _file(name, content, flag="--config")
 
 
 def _finished_run(folder: Path, checkpoint: Path, monkeypatch) -> list[str]:

@@ -10,15 +10,13 @@ moments and step, and each epoch's data order all have to come back.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-from conftest import VOCAB, save_tiny_bert, tiny_texts, write_csv
+from conftest import VOCAB, run_until_killed, save_tiny_bert, tiny_texts, write_csv
 
 from kerasbert.cli import main
 from kerasbert.training.callbacks import completed_epochs
@@ -46,12 +44,6 @@ def _backed_up(run_dir: Path) -> bool:
     return any((run_dir / "backup").rglob("checkpoint"))
 
 
-def _start(command: list[str], log: Path) -> subprocess.Popen:
-    # Output goes to a file: an unread pipe could fill up and stall the child.
-    with log.open("w") as handle:
-        return subprocess.Popen(command, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT)
-
-
 @pytest.fixture(scope="module")
 def killed_and_resumed(tmp_path_factory) -> dict:
     folder = tmp_path_factory.mktemp("resume")
@@ -70,18 +62,13 @@ def killed_and_resumed(tmp_path_factory) -> dict:
     )
     assert reference.returncode == 0, reference.stderr[-3000:]
 
-    first = _start(command, folder / "first.log")
-    deadline = time.monotonic() + 240
-    try:
-        while not _backed_up(run_dir):
-            assert first.poll() is None, (folder / "first.log").read_text()[-3000:]
-            assert time.monotonic() < deadline, "no epoch finished within 4 minutes"
-            time.sleep(0.02)
-        os.kill(first.pid, signal.SIGKILL)
-    finally:
-        if first.poll() is None:
-            os.kill(first.pid, signal.SIGKILL)
-        first.wait(timeout=60)
+    killed_status = run_until_killed(
+        command,
+        folder / "first.log",
+        lambda: _backed_up(run_dir),
+        "no epoch finished within 4 minutes",
+        cwd=ROOT,
+    )
 
     at_kill = {
         "completed": completed_epochs(run_dir / "backup"),
@@ -105,7 +92,7 @@ def killed_and_resumed(tmp_path_factory) -> dict:
     return {
         "run_dir": run_dir,
         "uninterrupted": folder / "uninterrupted",
-        "returncode": first.returncode,
+        "returncode": killed_status,
         "at_kill": at_kill,
         "second": second,
         "command": command,

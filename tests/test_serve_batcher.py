@@ -37,6 +37,19 @@ def run(coroutine):
     return asyncio.run(asyncio.wait_for(coroutine, 60))
 
 
+async def held_batcher(
+    recorder: Recorder, first: list[int], **limits
+) -> tuple[DynamicBatcher, asyncio.Task]:
+    """A started batcher (no waiting for a fuller batch) whose worker holds the batch `first` at
+    `recorder`'s closed gate, so what is submitted next queues behind it; and `first`'s task."""
+    batcher = DynamicBatcher(recorder, max_wait=0.0, **limits)
+    batcher.start()
+    recorder.gate.clear()
+    running = asyncio.create_task(batcher.submit(first))
+    await asyncio.sleep(0.05)  # the worker takes `first` and waits at the gate
+    return batcher, running
+
+
 def test_concurrent_requests_share_batches_and_get_their_own_results_in_order() -> None:
     recorder = Recorder()
 
@@ -81,13 +94,7 @@ def test_a_full_queue_refuses_at_once_and_loses_nothing_queued() -> None:
     recorder = Recorder()
 
     async def main():
-        batcher = DynamicBatcher(recorder, max_batch_size=2, max_wait=0.0, max_queue=4)
-        batcher.start()
-        recorder.gate.clear()
-        first = asyncio.create_task(batcher.submit([1, 2]))
-        while not recorder.batches and batcher.queued:  # let the worker take the first batch
-            await asyncio.sleep(0.01)
-        await asyncio.sleep(0.05)
+        batcher, first = await held_batcher(recorder, [1, 2], max_batch_size=2, max_queue=4)
         queued = [
             asyncio.create_task(batcher.submit([3, 4])),
             asyncio.create_task(batcher.submit([5, 6])),
@@ -128,11 +135,7 @@ def test_requests_whose_caller_gave_up_are_skipped() -> None:
     recorder = Recorder()
 
     async def main():
-        batcher = DynamicBatcher(recorder, max_batch_size=1, max_wait=0.0, max_queue=10)
-        batcher.start()
-        recorder.gate.clear()
-        running = asyncio.create_task(batcher.submit([1]))
-        await asyncio.sleep(0.05)
+        batcher, running = await held_batcher(recorder, [1], max_batch_size=1, max_queue=10)
         with pytest.raises(asyncio.TimeoutError):
             await asyncio.wait_for(batcher.submit([2]), 0.05)
         recorder.gate.set()

@@ -6,16 +6,14 @@ Uses the tiny run and export of `tiny_export_fixtures` (shared with test_export/
 from __future__ import annotations
 
 import hashlib
-import os
 import signal
-import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import run_until_killed
 from tiny_export_fixtures import split_texts
 
 from kerasbert.inference.predictor import OnnxClassifier
@@ -82,21 +80,14 @@ def test_export_killed_midway_leaves_no_partial_directory(
         before = _digest(target)
 
     script = EXPORT_SCRIPT.format(tests=str(TESTS), run_dir=str(run_dir), target=str(target))
-    with (tmp_path / "export.log").open("w") as log:
-        process = subprocess.Popen([sys.executable, "-c", script], stdout=log, stderr=log)
-    deadline = time.monotonic() + 240
-    try:
-        # Kill once the staging directory holds a converted model: mid-way through the export.
-        while not any(target.parent.glob(".run.partial-*/model.onnx")):
-            assert process.poll() is None, (tmp_path / "export.log").read_text()[-3000:]
-            assert time.monotonic() < deadline, "the export never started writing"
-            time.sleep(0.01)
-        os.kill(process.pid, signal.SIGKILL)
-    finally:
-        if process.poll() is None:
-            os.kill(process.pid, signal.SIGKILL)
-        process.wait(timeout=60)
-    assert process.returncode == -signal.SIGKILL
+    status = run_until_killed(
+        [sys.executable, "-c", script],
+        tmp_path / "export.log",
+        # Once the staging directory holds a converted model: mid-way through the export.
+        lambda: any(target.parent.glob(".run.partial-*/model.onnx")),
+        "the export never started writing",
+    )
+    assert status == -signal.SIGKILL
 
     visible = [path.name for path in target.parent.iterdir() if not path.name.startswith(".")]
     if previous:

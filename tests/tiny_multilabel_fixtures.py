@@ -9,15 +9,16 @@ cross-entropy, thresholds tuned on validation), evaluates and exports it; the se
 
 from __future__ import annotations
 
-import csv
 import json
 import random
 from pathlib import Path
 
-from conftest import CLASS_WORDS, FILLER, RunAndExport, tiny_config, train_evaluate_export
+from conftest import CLASS_WORDS, FILLER, RunAndExport, train_evaluate_export, write_csv
 
 LABELS = sorted(CLASS_WORDS)
 MAX_LENGTH = 32
+# What the multi-label run sets on top of `conftest.tiny_config`.
+MULTILABEL_SETTINGS = {"learning_rate": 3e-3, "max_length": MAX_LENGTH, "epochs": 8}
 
 
 def multilabel_rows(count: int, seed: int = 0) -> list[tuple[str, tuple[str, ...]]]:
@@ -37,11 +38,7 @@ def multilabel_rows(count: int, seed: int = 0) -> list[tuple[str, tuple[str, ...
 
 
 def write_separated_csv(path: Path, rows, separator: str = "|") -> Path:
-    with path.open("w", newline="", encoding="utf-8") as file:
-        writer = csv.writer(file)
-        writer.writerow(["text", "label"])
-        writer.writerows((text, separator.join(labels)) for text, labels in rows)
-    return path
+    return write_csv(path, [(text, separator.join(labels)) for text, labels in rows])
 
 
 def write_jsonl_lists(path: Path, rows) -> Path:
@@ -52,21 +49,13 @@ def write_jsonl_lists(path: Path, rows) -> Path:
 
 
 def write_binary_columns(path: Path, rows) -> Path:
-    with path.open("w", newline="", encoding="utf-8") as file:
-        writer = csv.writer(file)
-        writer.writerow(["text", *LABELS])
-        writer.writerows((text, *(int(name in labels) for name in LABELS)) for text, labels in rows)
-    return path
+    table = [(text, *(int(name in labels) for name in LABELS)) for text, labels in rows]
+    return write_csv(path, table, columns=("text", *LABELS))
 
 
 def tiny_multilabel_run_and_export(base: Path, checkpoint: Path) -> RunAndExport:
     """Train (under `base`), evaluate and export the multi-label run."""
-    run_dir = base / "multilabel-run"
-
-    def make_config():
-        data = write_separated_csv(base / "multilabel.csv", multilabel_rows(300))
-        return tiny_config(
-            checkpoint, data, run_dir, learning_rate=3e-3, max_length=MAX_LENGTH, epochs=8
-        )
-
-    return train_evaluate_export(run_dir, base / "multilabel-export", make_config, plots=True)
+    data = write_separated_csv(base / "multilabel.csv", multilabel_rows(300))
+    return train_evaluate_export(
+        base, "multilabel", checkpoint, data, plots=True, **MULTILABEL_SETTINGS
+    )

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 
+from kerasbert.cli.flags import add_switch
+
 
 def add_parser(commands, common: argparse.ArgumentParser) -> None:
     """`kerasbert compare` and its flags, as a sub-command of `commands`."""
@@ -13,9 +15,7 @@ def add_parser(commands, common: argparse.ArgumentParser) -> None:
     )
     compare.add_argument("run_dirs", nargs="+", help="Run directories or globs such as 'runs/*'.")
     compare.add_argument("--output", default="comparison", help="Where the table and plots go.")
-    compare.add_argument(
-        "--plots", action=argparse.BooleanOptionalAction, default=True, help="Draw the plots."
-    )
+    add_switch(compare, "--plots", default=True, help="Draw the plots.")
     compare.set_defaults(handler=run)
 
 

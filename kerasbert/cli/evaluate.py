@@ -7,6 +7,7 @@ import argparse
 from pathlib import Path
 
 from kerasbert.cli.debug import load_tensorflow
+from kerasbert.cli.flags import add_run_dir, add_switch
 
 
 def add_parser(commands, common: argparse.ArgumentParser) -> None:
@@ -14,7 +15,7 @@ def add_parser(commands, common: argparse.ArgumentParser) -> None:
     evaluate = commands.add_parser(
         "evaluate", parents=[common], help="Re-evaluate a run on its test split or a labelled file."
     )
-    evaluate.add_argument("run_dir", help="A run directory written by `kerasbert train`.")
+    add_run_dir(evaluate)
     evaluate.add_argument("--data", help="Labelled file to evaluate on (default: the test split).")
     evaluate.add_argument("--text-column", help="Text column of --data (default: the run's).")
     evaluate.add_argument(
@@ -23,12 +24,7 @@ def add_parser(commands, common: argparse.ArgumentParser) -> None:
         "detected from common pairs such as sentence1/sentence2).",
     )
     evaluate.add_argument("--label-column", help="Label column of --data (default: the run's).")
-    evaluate.add_argument(
-        "--plots",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="Draw the plots and write report.md.",
-    )
+    add_switch(evaluate, "--plots", default=True, help="Draw the plots and write report.md.")
     evaluate.set_defaults(handler=run)
 
 

@@ -7,6 +7,7 @@ import argparse
 from pathlib import Path
 
 from kerasbert.cli.debug import load_tensorflow
+from kerasbert.cli.flags import add_run_dir, add_switch
 
 
 def add_parser(commands, common: argparse.ArgumentParser) -> None:
@@ -14,14 +15,9 @@ def add_parser(commands, common: argparse.ArgumentParser) -> None:
     export = commands.add_parser(
         "export", parents=[common], help="Export a run to ONNX (fp32 + int8) with parity checks."
     )
-    export.add_argument("run_dir", help="A run directory written by `kerasbert train`.")
+    add_run_dir(export)
     export.add_argument("--output", help="Export directory (default: exported/<run-name>).")
-    export.add_argument(
-        "--overwrite",
-        action=argparse.BooleanOptionalAction,
-        default=False,
-        help="Replace an existing export.",
-    )
+    add_switch(export, "--overwrite", default=False, help="Replace an existing export.")
     export.add_argument(
         "--converter",
         default="auto",

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from kerasbert.benchmark.cli import wants_load_test
 from kerasbert.cli import benchmark, compare, evaluate, export, lrfind, predict, serve, sweep, train
+from kerasbert.cli.flags import add_switch
 from kerasbert.common.errors import InputError
 from kerasbert.common.logs import DEFAULT_FORMAT, setup_logging
 
@@ -70,9 +71,9 @@ def build_parser(load_test: bool = False) -> argparse.ArgumentParser:
     )
     parser.set_defaults(command=None, log_format=DEFAULT_FORMAT)
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
+    add_switch(
+        common,
         "--debug",
-        action=argparse.BooleanOptionalAction,
         default=False,
         help="Show the traceback of a user error, and TensorFlow's start-up notices.",
     )

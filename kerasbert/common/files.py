@@ -1,4 +1,5 @@
-"""Small file helpers: atomic JSON and the `--overwrite` guard (standard library only)."""
+"""Small file helpers: atomic JSON, the `--overwrite` guard and a directory contract's fixed paths
+(standard library only)."""
 
 from __future__ import annotations
 
@@ -37,3 +38,21 @@ def check_replaceable(directory: Path, marker: str, kind: str, flag: str) -> Non
             f"--overwrite would delete {directory}, which is not a kerasbert {kind} directory "
             f"(no {marker}, or it holds the working directory). Choose another {flag}."
         )
+
+
+def subpath(*parts: str) -> property:
+    """A read-only property: the path `parts` below the owner's `path`. How a directory contract
+    (`RunDir`, `SweepDir`, `ExportDir`) declares its fixed files and folders, one line each.
+
+    Example:
+    >>> class Folder:
+    ...     path = Path("runs/a")
+    ...     metrics = subpath("metrics.json")
+    >>> Folder().metrics.as_posix()
+    'runs/a/metrics.json'
+    """
+
+    def get(directory: Any) -> Path:
+        return directory.path.joinpath(*parts)
+
+    return property(get, doc=f"`{'/'.join(parts)}` in this directory.")

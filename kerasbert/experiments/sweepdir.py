@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from kerasbert.common.errors import InputError
-from kerasbert.common.files import read_json, write_json
+from kerasbert.common.files import read_json, subpath, write_json
 
 
 class SweepDir:
@@ -38,36 +38,19 @@ class SweepDir:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
 
-    @property
-    def settings(self) -> Path:
-        return self.path / self.MARKER
+    settings = subpath(MARKER)
+    lock_file = subpath("sweep.lock")
+    comparison = subpath("comparison")
+    optuna_plots = subpath("optuna")
+    export = subpath("exported")
+    best = subpath("best.json")
 
     @property
     def storage_url(self) -> str:
         return f"sqlite:///{(self.path / 'study.db').resolve()}"
 
-    @property
-    def lock_file(self) -> Path:
-        return self.path / "sweep.lock"
-
     def trial(self, number: int) -> Path:
         return self.path / "trials" / f"trial-{number:03d}"
-
-    @property
-    def comparison(self) -> Path:
-        return self.path / "comparison"
-
-    @property
-    def optuna_plots(self) -> Path:
-        return self.path / "optuna"
-
-    @property
-    def export(self) -> Path:
-        return self.path / "exported"
-
-    @property
-    def best(self) -> Path:
-        return self.path / "best.json"
 
     def check_settings(self, settings: dict[str, Any]) -> None:
         """Record the study's settings in a new folder; refuse to resume one with others."""

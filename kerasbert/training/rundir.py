@@ -45,7 +45,7 @@ import numpy as np
 
 from kerasbert.common.decision import DEFAULT_THRESHOLD, check_thresholds
 from kerasbert.common.errors import InputError
-from kerasbert.common.files import check_replaceable, read_json, write_json
+from kerasbert.common.files import check_replaceable, read_json, subpath, write_json
 from kerasbert.common.names import Task
 from kerasbert.config import TrainConfig
 from kerasbert.data.readers import BUILTIN_DATASETS
@@ -184,69 +184,28 @@ class RunDir:
         return self.path.resolve().name
 
     # Paths.
-    @property
-    def config(self) -> Path:
-        return self.path / self.MARKER
-
-    @property
-    def labels(self) -> Path:
-        return self.path / "labels.json"
-
-    @property
-    def data_summary(self) -> Path:
-        return self.path / "data_summary.json"
+    config = subpath(MARKER)
+    labels = subpath("labels.json")
+    data_summary = subpath("data_summary.json")
+    history = subpath("history.json")
+    metrics = subpath("metrics.json")
+    timings = subpath("timings.json")
+    test_probabilities = subpath("test_probabilities.json")
+    thresholds = subpath("thresholds.json")
+    model = subpath("model")
+    best_weights = subpath("checkpoints", "best.weights.h5")
+    backup = subpath("backup")
+    logs = subpath("logs")
+    plots = subpath("plots")
+    report = subpath("report.md")
 
     def split_path(self, split: str) -> Path:
         if split not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS}, got {split!r}.")
         return self.path / "data" / f"{split}.jsonl"
 
-    @property
-    def history(self) -> Path:
-        return self.path / "history.json"
-
-    @property
-    def metrics(self) -> Path:
-        return self.path / "metrics.json"
-
-    @property
-    def timings(self) -> Path:
-        return self.path / "timings.json"
-
-    @property
-    def test_probabilities(self) -> Path:
-        return self.path / "test_probabilities.json"
-
-    @property
-    def thresholds(self) -> Path:
-        return self.path / "thresholds.json"
-
-    @property
-    def model(self) -> Path:
-        return self.path / "model"
-
-    @property
-    def best_weights(self) -> Path:
-        return self.path / "checkpoints" / "best.weights.h5"
-
-    @property
-    def backup(self) -> Path:
-        return self.path / "backup"
-
-    @property
-    def logs(self) -> Path:
-        return self.path / "logs"
-
-    @property
-    def plots(self) -> Path:
-        return self.path / "plots"
-
     def plot(self, role: str) -> Path:
         return self.plots / {**PLOT_FILES, **MULTILABEL_PLOT_FILES}[role]
-
-    @property
-    def report(self) -> Path:
-        return self.path / "report.md"
 
     def evaluation(self, data: str | Path) -> RunDir:
         """Where `kerasbert evaluate RUN --data FILE` writes its metrics and plots."""
