@@ -108,7 +108,7 @@ def bbc_batches(tokenizer: Any, max_length: int = 256) -> list[dict[str, np.ndar
         )
         batches.append(
             {
-                name: tokens[name].astype(np.int32)
+                name: tokens[name].astype(np.int64)  # what the graphs take; TF takes it too
                 for name in ("input_ids", "attention_mask", "token_type_ids")
             }
         )
@@ -235,7 +235,7 @@ def fused_speedups(seconds: dict[str, list[float]]) -> dict[str, float]:
 
 def random_feeds(batch: int, length: int, vocabulary: int, seed: int = 0) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
-    input_ids = rng.integers(1000, vocabulary, size=(batch, length), dtype=np.int32)
+    input_ids = rng.integers(1000, vocabulary, size=(batch, length), dtype=np.int64)
     return {
         "input_ids": input_ids,
         "attention_mask": np.ones_like(input_ids),

@@ -105,7 +105,8 @@ def test_headlines_are_padded_per_batch_on_the_right(tokenizer):
     from kerasbert.benchmark.headlines import padded_feeds
 
     feeds = padded_feeds(tokenizer, ["market", "the team win match game"])
-    assert feeds["input_ids"].shape == (2, 7) and feeds["input_ids"].dtype == np.int32
+    # int64, as the exported graphs take them.
+    assert feeds["input_ids"].shape == (2, 7) and feeds["input_ids"].dtype == np.int64
     np.testing.assert_array_equal(feeds["attention_mask"].sum(axis=1), [3, 7])
     assert feeds["attention_mask"][0].tolist() == [1, 1, 1, 0, 0, 0, 0]  # padding on the right
 

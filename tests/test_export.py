@@ -19,7 +19,7 @@ from kerasbert.common.names import MODEL_INPUT_NAMES
 from kerasbert.export import export, parity
 from kerasbert.export.export import export_run
 from kerasbert.export.parity import PARITY_SINGLE_EXAMPLES, ParityError, check_parity, compare_int8
-from kerasbert.inference.exportdir import ONNX_LABELS_KEY
+from kerasbert.inference.exportdir import ONNX_LABELS_KEY, ExportDir, GraphTensor
 from kerasbert.inference.predictor import OnnxClassifier
 
 
@@ -55,7 +55,14 @@ def test_metadata_records_labels_settings_and_provenance(tiny: tuple[Path, Path]
     assert metadata["lowercase"] is True
     assert metadata["pad_token_id"] == 0
     assert metadata["opset"] == export.DEFAULT_OPSET
-    assert metadata["inputs"] == ["input_ids", "attention_mask", "token_type_ids"]
+    assert metadata["inputs"] == [
+        {"name": name, "dtype": "int64", "shape": ["batch", "sequence"]}
+        for name in ("input_ids", "attention_mask", "token_type_ids")
+    ]
+    assert metadata["outputs"] == [
+        {"name": "logits", "dtype": "float32", "shape": ["batch", len(LABELS)]}
+    ]
+    assert metadata["output"] == "logits"  # the output's name alone, as older exports had it
     assert metadata["source"]["checkpoint"] == "tiny-random-bert"
     # The source run by name, not by this machine's path: the export ships to other machines.
     assert metadata["source"]["run"] == run_dir.resolve().name
@@ -136,10 +143,13 @@ def test_a_fused_graph_that_fails_parity_falls_back_to_plain(tiny, tmp_path, mon
     assert len(metadata["graph"]["fallbacks"]) == 1
     assert metadata["graph"]["fallbacks"][0].startswith("fused:")
     assert metadata["parity"]["fp32"]["max_abs_diff"] <= 1e-4
+    _assert_int64_inputs(export_dir)
 
 
-def test_onnx_models_take_int32_dynamic_inputs_and_carry_labels(tiny: tuple[Path, Path]) -> None:
-    _, export_dir = tiny
+def _assert_int64_inputs(export_dir: Path) -> None:
+    """Every graph of the export takes int64 [batch, sequence] inputs, as Hugging Face clients
+    send them, returns float32 logits, and kerasbert.json records exactly that."""
+    info = ExportDir(export_dir).read_info()
     for name in ("model.onnx", "model.optimized.onnx", "model.int8.onnx"):
         model = onnx.load(str(export_dir / name))
         inputs = {
@@ -147,13 +157,34 @@ def test_onnx_models_take_int32_dynamic_inputs_and_carry_labels(tiny: tuple[Path
         }
         assert sorted(inputs) == ["attention_mask", "input_ids", "token_type_ids"]
         for tensor_type in inputs.values():
-            assert tensor_type.elem_type == onnx.TensorProto.INT32
+            assert tensor_type.elem_type == onnx.TensorProto.INT64
             assert [dim.dim_param for dim in tensor_type.shape.dim] == ["batch", "sequence"]
-        assert [output.name for output in model.graph.output] == ["logits"]
+        (output,) = model.graph.output
+        assert (output.name, output.type.tensor_type.elem_type) == (
+            "logits",
+            onnx.TensorProto.FLOAT,
+        )
+        declared = [
+            GraphTensor(name, "int64", tuple(dim.dim_param for dim in tensor_type.shape.dim))
+            for name, tensor_type in inputs.items()
+        ]
+        assert list(info.inputs) == declared
+        assert info.outputs == (GraphTensor("logits", "float32", ("batch", len(info.labels))),)
+
+
+def test_onnx_models_take_int64_dynamic_inputs_and_carry_labels(tiny: tuple[Path, Path]) -> None:
+    _, export_dir = tiny
+    _assert_int64_inputs(export_dir)
+    for name in ("model.onnx", "model.optimized.onnx", "model.int8.onnx"):
+        model = onnx.load(str(export_dir / name))
         properties = {entry.key: entry.value for entry in model.metadata_props}
         assert json.loads(properties[ONNX_LABELS_KEY]) == LABELS
     fp32 = onnx.load(str(export_dir / "model.onnx"))
     assert fp32.opset_import[0].version == export.DEFAULT_OPSET
+
+
+def test_tf2onnx_export_takes_int64_inputs(tiny_tf2onnx: tuple[Path, Path]) -> None:
+    _assert_int64_inputs(tiny_tf2onnx[1])
 
 
 def test_tf2onnx_graph_has_no_erfc(tiny_tf2onnx: tuple[Path, Path]) -> None:
@@ -229,7 +260,11 @@ def test_check_parity_raises_on_disagreement(tiny: tuple[Path, Path], tensorflow
     import onnxruntime
 
     session = onnxruntime.InferenceSession(str(export_dir / "model.onnx"))
-    logits = [session.run(["logits"], feeds)[0] for _, feeds in batches]
+    # The parity batches are TensorFlow's int32; the graph takes int64.
+    logits = [
+        session.run(["logits"], {name: value.astype(np.int64) for name, value in feeds.items()})[0]
+        for _, feeds in batches
+    ]
     assert check_parity(export_dir / "model.onnx", batches, logits)["max_abs_diff"] == 0.0
     shifted = [value + 1e-3 for value in logits]
     with pytest.raises(ParityError, match="does not match TensorFlow"):

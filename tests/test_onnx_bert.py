@@ -11,6 +11,7 @@ import numpy as np
 import onnx
 import onnxruntime
 import pytest
+from tiny_export_fixtures import as_int32_graph
 
 from kerasbert.common.errors import InputError
 from kerasbert.common.names import MODEL_INPUT_NAMES
@@ -63,10 +64,11 @@ def graphs(tiny_model: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[st
 def _batch(case: str) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(1)
     sizes = {"right_padded": 5, "left_padded": 5, "single": 1, "pairs": 4}
-    input_ids = rng.integers(5, VOCABULARY, size=(sizes[case], WIDTH), dtype=np.int32)
+    # int64, as Hugging Face clients send ids; TensorFlow takes them too.
+    input_ids = rng.integers(5, VOCABULARY, size=(sizes[case], WIDTH), dtype=np.int64)
     token_type_ids = np.zeros_like(input_ids)
     lengths = np.array([WIDTH, 9, 4, 1, 7])[: sizes[case]]
-    attention_mask = (np.arange(WIDTH)[None, :] < lengths[:, None]).astype(np.int32)
+    attention_mask = (np.arange(WIDTH)[None, :] < lengths[:, None]).astype(np.int64)
     if case == "left_padded":
         attention_mask = attention_mask[:, ::-1].copy()
     elif case == "single":
@@ -81,9 +83,12 @@ def _batch(case: str) -> dict[str, np.ndarray]:
     return {name: feeds[name] for name in MODEL_INPUT_NAMES}
 
 
+def _session(path: Path) -> onnxruntime.InferenceSession:
+    return onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+
 def _onnx_logits(path: Path, feeds: dict[str, np.ndarray]) -> np.ndarray:
-    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    return session.run(["logits"], feeds)[0]
+    return _session(path).run(["logits"], feeds)[0]
 
 
 @pytest.mark.parametrize("case", ["right_padded", "left_padded", "single", "pairs"])
@@ -124,11 +129,69 @@ def test_fused_graph_has_one_attention_kernel_per_layer(graphs: dict[str, Any]) 
     }
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     assert [(each.name, each.type, each.shape) for each in session.get_inputs()] == [
-        (name, "tensor(int32)", ["batch", "sequence"]) for name in MODEL_INPUT_NAMES
+        (name, "tensor(int64)", ["batch", "sequence"]) for name in MODEL_INPUT_NAMES
     ]
     assert facts["inputs"] == list(MODEL_INPUT_NAMES)
     # A fixed class count lets the predictor check its labels without running the model.
     assert session.get_outputs()[0].shape == ["batch", LABELS]
+
+
+def test_only_the_fused_kernels_get_their_ids_cast_to_int32(graphs: dict[str, Any]) -> None:
+    """EmbedLayerNormalization and the attention kernels take int32; the plain graph's Gathers
+    and mask arithmetic read the int64 inputs directly."""
+    for form, consumers in (
+        ("fused", {"EmbedLayerNormalization", "Attention", "MultiHeadAttention"}),
+        ("plain", set()),
+    ):
+        graph = onnx.load(str(graphs[form][0])).graph
+        inputs = {each.name for each in graph.input}
+        assert {each.type.tensor_type.elem_type for each in graph.input} == {onnx.TensorProto.INT64}
+        casts = {
+            node.output[0]: node.input[0]
+            for node in graph.node
+            if node.op_type == "Cast"
+            and node.input[0] in inputs
+            and onnx.helper.get_node_attr_value(node, "to") == onnx.TensorProto.INT32
+        }
+        assert sorted(casts.values()) == (sorted(MODEL_INPUT_NAMES) if consumers else [])
+        readers = {node.op_type for node in graph.node if set(node.input) & set(casts)}
+        assert readers == consumers
+
+
+@pytest.mark.parametrize("form", ["fused", "plain"])
+def test_int64_graph_equals_the_int32_graph_exactly(
+    graphs: dict[str, Any], form: str, tmp_path: Path
+) -> None:
+    """The same graph with int32 inputs, as exports were before, gives the same logits to the
+    bit, in fp32 and int8; and the quantizer's copy keeps the int64 inputs."""
+    from kerasbert.export.convert import quantize_int8
+
+    path = graphs[form][0]
+    int8_path = tmp_path / "int8.onnx"
+    quantize_int8(path, int8_path)
+    pairs = [
+        (path, as_int32_graph(path, tmp_path / "int32.onnx")),
+        (int8_path, as_int32_graph(int8_path, tmp_path / "int8.int32.onnx")),
+    ]
+    for new, old in pairs:
+        types = {each.type for each in _session(old).get_inputs()}
+        assert types == {"tensor(int32)"}
+        assert {each.type for each in _session(new).get_inputs()} == {"tensor(int64)"}
+        for case in ("right_padded", "left_padded", "single", "pairs"):
+            feeds = _batch(case)
+            as_int32 = {name: value.astype(np.int32) for name, value in feeds.items()}
+            np.testing.assert_array_equal(_onnx_logits(new, feeds), _onnx_logits(old, as_int32))
+
+
+def test_a_graph_that_breaks_the_interface_is_refused(
+    graphs: dict[str, Any], tmp_path: Path
+) -> None:
+    from kerasbert.export.convert import quantize_int8
+    from kerasbert.export.signature import SignatureError
+
+    old = as_int32_graph(graphs["fused"][0], tmp_path / "int32.onnx")
+    with pytest.raises(SignatureError, match="onnxruntime's int8 quantizer wrote int8.onnx"):
+        quantize_int8(old, tmp_path / "int8.onnx")
 
 
 def test_plain_graph_uses_standard_ops_only(graphs: dict[str, Any]) -> None:

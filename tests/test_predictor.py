@@ -17,14 +17,16 @@ import pytest
 from tiny_export_fixtures import (
     LABELS,
     MAX_LENGTH,
+    as_int32_graph,
     bbc_data_dir,
     read_bbc_text,
     split_texts,
 )
 
-from kerasbert.common.decision import label_sets, sigmoid, softmax, top_k
+from kerasbert.common.decision import label_sets, sigmoid, softmax, to_probabilities, top_k
 from kerasbert.common.errors import InputError
 from kerasbert.common.names import Task
+from kerasbert.inference.exportdir import GraphTensor
 from kerasbert.inference.predictor import OnnxClassifier, TextEncoder, predict_file
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -110,7 +112,8 @@ def test_topk_is_sorted_and_validated(classifier: OnnxClassifier, texts: list[st
 
 
 def _onnx_logits(export_dir: Path, texts: list[str]) -> np.ndarray:
-    """Logits of each text run alone through onnxruntime, encoded as training encodes it."""
+    """Logits of each text run alone through plain onnxruntime, encoded as training encodes it,
+    fed int64 arrays as an app in any language feeds them."""
     import onnxruntime
 
     session = onnxruntime.InferenceSession(
@@ -119,15 +122,51 @@ def _onnx_logits(export_dir: Path, texts: list[str]) -> np.ndarray:
     encoder = TextEncoder(export_dir / "tokenizer.json", MAX_LENGTH)
     rows = []
     for ids in encoder.encode(texts):
-        input_ids = np.array([ids], dtype=np.int32)
+        input_ids = np.array([ids], dtype=np.int64)
         feeds = {
             "input_ids": input_ids,
             "attention_mask": np.ones_like(input_ids),
             "token_type_ids": np.zeros_like(input_ids),
         }
-        names = [node.name for node in session.get_inputs()]
-        rows.append(session.run(None, {name: feeds[name] for name in names})[0][0])
+        rows.append(session.run(None, feeds)[0][0])
     return np.array(rows)
+
+
+def test_plain_onnxruntime_fed_int64_gives_the_predictors_logits_exactly(
+    tiny: tuple[Path, Path], classifier: OnnxClassifier, texts: list[str]
+) -> None:
+    sample = texts[:6]
+    logits = _onnx_logits(tiny[1], sample)
+    alone = np.concatenate([classifier.predict_proba([text]) for text in sample])
+    # The predictor's probabilities are float32.
+    expected = to_probabilities(logits, Task.SINGLE_LABEL).astype(np.float32)
+    np.testing.assert_array_equal(alone, expected)
+
+
+def test_an_export_whose_graphs_take_int32_still_predicts(
+    tiny: tuple[Path, Path], texts: list[str], tmp_path: Path
+) -> None:
+    """Exports written before int64 inputs: int32 graphs, kerasbert.json naming the inputs only."""
+    model_dir = _copy(tiny[1], tmp_path)
+    for name in ("model.onnx", "model.optimized.onnx", "model.int8.onnx"):
+        as_int32_graph(model_dir / name, model_dir / name)
+
+    def as_written_before(metadata: dict) -> None:
+        metadata["inputs"] = [each["name"] for each in metadata["inputs"]]
+        del metadata["outputs"]
+
+    _rewrite_metadata(model_dir, as_written_before)
+    for variant in ("fp32", "optimized", "int8"):
+        old = OnnxClassifier(model_dir, variant=variant)
+        assert {node.type for node in old._session.get_inputs()} == {"tensor(int32)"}
+        new = OnnxClassifier(tiny[1], variant=variant)
+        np.testing.assert_array_equal(old.predict_proba(texts), new.predict_proba(texts))
+    info = old.info
+    assert [(each.name, each.dtype, each.shape) for each in info.inputs] == [
+        (name, "int32", ("batch", "sequence"))
+        for name in ("input_ids", "attention_mask", "token_type_ids")
+    ]
+    assert info.outputs == (GraphTensor("logits", "float32", ("batch", len(LABELS))),)
 
 
 def test_every_answer_is_the_decision_rule_on_the_models_logits(

@@ -75,6 +75,36 @@ def make_tiny_run(run_dir: Path) -> Path:
     return run_dir
 
 
+def as_int32_graph(path: Path, target: Path) -> Path:
+    """Write the ONNX graph at `path` to `target` as exports before int64 inputs were: int32
+    inputs, read by the kernels directly, without the Casts of them to int32."""
+    import onnx
+
+    model = onnx.load(str(path))
+    graph = model.graph
+    inputs = {each.name for each in graph.input}
+    replaced = {
+        node.output[0]: node.input[0]
+        for node in graph.node
+        if node.op_type == "Cast"
+        and node.input[0] in inputs
+        and onnx.helper.get_node_attr_value(node, "to") == onnx.TensorProto.INT32
+    }
+    nodes = [node for node in graph.node if node.output[0] not in replaced]
+    for node in nodes:
+        for index, name in enumerate(node.input):
+            node.input[index] = replaced.get(name, name)
+    del graph.node[:]
+    graph.node.extend(nodes)
+    shapes = [each for each in graph.value_info if each.name not in replaced]
+    del graph.value_info[:]
+    graph.value_info.extend(shapes)
+    for each in graph.input:
+        each.type.tensor_type.elem_type = onnx.TensorProto.INT32
+    onnx.save(model, str(target))
+    return target
+
+
 def split_texts(run_dir: Path, split: str = "test") -> list[str]:
     """The texts of one of a run's splits, in file order."""
     lines = (run_dir / "data" / f"{split}.jsonl").read_text(encoding="utf-8").splitlines()

@@ -94,7 +94,8 @@ def benchmark_headlines(
 
 
 def padded_feeds(tokenizer: Any, texts: Sequence[str]) -> dict[str, np.ndarray]:
-    """Model inputs for `texts` padded on the right to the longest, as the predictor pads."""
+    """Model inputs for `texts` padded on the right to the longest, as the predictor pads, in
+    int64 as the exported graphs take them."""
     encoded = tokenizer(
         list(texts),
         padding="longest",
@@ -103,6 +104,6 @@ def padded_feeds(tokenizer: Any, texts: Sequence[str]) -> dict[str, np.ndarray]:
         return_tensors="np",
     )
     return {
-        name: np.asarray(encoded[name], np.int32)
+        name: np.asarray(encoded[name], np.int64)
         for name in ("input_ids", "attention_mask", "token_type_ids")
     }

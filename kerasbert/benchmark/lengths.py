@@ -41,6 +41,7 @@ from kerasbert.benchmark.matmul import (
 from kerasbert.benchmark.timing import paired_ratios, percentile_ms, round_medians, time_in_turn
 from kerasbert.common.names import MODEL_INPUT_NAMES
 from kerasbert.inference.exportdir import ExportDir
+from kerasbert.inference.predictor import graph_feeds, input_types
 from kerasbert.training.rundir import RunDir
 
 logger = logging.getLogger(__name__)
@@ -215,14 +216,21 @@ def write_graphs(
 
 def tensorflow_call(model: Any) -> Callable[[dict[str, np.ndarray]], np.ndarray]:
     """The TF model's inference pass on token ids as one `tf.function`, traced once for every
-    batch shape: the model's own kernels without Keras `predict`'s per-call bookkeeping."""
+    batch shape: the model's own kernels without Keras `predict`'s per-call bookkeeping.
+
+    Takes the int64 ids the exported graphs take and, as the fused graph does, casts them
+    inside to the int32 the model trained on."""
     from kerasbert.training.tfkeras import tf
 
-    signature = [tf.TensorSpec((None, None), tf.int32, name=name) for name in MODEL_INPUT_NAMES]
+    signature = [tf.TensorSpec((None, None), tf.int64, name=name) for name in MODEL_INPUT_NAMES]
 
     @tf.function(input_signature=signature)
     def logits(*inputs):
-        return model(dict(zip(MODEL_INPUT_NAMES, inputs)), training=False).logits
+        features = {
+            name: tf.cast(tensor, tf.int32)
+            for name, tensor in zip(MODEL_INPUT_NAMES, inputs, strict=True)
+        }
+        return model(features, training=False).logits
 
     return lambda feeds: logits(*(feeds[name] for name in MODEL_INPUT_NAMES)).numpy()
 
@@ -231,16 +239,16 @@ def onnxruntime_calls(
     paths: dict[str, Path],
 ) -> dict[str, Callable[[dict[str, np.ndarray]], np.ndarray]]:
     """One onnxruntime session per graph, with the predictor's options (onnxruntime's defaults),
-    each fed the inputs its graph takes."""
+    each fed the inputs its graph takes in the types it declares (`feeds_of` builds them so)."""
     import onnxruntime
 
     calls = {}
     for name, path in paths.items():
         session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-        inputs = [graph_input.name for graph_input in session.get_inputs()]
+        types = input_types(session, path)
 
-        def call(feeds, session=session, inputs=inputs):
-            return session.run(None, {input_name: feeds[input_name] for input_name in inputs})[0]
+        def call(feeds, session=session, types=types):
+            return session.run(None, graph_feeds(types, feeds))[0]
 
         calls[name] = call
     return calls
@@ -311,11 +319,12 @@ def word_pieces(tokenizer: Any, texts: Sequence[str]) -> Iterator[list[int]]:
 
 
 def feeds_of(input_ids: np.ndarray) -> dict[str, np.ndarray]:
-    """Model inputs for unpadded rows: every token attended, all of segment 0."""
+    """Model inputs for unpadded rows: every token attended, all of segment 0; int64, as the
+    exported graphs take them."""
     return {
-        "input_ids": input_ids.astype(np.int32),
-        "attention_mask": np.ones_like(input_ids, np.int32),
-        "token_type_ids": np.zeros_like(input_ids, np.int32),
+        "input_ids": input_ids.astype(np.int64),
+        "attention_mask": np.ones_like(input_ids, np.int64),
+        "token_type_ids": np.zeros_like(input_ids, np.int64),
     }
 
 

@@ -10,6 +10,8 @@
   (`kerasbert.export.onnx_graph`). It traces the model, so it needs tens of times the model's size in
   memory; it serves models `onnx_bert` cannot express and cross-checks it in the tests.
 
+Whichever converter wrote it, the graph takes int64 token ids and returns float32 logits:
+`convert` checks the saved file against that interface (`kerasbert.export.signature`).
 `optimize` applies onnxruntime's own portable optimizations once, at export, and `quantize_int8`
 writes the dynamically quantized copy.
 """
@@ -29,6 +31,7 @@ import onnx
 from kerasbert.common.names import LOGITS, MODEL_INPUT_NAMES
 from kerasbert.export import onnx_graph
 from kerasbert.export.onnx_bert import build_onnx
+from kerasbert.export.signature import check_signature
 from kerasbert.training.tfkeras import tf
 
 logger = logging.getLogger(__name__)
@@ -56,6 +59,8 @@ def convert(
 
     Raises:
         InputError: `onnx_bert` cannot express this model (the caller may try `tf2onnx`).
+        SignatureError: the graph written breaks kerasbert's interface (int64 ids in, float32
+            logits out): a bug in that converter's route.
 
     Example:
     >>> convert(model, "model.onnx")["contrib_op_counts"]["Attention"]  # doctest: +SKIP
@@ -65,13 +70,15 @@ def convert(
         raise ValueError(f"converter must be one of {CONVERTERS}, got {converter!r}.")
     if converter == "tf2onnx":
         input_names, rewrites = convert_to_onnx(model, path, opset=opset)
-        return {
-            "converter": converter,
+        facts = {
             "inputs": input_names,
             "graph_rewrites": rewrites,
             "op_counts": _op_counts(onnx.load(str(path), load_external_data=False)),
         }
-    facts = build_onnx(model, path, fused=converter == "fused", opset=opset)
+    else:
+        facts = build_onnx(model, path, fused=converter == "fused", opset=opset)
+    # One check for every converter: each writes its inputs its own way.
+    check_signature(path, f"the {converter} converter", model.config.num_labels)
     return {"converter": converter, **facts}
 
 
@@ -80,7 +87,7 @@ def convert_to_onnx(
 ) -> tuple[list[str], dict[str, int]]:
     """Convert a transformers TF sequence classifier to ONNX at `path`.
 
-    The model takes int32 inputs (those of `MODEL_INPUT_NAMES` its signature uses) with dynamic
+    The model takes int64 inputs (those of `MODEL_INPUT_NAMES` its signature uses) with dynamic
     `batch` and `sequence` axes and returns `logits` of shape `(batch, num_labels)`. tf2onnx's
     layer norms, GELUs and dense layers are rewritten into the standard ONNX forms onnxruntime
     fuses (`kerasbert.export.onnx_graph`). Returns the input names and the rewrite counts.
@@ -88,11 +95,15 @@ def convert_to_onnx(
     import tf2onnx
 
     input_names = [name for name in MODEL_INPUT_NAMES if name in model.input_signature]
-    signature = [tf.TensorSpec([None, None], tf.int32, name=name) for name in input_names]
+    signature = [tf.TensorSpec([None, None], tf.int64, name=name) for name in input_names]
 
     @tf.function(input_signature=signature)
     def serve(*inputs: tf.Tensor) -> dict[str, tf.Tensor]:
-        features = dict(zip(input_names, inputs, strict=True))
+        # int64 in, as Hugging Face clients send; the model is traced on the int32 it trained on.
+        features = {
+            name: tf.cast(tensor, tf.int32)
+            for name, tensor in zip(input_names, inputs, strict=True)
+        }
         return {LOGITS: model(features, training=False).logits}
 
     model_proto, _ = tf2onnx.convert.from_function(
@@ -156,7 +167,8 @@ def optimize(onnx_path: str | Path, output_path: str | Path) -> dict[str, Any]:
     load time. Not used: onnxruntime's Python BERT fusions (`onnxruntime.transformers`
     `optimize_model`, `model_type="bert_tf"`): they match no attention in tf2onnx's graph, and
     the skip layer norms and bias GELUs they do fuse made it slower (docs/PERFORMANCE.md).
-    Returns the op counts before and after as evidence of what was fused.
+    Returns the op counts before and after as evidence of what was fused. Raises
+    `SignatureError` if the result does not keep the graph's interface.
     """
     import onnxruntime
 
@@ -169,6 +181,7 @@ def optimize(onnx_path: str | Path, output_path: str | Path) -> dict[str, Any]:
     onnxruntime.InferenceSession(
         str(onnx_path), session_options, providers=["CPUExecutionProvider"]
     )
+    check_signature(output_path, "onnxruntime's graph optimizer")
     before = _op_counts(onnx.load(str(onnx_path)))
     after = _op_counts(onnx.load(str(output_path)))
     return {
@@ -197,7 +210,8 @@ INT8_SETTINGS = {
 def quantize_int8(onnx_path: str | Path, output_path: str | Path) -> dict[str, Any]:
     """Write a dynamically quantized copy: int8 weights, activations quantized per batch.
 
-    Returns `INT8_SETTINGS`, what the export records about the format.
+    Returns `INT8_SETTINGS`, what the export records about the format. Raises `SignatureError`
+    if the copy does not keep the graph's interface (`kerasbert.export.signature`).
     """
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -220,6 +234,7 @@ def quantize_int8(onnx_path: str | Path, output_path: str | Path) -> dict[str, A
             per_channel=INT8_SETTINGS["per_channel"],
             reduce_range=INT8_SETTINGS["reduce_range"],
         )
+    check_signature(output_path, "onnxruntime's int8 quantizer")
     return dict(INT8_SETTINGS)
 
 

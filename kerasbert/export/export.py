@@ -48,6 +48,7 @@ from kerasbert.export.parity import (
     spread_by_length,
     tensorflow_logits,
 )
+from kerasbert.export.signature import graph_signature
 from kerasbert.inference.exportdir import (
     DEFAULT_LABEL_SEPARATOR,
     ONNX_LABELS_KEY,
@@ -226,7 +227,9 @@ def _write_export(
         model, fp32_path, converter, opset, batches, expected, cuts
     )
     del model  # the graph holds the weights now; BERT-base needs the memory for what follows
-    input_names = graph["inputs"]
+    # Read from the file (`convert` checked it, as `optimize` and `quantize_int8` check theirs),
+    # so kerasbert.json cannot say other than the graph does.
+    signature = graph_signature(fp32_path)
     parity = {"fp32": fp32_parity}
 
     optimized_path = staging.model_path("optimized")
@@ -241,7 +244,7 @@ def _write_export(
         _write_onnx_metadata(path, labels, max_length)
 
     _save_tokenizer(source.model, tokenizer, staging.tokenizer)
-    metadata = _metadata(run, tokenizer, input_names, opset, model_type)
+    metadata = _metadata(run, tokenizer, signature, opset, model_type)
     metadata.update(
         graph=graph, parity=parity, optimization=optimization, quantization=quantization
     )
@@ -256,7 +259,7 @@ def _write_export(
 def _metadata(
     run: _Source,
     tokenizer: Any,
-    input_names: list[str],
+    signature: dict[str, list[dict[str, Any]]],
     opset: int,
     model_type: str,
 ) -> dict[str, Any]:
@@ -285,8 +288,11 @@ def _metadata(
         ),
         "lowercase": getattr(tokenizer, "do_lower_case", None),
         "pad_token_id": tokenizer.pad_token_id or 0,
-        "inputs": input_names,
-        "output": "logits",
+        # What an app in any language feeds and reads: name, dtype, shape (symbolic axes by
+        # name). `output` is the output's name alone, as exports before these two keys had it.
+        "inputs": signature["inputs"],
+        "outputs": signature["outputs"],
+        "output": signature["outputs"][0]["name"],
         "opset": opset,
         # By name, not this machine's path: the export ships to other machines.
         "source": {

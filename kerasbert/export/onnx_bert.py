@@ -17,10 +17,11 @@ Two forms of the same arithmetic:
 - plain (`fused=False`): standard ONNX ops only (opset 17 and later), for runtimes without the
   contrib ops and as the reference the fused form is measured against (`onnx_bert_plain`).
 
-Both take int32 `input_ids`, `attention_mask` and `token_type_ids` of shape `[batch, sequence]`
-(the names and dtypes `kerasbert.inference.predictor` feeds) and return float32 `logits`,
-`[batch, num_labels]`. Positions count from 0 at the first column whatever the padding side,
-as in TensorFlow.
+Both take int64 `input_ids`, `attention_mask` and `token_type_ids` of shape `[batch, sequence]`,
+as every Hugging Face client sends them (`kerasbert.export.signature`), and return float32
+`logits`, `[batch, num_labels]`. The fused form casts them to the int32 its kernels take; the
+plain form's Gathers take int64 ids as they are. Positions count from 0 at the first column
+whatever the padding side, as in TensorFlow.
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ def build_onnx(
 ) -> dict[str, Any]:
     """Write the ONNX graph of a `TFBertForSequenceClassification` to `path`.
 
-    The graph takes int32 `input_ids`, `attention_mask` (1 for tokens, 0 for padding, on
+    The graph takes int64 `input_ids`, `attention_mask` (1 for tokens, 0 for padding, on
     either side) and `token_type_ids`, each `[batch, sequence]`, and returns float32 `logits`
     `[batch, num_labels]`, equal to `model(inputs, training=False).logits` to float32
     round-off. The file is checked with `onnx.checker` after it is written.
@@ -223,8 +224,8 @@ class _FusedWriter:
         return graph.node(
             "EmbedLayerNormalization",
             [
-                "input_ids",
-                "token_type_ids",
+                graph.int32("input_ids"),
+                graph.int32("token_type_ids"),
                 graph.weight("embeddings.word", weight_array(embeddings.weight)),
                 graph.weight("embeddings.position", weight_array(embeddings.position_embeddings)),
                 graph.weight(
@@ -268,7 +269,11 @@ class _FusedWriter:
         rows = 1 if first_token_only else "sequence"
         context = graph.node(
             operator,
-            [*inputs, graph.weight(f"{prefix}.attention.qkv.bias", qkv_bias), "attention_mask"],
+            [
+                *inputs,
+                graph.weight(f"{prefix}.attention.qkv.bias", qkv_bias),
+                graph.int32("attention_mask"),
+            ],
             f"{prefix}.attention",
             domain=CONTRIB_DOMAIN,
             width=self.hidden_size,

@@ -17,6 +17,7 @@ import onnx
 from onnx import TensorProto, helper
 
 from kerasbert.common.names import LOGITS, MODEL_INPUT_NAMES
+from kerasbert.export.signature import INPUT_DTYPE, INPUT_SHAPE, OUTPUT_DTYPE
 
 CONTRIB_DOMAIN = "com.microsoft"
 
@@ -41,6 +42,7 @@ class GraphBuilder:
         self.weight_bytes = 0
         self._used: Counter[str] = Counter()
         self._constants: dict[str, str] = {}
+        self._int32: dict[str, str] = {}
 
     def name(self, base: str) -> str:
         self._used[base] += 1
@@ -66,6 +68,16 @@ class GraphBuilder:
             array = np.asarray(value, dtype=dtype)
             self._constants[name] = self.weight(name, array, parameter=False)
         return self._constants[name]
+
+    def int32(self, name: str) -> str:
+        """Graph input `name` cast to int32, once however often it is asked for.
+
+        The graph takes int64 ids and masks, as every Hugging Face client sends them; some
+        onnxruntime kernels take int32 only.
+        """
+        if name not in self._int32:
+            self._int32[name] = self.node("Cast", [name], f"{name}.int32", to=TensorProto.INT32)
+        return self._int32[name]
 
     def node(
         self,
@@ -101,13 +113,15 @@ class GraphBuilder:
     def finish(self, opset: int, fused: bool, labels: int) -> onnx.ModelProto:
         """Declare inputs, output and opsets; return the model (no copy is made)."""
         self.graph.name = "bert_classifier"
-        sequence_axes = ["batch", "sequence"]
+        # The interface of `kerasbert.export.signature`, which checks it once the file is saved.
+        input_type = helper.np_dtype_to_tensor_dtype(np.dtype(INPUT_DTYPE))
         self.graph.input.extend(
-            helper.make_tensor_value_info(name, TensorProto.INT32, sequence_axes)
+            helper.make_tensor_value_info(name, input_type, INPUT_SHAPE)
             for name in MODEL_INPUT_NAMES
         )
+        output_type = helper.np_dtype_to_tensor_dtype(np.dtype(OUTPUT_DTYPE))
         self.graph.output.append(
-            helper.make_tensor_value_info(LOGITS, TensorProto.FLOAT, ["batch", labels])
+            helper.make_tensor_value_info(LOGITS, output_type, [INPUT_SHAPE[0], labels])
         )
         opsets = [helper.make_opsetid("", opset)]
         if fused:

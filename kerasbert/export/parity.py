@@ -16,6 +16,7 @@ import numpy as np
 
 from kerasbert.common.decision import best_ids, decide, sigmoid
 from kerasbert.common.names import LOGITS
+from kerasbert.inference.predictor import graph_feeds, input_types
 from kerasbert.training.pipeline import encode, encode_windows, pad_batch
 
 logger = logging.getLogger(__name__)
@@ -103,16 +104,18 @@ def check_parity(
 ) -> dict[str, Any]:
     """Compare onnxruntime's logits with TensorFlow's on the same batches.
 
-    `batches` come from `encode_for_parity`. Returns the figures per batch size; raises
+    `batches` come from `encode_for_parity`, fed to the graph in the types it declares (the
+    predictor's `graph_feeds`). Returns the figures per batch size; raises
     `ParityError` when any logit differs by more than `tolerance` or any predicted class differs,
     and for a multi-label model (`thresholds`, one per label) any thresholded label set.
     """
     import onnxruntime
 
     session = onnxruntime.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    types = input_types(session, onnx_path)
     figures: dict[int, dict[str, Any]] = {}
     for (size, feeds), expected in zip(batches, expected_logits, strict=True):
-        actual = session.run([LOGITS], feeds)[0]
+        actual = session.run([LOGITS], graph_feeds(types, feeds))[0]
         entry = figures.setdefault(size, {"examples": 0, "max_abs_diff": 0.0, "mismatches": 0})
         entry["examples"] += len(expected)
         entry["max_abs_diff"] = max(entry["max_abs_diff"], float(np.abs(actual - expected).max()))

@@ -6,7 +6,8 @@
         model.int8.onnx        dynamically quantized int8, its accuracy delta measured
         tokenizer.json         the training tokenizer
         kerasbert.json         labels, max length, pair, truncation, long documents (truncate or
-                               windows), inputs, parity, int8 figures, versions, source; task,
+                               windows), inputs and outputs (name, dtype, shape), parity, int8
+                               figures, versions, source; task,
                                and for multi-label the per-label thresholds and label separator
 
 `ExportDir.read_info()` reads `kerasbert.json` once into an `ExportInfo`: checked, typed and
@@ -100,6 +101,28 @@ class ExportDir:
 
 
 @dataclass(frozen=True)
+class GraphTensor:
+    """An input or output of an export's graphs (`inputs`, `outputs` in `kerasbert.json`): what
+    an app in any language feeds or reads. `dtype` is numpy's name; `shape` names each
+    symbolic axis ("batch", "sequence") and gives each fixed one's size.
+
+    Example:
+    >>> GraphTensor("input_ids", "int64", ("batch", "sequence")).dtype
+    'int64'
+    """
+
+    name: str
+    dtype: str
+    shape: tuple[str | int | None, ...]
+
+
+# What exports from before typed `inputs` and `outputs` declared, which `kerasbert.json` named
+# only (`inputs`: names; `output`: a name): int32 ids and float32 logits.
+LEGACY_INPUT_DTYPE = "int32"
+LEGACY_OUTPUT_DTYPE = "float32"
+
+
+@dataclass(frozen=True)
 class ExportInfo:
     """An export's `kerasbert.json`, checked and typed (`ExportDir.read_info`).
 
@@ -138,6 +161,9 @@ class ExportInfo:
     source_run: str | None = None
     converter: str | None = None
     op_counts: dict[str, int] | None = None
+    # The graphs' inputs and outputs (`inputs`, `outputs`); from before `inputs` existed: unknown.
+    inputs: tuple[GraphTensor, ...] = ()
+    outputs: tuple[GraphTensor, ...] = ()
     metadata: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -209,6 +235,7 @@ class ExportInfo:
                 f"{path}: 'int8.drop_exceeds_threshold' must be true or false, got {exceeds!r}."
             )
         graph = _section(metadata, "graph", path)
+        inputs, outputs = _signature(metadata, len(labels), path)
         return cls(
             labels=tuple(labels),
             max_length=metadata["max_length"],
@@ -225,6 +252,8 @@ class ExportInfo:
             source_run=_text(_section(metadata, "source", path), "source.run", path),
             converter=_text(graph, "graph.converter", path),
             op_counts=graph.get("op_counts"),
+            inputs=inputs,
+            outputs=outputs,
             metadata=metadata,
         )
 
@@ -264,6 +293,46 @@ def _multi_label(
         )
     thresholds = check_thresholds(metadata["thresholds"], labels, f"{path} 'thresholds'")
     return tuple(thresholds.tolist()), separator
+
+
+def _signature(
+    metadata: dict[str, Any], labels: int, path: Any
+) -> tuple[tuple[GraphTensor, ...], tuple[GraphTensor, ...]]:
+    """The graphs' inputs and outputs; for an older export, what its graphs declared
+    (`LEGACY_INPUT_DTYPE`) under the names it recorded."""
+    inputs = _given(metadata, "inputs")
+    if isinstance(inputs, (list, tuple)) and all(isinstance(name, str) for name in inputs):
+        inputs = [
+            {"name": name, "dtype": LEGACY_INPUT_DTYPE, "shape": ["batch", "sequence"]}
+            for name in inputs
+        ]
+    outputs = _given(metadata, "outputs")
+    if "outputs" not in metadata and isinstance(metadata.get("output"), str):
+        outputs = [
+            {"name": metadata["output"], "dtype": LEGACY_OUTPUT_DTYPE, "shape": ["batch", labels]}
+        ]
+    return _tensors(inputs, "inputs", path), _tensors(outputs, "outputs", path)
+
+
+def _tensors(items: Any, key: str, path: Any) -> tuple[GraphTensor, ...]:
+    if not isinstance(items, (list, tuple)):
+        raise InputError(f"{path}: {key!r} must be a list, got {items!r}; re-export the model.")
+    tensors = []
+    for index, item in enumerate(items):
+        shape = item.get("shape") if isinstance(item, dict) else None
+        if (
+            not isinstance(item, dict)
+            or not isinstance(item.get("name"), str)
+            or not isinstance(item.get("dtype"), str)
+            or not isinstance(shape, list)
+            or not all(axis is None or isinstance(axis, str) or _is_count(axis) for axis in shape)
+        ):
+            raise InputError(
+                f"{path}: '{key}[{index}]' must be an object with a name, a dtype and a shape "
+                f"(axis names or sizes), got {item!r}; re-export the model."
+            )
+        tensors.append(GraphTensor(item["name"], item["dtype"], tuple(shape)))
+    return tuple(tensors)
 
 
 def _section(metadata: dict[str, Any], key: str, path: Any) -> dict[str, Any]:

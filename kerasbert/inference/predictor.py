@@ -45,6 +45,9 @@ DEFAULT_BATCH_SIZE = 32
 # What `predict` and friends take: texts (one string is one text), or for a model trained on
 # text pairs `(text, text_pair)` tuples (one tuple is one pair).
 TextsOrPairs = str | tuple[str, str] | Iterable[str] | Iterable[tuple[str, str]]
+# The element types an export's inputs may declare, as onnxruntime names them: int64, as every
+# Hugging Face client sends; int32 in exports written before kerasbert switched (issue 29).
+FEED_TYPES = {"tensor(int64)": np.int64, "tensor(int32)": np.int32}
 
 
 @dataclass(frozen=True)
@@ -267,7 +270,8 @@ class OnnxClassifier:
             window_overlap = info.window_overlap
         self.window_overlap = check_overlap(window_overlap, self._encoder.room)
         self._session = _load_session(model_path, providers, threads)
-        self._input_names = [node.name for node in self._session.get_inputs()]
+        self._input_types = input_types(self._session, model_path)
+        self._input_names = list(self._input_types)
         unknown = set(self._input_names) - set(MODEL_INPUT_NAMES)
         if (
             unknown
@@ -285,7 +289,7 @@ class OnnxClassifier:
         export = ExportDir(self.directory)
         size = self._session.get_outputs()[0].shape[-1]
         if not isinstance(size, int):  # a symbolic dimension: ask the model itself
-            size = self._run(np.array([self._encoder.encode([""])[0]], dtype=np.int32)).shape[-1]
+            size = self._run(np.array([self._encoder.encode([""])[0]], dtype=np.int64)).shape[-1]
         if size != len(self.labels):
             raise InputError(
                 f"{model_path} outputs {size} classes but {export.metadata.name} lists "
@@ -338,14 +342,15 @@ class OnnxClassifier:
         for start in range(0, len(order), self.batch_size):
             batch = order[start : start + self.batch_size]
             width = len(sequences[batch[-1]])
-            input_ids = np.full((len(batch), width), self._pad_id, dtype=np.int32)
-            token_type_ids = np.zeros((len(batch), width), dtype=np.int32)
+            # int64, what current exports take; `_run` casts for older int32 graphs.
+            input_ids = np.full((len(batch), width), self._pad_id, dtype=np.int64)
+            token_type_ids = np.zeros((len(batch), width), dtype=np.int64)
             for row, index in enumerate(batch):
                 input_ids[row, : len(sequences[index])] = sequences[index]
                 if segments is not None:
                     token_type_ids[row, : len(segments[index])] = segments[index]
             lengths = np.array([len(sequences[index]) for index in batch])
-            attention_mask = (np.arange(width)[None, :] < lengths[:, None]).astype(np.int32)
+            attention_mask = (np.arange(width)[None, :] < lengths[:, None]).astype(np.int64)
             logits[batch] = self._run(input_ids, attention_mask, token_type_ids)
         return logits
 
@@ -364,7 +369,29 @@ class OnnxClassifier:
             "attention_mask": attention_mask,
             "token_type_ids": token_type_ids,
         }
-        return self._session.run(None, {name: feeds[name] for name in self._input_names})[0]
+        return self._session.run(None, graph_feeds(self._input_types, feeds))[0]
+
+
+def input_types(session: onnxruntime.InferenceSession, model_path: str | Path) -> dict[str, Any]:
+    """Each input of `session`'s graph and the numpy type it takes (`FEED_TYPES`), in the
+    graph's order. Raises `InputError` for an input of another type."""
+    types = {}
+    for node in session.get_inputs():
+        if node.type not in FEED_TYPES:
+            raise InputError(
+                f"{model_path} takes {node.name} as {node.type}; a kerasbert export takes int64 "
+                "token ids. Re-export it with `kerasbert export --overwrite`."
+            )
+        types[node.name] = FEED_TYPES[node.type]
+    return types
+
+
+def graph_feeds(
+    types: Mapping[str, Any], arrays: Mapping[str, np.ndarray]
+) -> dict[str, np.ndarray]:
+    """The arrays a graph takes (`types`, from `input_types`), each in the type it declares; an
+    array already of that type is passed as it is, not copied."""
+    return {name: np.asarray(arrays[name], dtype) for name, dtype in types.items()}
 
 
 def _thresholds(
@@ -497,9 +524,12 @@ def predict_file(
 
 __all__ = [
     "ExportInfo",
+    "FEED_TYPES",
     "OnnxClassifier",
     "Scores",
     "TextEncoder",
+    "graph_feeds",
+    "input_types",
     "predict_file",
     "read_metadata",
     "read_pairs",
