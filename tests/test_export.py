@@ -95,7 +95,8 @@ def test_default_export_is_the_fused_graph(tiny: tuple[Path, Path]) -> None:
     _, export_dir = tiny
     graph = json.loads((export_dir / "kerasbert.json").read_text(encoding="utf-8"))["graph"]
     assert graph["converter"] == "fused" and graph["fallbacks"] == []
-    assert graph["conversion_seconds"] > 0
+    # Recorded, not timed: a warm TensorFlow can write the tiny graph in under the 5 ms that rounds to 0.0.
+    assert isinstance(graph["conversion_seconds"], float) and graph["conversion_seconds"] >= 0
     # Two layers: one fused attention (the last from the first token only), one bias GELU and
     # two skip layer norms each.
     assert graph["contrib_op_counts"] == {

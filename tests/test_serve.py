@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -257,7 +258,13 @@ def test_bad_export_directory_exits_2_with_one_line(
             timeout=120,
         )
         assert completed.returncode == 2, completed.stderr
-        lines = completed.stderr.strip().splitlines()
+        # The predictor may log which variant it picked (INFO) before the load fails: whether
+        # int8 lost a point at export depends on the tiny random run. The error itself is one line.
+        lines = [
+            line
+            for line in completed.stderr.strip().splitlines()
+            if not re.match(r"\d\d:\d\d:\d\d INFO ", line)
+        ]
         assert len(lines) == 1 and lines[0].startswith("kerasbert serve: error:"), lines
 
 
