@@ -37,11 +37,15 @@ def test_export_directory_holds_every_file(tiny: tuple[Path, Path]) -> None:
     _, export_dir = tiny
     names = sorted(path.name for path in export_dir.iterdir())
     assert names == [
+        "README.md",
+        "config.json",
         "kerasbert.json",
         "model.int8.onnx",
         "model.onnx",
         "model.optimized.onnx",
+        "special_tokens_map.json",
         "tokenizer.json",
+        "tokenizer_config.json",
     ]
     assert not list(export_dir.parent.glob(".tiny-run.*")), "staging directory left behind"
 

@@ -37,6 +37,8 @@ from kerasbert.config import TrainConfig
 from kerasbert.data.examples import Examples
 from kerasbert.evaluation.metrics import labels_to_ids
 from kerasbert.export.convert import CONVERTERS, DEFAULT_OPSET, convert, optimize, quantize_int8
+from kerasbert.export.hf_files import write_hf_files
+from kerasbert.export.model_card import write_model_card
 from kerasbert.export.parity import (
     DEFAULT_INT8_THRESHOLD,
     PARITY_MAX_TEXTS,
@@ -56,6 +58,7 @@ from kerasbert.inference.exportdir import (
     ONNX_SCHEMA_KEY,
     SCHEMA_VERSION,
     ExportDir,
+    ExportInfo,
 )
 from kerasbert.inference.predictor import OnnxClassifier
 from kerasbert.training.checkpoint import load_trained_model
@@ -144,7 +147,9 @@ def export_run(
     staging = target.parent / f".{target.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     staging.mkdir()
     try:
-        _write_export(run, ExportDir(staging), opset, int8_threshold, parity_texts, converter)
+        _write_export(
+            run, ExportDir(staging), target.name, opset, int8_threshold, parity_texts, converter
+        )
         _publish(staging, target, overwrite)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -190,6 +195,7 @@ class _Source:
 def _write_export(
     run: _Source,
     staging: ExportDir,
+    name: str,
     opset: int,
     int8_threshold: float,
     parity_texts: list[str] | list[tuple[str, str]],
@@ -250,6 +256,10 @@ def _write_export(
     )
     write_json(staging.metadata, metadata)
     _score_variants(run, staging, metadata, int8_threshold)
+    # For Hugging Face clients and readers: from the checked record, under the published name.
+    info = ExportInfo.from_metadata(metadata, staging.metadata)
+    write_hf_files(source, staging, info)
+    write_model_card(source, staging, name, info)
     metadata["files"] = {
         path.name: path.stat().st_size for path in sorted(staging.path.iterdir()) if path.is_file()
     }

@@ -9,6 +9,12 @@
                                windows), inputs and outputs (name, dtype, shape), parity, int8
                                figures, versions, source; task,
                                and for multi-label the per-label thresholds and label separator
+        config.json            Hugging Face model config: model type, id2label/label2id,
+                               problem type, the encoder's shape (transformers, transformers.js)
+        tokenizer_config.json  tokenizer class, lowercasing, model_max_length = max length,
+                               padding and truncation side, special tokens
+        special_tokens_map.json  the special tokens (Python transformers reads it)
+        README.md              the model card: front matter, scores, limits, how to call it
 
 `ExportDir.read_info()` reads `kerasbert.json` once into an `ExportInfo`: checked, typed and
 frozen, with the default of every key that older exports lack written in one place (its fields).
@@ -29,12 +35,19 @@ from typing import Any
 
 from kerasbert.common.decision import check_thresholds
 from kerasbert.common.errors import InputError
+from kerasbert.common.files import subpath
 from kerasbert.common.names import Task
 from kerasbert.common.truncation import TRUNCATIONS
 from kerasbert.common.windows import LONG_DOCUMENTS
 
 METADATA_FILE = "kerasbert.json"
 TOKENIZER_FILE = "tokenizer.json"
+# A Hugging Face model folder's files, so that transformers and transformers.js open the export
+# (written by `kerasbert.export.hf_files` and `kerasbert.export.model_card`).
+HF_CONFIG_FILE = "config.json"
+TOKENIZER_CONFIG_FILE = "tokenizer_config.json"
+SPECIAL_TOKENS_FILE = "special_tokens_map.json"
+MODEL_CARD_FILE = "README.md"
 MODEL_FILES = {
     "fp32": "model.onnx",
     "optimized": "model.optimized.onnx",
@@ -65,13 +78,12 @@ class ExportDir:
     def __repr__(self) -> str:
         return f"ExportDir({str(self.path)!r})"
 
-    @property
-    def metadata(self) -> Path:
-        return self.path / METADATA_FILE
-
-    @property
-    def tokenizer(self) -> Path:
-        return self.path / TOKENIZER_FILE
+    metadata = subpath(METADATA_FILE)
+    tokenizer = subpath(TOKENIZER_FILE)
+    hf_config = subpath(HF_CONFIG_FILE)
+    tokenizer_config = subpath(TOKENIZER_CONFIG_FILE)
+    special_tokens_map = subpath(SPECIAL_TOKENS_FILE)
+    model_card = subpath(MODEL_CARD_FILE)
 
     def model_path(self, variant: str) -> Path:
         if variant not in MODEL_FILES:
