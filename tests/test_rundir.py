@@ -202,6 +202,19 @@ def test_overwrite_and_export_clashes_are_refused_before_anything_is_touched(tmp
         RunDir(folder).check_usable(TrainConfig(export=False, overwrite=True))
     assert (folder / "cat.jpg").is_file()
 
+    # An export folder holds a Hugging Face config.json, the run marker's name: still never a run.
+    export = tmp_path / "exported" / "news"
+    export.mkdir(parents=True)
+    for name in ("config.json", "kerasbert.json", "model.onnx"):
+        (export / name).write_text("{}")
+    with pytest.raises(InputError, match="is an export directory .*kerasbert.json"):
+        RunDir(export).check_usable(TrainConfig(export=False, overwrite=True))
+    assert sorted(path.name for path in export.iterdir()) == [
+        "config.json",
+        "kerasbert.json",
+        "model.onnx",
+    ]
+
     run = RunDir(tmp_path / "run")
     export_dir = tmp_path / "exported-already"
     export_dir.mkdir()

@@ -258,6 +258,13 @@ class RunDir:
                 check_replaceable(export_dir, ExportDir.MARKER, "export", "--export-dir")
         if not self._holds_files():
             return
+        if (self.path / ExportDir.MARKER).exists():
+            # An export folder holds a Hugging Face config.json too, so the run marker alone
+            # would let --overwrite delete it.
+            raise InputError(
+                f"{self.path} is an export directory (it holds {ExportDir.MARKER}), not a run "
+                "directory; choose another --output-dir."
+            )
         if settings.overwrite:
             check_replaceable(self.path, self.MARKER, "run", "--output-dir")
             return
