@@ -98,13 +98,26 @@ def assert_readable_png(path: Path, min_width: int = 500, min_height: int = 300)
     assert (pixels > 200).mean() > 0.1 and (pixels < 100).mean() > 0.002
 
 
-def test_write_plots_writes_five_readable_pngs(tmp_path: Path) -> None:
+def test_write_plots_writes_six_readable_pngs(tmp_path: Path) -> None:
     run_dir = make_run_dir(tmp_path)
     written = plots.write_plots(run_dir)
-    assert [path.name for path in written] == list(PLOT_FILES.values())
+    # Without the probabilities before calibration there is no "before" reliability diagram.
+    assert [path.name for path in written] == [
+        name for role, name in PLOT_FILES.items() if role != "reliability_uncalibrated"
+    ]
     for path in written:
         assert path.parent == run_dir / "plots"
         assert_readable_png(path)
+
+
+def test_write_plots_of_a_calibrated_run_adds_the_reliability_before(tmp_path: Path) -> None:
+    run_dir = make_run_dir(tmp_path)
+    calibrated = np.asarray(json.loads((run_dir / "test_probabilities.json").read_text()))
+    # The raw softmax of a temperature of 2: softmax(2 log p), sharper than the calibrated one.
+    sharper = calibrated**2 / (calibrated**2).sum(axis=1, keepdims=True)
+    written = plots.write_plots(run_dir, sharper)
+    assert [path.name for path in written] == list(PLOT_FILES.values())
+    assert_readable_png(run_dir / "plots" / PLOT_FILES["reliability_uncalibrated"])
 
 
 def test_write_plots_without_history_skips_training_curves(tmp_path: Path) -> None:
@@ -112,7 +125,7 @@ def test_write_plots_without_history_skips_training_curves(tmp_path: Path) -> No
     (run_dir / "history.json").unlink()
     written = plots.write_plots(run_dir)
     assert PLOT_FILES["training_curves"] not in [path.name for path in written]
-    assert len(written) == 4
+    assert len(written) == 5
 
 
 def test_write_plots_refuses_mismatched_probabilities(tmp_path: Path) -> None:

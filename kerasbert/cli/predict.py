@@ -51,6 +51,12 @@ def add_parser(commands, common: argparse.ArgumentParser) -> None:
         help="Multi-label models: a JSON file mapping every label to its threshold, instead of "
         "the ones tuned on the validation split at training.",
     )
+    predict.add_argument(
+        "--min-confidence",
+        type=float,
+        help="Single-label models: give no label (an empty label; with --input an `abstained` "
+        "column says which) to a text whose top probability is below this number from 0 to 1.",
+    )
     predict.set_defaults(handler=run)
 
 
@@ -71,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
             text_pair_column=args.text_pair_column,
             long_documents=_long_documents(args),
             thresholds=thresholds_file(args.thresholds),
+            min_confidence=args.min_confidence,
             id_column=args.id_column,
             chunk_size=args.chunk_size,
             progress=True,
@@ -86,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
         variant=args.variant,
         long_documents=_long_documents(args),
         thresholds=thresholds_file(args.thresholds),
+        min_confidence=args.min_confidence,
     )
     if classifier.pair:
         raise InputError(
@@ -102,7 +110,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"{separator.join(chosen)}\t{shown}\t{text}")
         return 0
     for text, label, row in zip(args.texts, scores.labels, scores.probabilities):
-        print(f"{label}\t{row.max():.4f}\t{text}")
+        # An abstention prints an empty label: the probability shown says how unsure it was.
+        print(f"{'' if label is None else label}\t{row.max():.4f}\t{text}")
     return 0
 
 

@@ -4,9 +4,11 @@ Evaluation, the export's parity and int8 checks, the training side's predictions
 predictor (with the server, the streaming prediction and the Ray recipe behind it) all decide
 through these functions, so a model's label never depends on which of them asked:
 
-- probabilities: a single-label model's softmax over its logits, a multi-label model's sigmoid
-  per label; both computed in float64, whatever the logits' precision;
+- probabilities: a single-label model's softmax over its logits divided by its temperature (1
+  unless fitted on the validation split: `kerasbert.training.calibration`), a multi-label
+  model's sigmoid per label; both computed in float64, whatever the logits' precision;
 - a single-label model's label is its most probable one (a tie goes to the earlier label);
+  below a caller's minimum confidence (its top probability) it is None: the model abstains;
 - a multi-label model's labels are every label i whose probability reaches threshold i;
 - the top k labels are ranked by probability, ties kept in label order.
 
@@ -50,10 +52,56 @@ def sigmoid(logits: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * logits))
 
 
-def to_probabilities(logits: np.ndarray, task: Task | str) -> np.ndarray:
-    """A model's logits as probabilities (float64): softmax for `single_label`, sigmoid per
-    label for `multi_label`."""
-    return sigmoid(logits) if Task(task) is Task.MULTI_LABEL else softmax(logits)
+def to_probabilities(logits: np.ndarray, task: Task | str, temperature: float = 1.0) -> np.ndarray:
+    """A model's logits as probabilities (float64): softmax of `logits / temperature` for
+    `single_label`, sigmoid per label for `multi_label` (whose thresholds were tuned on raw
+    sigmoids, so it takes no temperature). Dividing by one positive scalar keeps every row's
+    order, so the temperature never changes a single-label model's label."""
+    check_temperature(temperature)
+    if Task(task) is Task.MULTI_LABEL:
+        if temperature != 1.0:
+            raise ValueError("a multi-label model's probabilities take no temperature.")
+        return sigmoid(logits)
+    return softmax(np.asarray(logits, dtype=np.float64) / temperature)
+
+
+def check_temperature(temperature: Any, source: str = "temperature") -> float:
+    """The temperature as a float, or `InputError` unless it is a finite number above 0."""
+    if (
+        isinstance(temperature, bool)
+        or not isinstance(temperature, (int, float, np.floating))
+        or not np.isfinite(temperature)
+        or temperature <= 0
+    ):
+        raise InputError(f"{source} must be a finite number above 0, got {temperature!r}.")
+    return float(temperature)
+
+
+def check_min_confidence(value: Any, source: str = "min_confidence") -> float | None:
+    """A minimum confidence as a float in [0, 1], None for none, else `InputError`."""
+    if value is None:
+        return None
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float, np.floating))
+        or not 0.0 <= float(value) <= 1.0
+    ):
+        raise InputError(f"{source} must be a number from 0 to 1, got {value!r}.")
+    return float(value)
+
+
+def confidence(probabilities: np.ndarray) -> np.ndarray:
+    """A single-label model's confidence in each text's label: its top probability."""
+    return np.asarray(probabilities).max(axis=1)
+
+
+def abstain(labels: Sequence[Any], probabilities: np.ndarray, min_confidence: float | None) -> list:
+    """`labels` with None where the text's confidence (`confidence`) is below `min_confidence`
+    (single-label only: a multi-label model's empty set already says "none of them")."""
+    if min_confidence is None:
+        return list(labels)
+    keep = confidence(probabilities) >= min_confidence
+    return [label if kept else None for label, kept in zip(labels, keep, strict=True)]
 
 
 def best_ids(probabilities: np.ndarray) -> np.ndarray:

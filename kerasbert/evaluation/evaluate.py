@@ -18,7 +18,13 @@ from kerasbert.common.errors import InputError
 from kerasbert.data.examples import Examples
 from kerasbert.data.readers import ColumnSpec, read_labelled
 from kerasbert.evaluation.baseline import tfidf_baseline, tfidf_multilabel_baseline
-from kerasbert.evaluation.metrics import compute_metrics, confident_mistakes, labels_to_ids, lift
+from kerasbert.evaluation.metrics import (
+    calibration_figures,
+    compute_metrics,
+    confident_mistakes,
+    labels_to_ids,
+    lift,
+)
 from kerasbert.evaluation.multilabel_metrics import compute_multilabel_metrics, label_set_mistakes
 from kerasbert.training.rundir import RunDir, RunRecord
 
@@ -67,7 +73,7 @@ def evaluate_run(
     if not run.exists():
         raise FileNotFoundError(f"Run directory {run.path} does not exist.")
     record = run.read_record()
-    task = _MultiLabel(run, record) if record.multi_label else _SingleLabel(record)
+    task = _MultiLabel(run, record) if record.multi_label else _SingleLabel(run, record)
     if data is None:
         examples = run.read_split("test")
         source, output = str(run.split_path("test")), run
@@ -80,8 +86,11 @@ def evaluate_run(
     if not examples.texts:
         raise InputError(f"{source} has no labelled rows to evaluate.")
 
-    probabilities = _predict(run, examples, record, source)
-    result = task.score(examples, y_true, probabilities)
+    # A calibrated run predicts twice: with its temperature (what it answers) and without (the
+    # raw softmax, for the calibration figures before and after).
+    probabilities, *raw = _predict(run, examples, record, source, task.temperatures)
+    raw_probabilities = raw[0] if raw else None
+    result = task.score(examples, y_true, probabilities, raw_probabilities)
     result["source"] = source
     if data is None:
         # The run's own test split: keep the split facts training stored, and the probabilities
@@ -100,7 +109,9 @@ def evaluate_run(
     output.write_metrics(result)
     task.log(result, output)
     if plots:
-        task.write_plots(run, output, data, result, examples, y_true, probabilities)
+        task.write_plots(
+            run, output, data, result, examples, y_true, probabilities, raw_probabilities
+        )
         if data is None:
             from kerasbert.evaluation.report import write_report
 
@@ -111,14 +122,24 @@ def evaluate_run(
 class _Task:
     """The parts of `evaluate_run` that differ between single- and multi-label runs."""
 
+    # The temperatures to predict with: the run's own first.
+    temperatures: tuple[float, ...] = (1.0,)
+
     def __init__(self, record: RunRecord) -> None:
         self.record = record
         self.labels = list(record.labels)
 
 
 class _SingleLabel(_Task):
-    """A single-label run: class ids, softmax metrics, the TF-IDF logistic regression baseline
+    """A single-label run: class ids, softmax metrics (divided by the temperature of a calibrated
+    run, with the calibration and abstention figures), the TF-IDF logistic regression baseline
     and the confusion-matrix plots."""
+
+    def __init__(self, run: RunDir, record: RunRecord) -> None:
+        super().__init__(record)
+        self.calibration = run.read_calibration()
+        if self.calibration is not None:
+            self.temperatures = (float(self.calibration["temperature"]), 1.0)
 
     def columns(self, text: str | None, text_pair: str | None, label: str | None) -> ColumnSpec:
         return ColumnSpec(text, text_pair, label, multi_label=False)
@@ -126,8 +147,12 @@ class _SingleLabel(_Task):
     def truth(self, examples: Examples, source: str) -> np.ndarray:
         return labels_to_ids(examples.labels, self.labels, source=source)
 
-    def score(self, examples: Examples, y_true, probabilities: np.ndarray) -> dict[str, Any]:
+    def score(
+        self, examples: Examples, y_true, probabilities: np.ndarray, raw=None
+    ) -> dict[str, Any]:
         result = compute_metrics(y_true, probabilities, self.labels)
+        if raw is not None:
+            result.update(calibration_figures(self.calibration, y_true, probabilities, raw))
         result["confident_mistakes"] = confident_mistakes(
             examples.display_texts(), y_true, probabilities, self.labels
         )
@@ -156,11 +181,13 @@ class _SingleLabel(_Task):
             output.metrics,
         )
 
-    def write_plots(self, run, output, data, result, examples, y_true, probabilities) -> None:
+    def write_plots(
+        self, run, output, data, result, examples, y_true, probabilities, raw=None
+    ) -> None:
         from kerasbert.evaluation import plots as plotting
 
         if data is None:
-            plotting.write_plots(run.path)
+            plotting.write_plots(run.path, raw)
         else:
             plotting.write_evaluation_plots(
                 result,
@@ -170,6 +197,7 @@ class _SingleLabel(_Task):
                 self.labels,
                 output.plots,
                 dataset=Path(data).name,
+                raw_probabilities=raw,
             )
 
 
@@ -202,7 +230,9 @@ class _MultiLabel(_Task):
             labels_to_ids(sorted(unknown), self.labels, source=source)  # raises, naming them
         return _multi_hot(examples, self.labels)
 
-    def score(self, examples: Examples, y_true, probabilities: np.ndarray) -> dict[str, Any]:
+    def score(
+        self, examples: Examples, y_true, probabilities: np.ndarray, raw=None
+    ) -> dict[str, Any]:
         cuts = self.thresholds.values
         result = compute_multilabel_metrics(y_true, probabilities, self.labels, cuts)
         result["thresholds_from"] = "validation" if self.thresholds.tuned else "default 0.5"
@@ -239,7 +269,9 @@ class _MultiLabel(_Task):
             output.metrics,
         )
 
-    def write_plots(self, run, output, data, result, examples, y_true, probabilities) -> None:
+    def write_plots(
+        self, run, output, data, result, examples, y_true, probabilities, raw=None
+    ) -> None:
         from kerasbert.evaluation.plots_multilabel import write_multilabel_plots
 
         dataset = "the test set" if data is None else Path(data).name
@@ -290,10 +322,16 @@ def _read_evaluation_data(
     return Examples(read.texts, read.labels, read.text_pairs)
 
 
-def _predict(run: RunDir, examples: Examples, record: RunRecord, source: str) -> np.ndarray:
+def _predict(
+    run: RunDir,
+    examples: Examples,
+    record: RunRecord,
+    source: str,
+    temperatures: tuple[float, ...] = (1.0,),
+) -> list[np.ndarray]:
     """Class probabilities of the run's saved TensorFlow model for the texts (or text pairs),
-    encoded as the run trained (`record.settings`); per-label sigmoid probabilities for a
-    multi-label run."""
+    encoded as the run trained (`record.settings`), one matrix per temperature; per-label
+    sigmoid probabilities for a multi-label run."""
     from kerasbert.training.checkpoint import load_trained_model
     from kerasbert.training.pipeline import predict_probabilities
 
@@ -302,15 +340,20 @@ def _predict(run: RunDir, examples: Examples, record: RunRecord, source: str) ->
     logger.info("Predicting %d texts from %s with %s", len(examples), source, run.model)
     model, tokenizer = load_trained_model(run.model)
     settings = record.settings
-    probabilities = predict_probabilities(
-        model,
-        tokenizer,
-        examples.texts,
-        settings.max_length,
-        text_pairs=examples.text_pairs,
-        truncation=settings.truncation,
-        windows=settings.long_documents == "windows",
-        window_overlap=settings.window_overlap,
-        multi_label=record.multi_label,
-    )
-    return np.asarray(probabilities)
+    return [
+        np.asarray(
+            predict_probabilities(
+                model,
+                tokenizer,
+                examples.texts,
+                settings.max_length,
+                text_pairs=examples.text_pairs,
+                truncation=settings.truncation,
+                windows=settings.long_documents == "windows",
+                window_overlap=settings.window_overlap,
+                multi_label=record.multi_label,
+                temperature=temperature,
+            )
+        )
+        for temperature in temperatures
+    ]

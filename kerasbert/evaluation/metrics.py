@@ -17,6 +17,17 @@ from sklearn import metrics as sk_metrics
 from kerasbert.common.decision import best_ids
 from kerasbert.common.errors import InputError
 
+# The reliability bins and the calibration error are the training side's (it records them for the
+# validation split when it fits the temperature); named here too, where the report's figures are.
+from kerasbert.training.calibration import (
+    CALIBRATION_BINS,
+    calibration_bins,
+    ece,
+    expected_calibration_error,
+    kept_accuracy,
+    negative_log_likelihood,
+)
+
 # Metrics the lift is reported for: the headline numbers of the report's comparison table.
 LIFT_METRICS = (
     "accuracy",
@@ -27,10 +38,6 @@ LIFT_METRICS = (
     "log_loss",
     "expected_calibration_error",
 )
-
-# Ten equal-width confidence bins is the usual reliability-diagram resolution (Guo et al., 2017);
-# finer bins leave most of them empty on test sets of a few hundred texts.
-CALIBRATION_BINS = 10
 
 # Softmax outputs in float32 (or float16 under mixed precision) sum to 1 only approximately;
 # anything further off is not a probability vector at all.
@@ -115,49 +122,46 @@ def per_class_scores(labels, precision, recall, f1, support) -> dict[str, dict[s
     }
 
 
-def calibration_bins(
-    y_true: np.ndarray, probabilities: np.ndarray, num_bins: int = CALIBRATION_BINS
-) -> list[dict[str, Any]]:
-    """Group predictions by top-class confidence into `num_bins` equal-width bins over [0, 1].
+def calibration_figures(
+    calibration: dict[str, Any],
+    y_true: np.ndarray,
+    probabilities: np.ndarray,
+    raw_probabilities: np.ndarray,
+) -> dict[str, Any]:
+    """A calibrated run's figures on the evaluated texts, beside the validation ones training
+    stored (`calibration.json`, `kerasbert.training.calibration.calibrate`).
 
-    Each bin is `{lower, upper, count, confidence, accuracy}`; `confidence` and `accuracy` are the
-    bin's mean top-class probability and share of correct predictions, `None` for an empty bin.
-    scikit-learn's `calibration_curve` covers binary problems only, hence this function.
+    Returns:
+        `calibration`: the temperature, the validation figures, and the test ECE and NLL before
+        (`raw_probabilities`) and after (`probabilities`); `abstention`: the minimum confidence
+        that reached the target accuracy on validation, and the coverage and accuracy it keeps
+        here (None where no minimum reached it).
     """
-    if num_bins < 1:
-        raise ValueError(f"num_bins must be a positive integer, got {num_bins!r}.")
     y_true = np.asarray(y_true)
-    probabilities = np.asarray(probabilities, dtype=np.float64)
-    confidence = probabilities.max(axis=1)
-    correct = best_ids(probabilities) == y_true
-    edges = np.linspace(0.0, 1.0, num_bins + 1)
-    # Bins are (lower, upper]; a confidence of exactly 0 cannot occur for a top class.
-    bin_index = np.clip(np.searchsorted(edges, confidence, side="left") - 1, 0, num_bins - 1)
-    bins = []
-    for index in range(num_bins):
-        members = bin_index == index
-        count = int(members.sum())
-        bins.append(
-            {
-                "lower": float(edges[index]),
-                "upper": float(edges[index + 1]),
-                "count": count,
-                "confidence": float(confidence[members].mean()) if count else None,
-                "accuracy": float(correct[members].mean()) if count else None,
-            }
-        )
-    return bins
-
-
-def expected_calibration_error(bins: Sequence[dict[str, Any]]) -> float:
-    """Count-weighted mean gap |accuracy − confidence| over `calibration_bins` output."""
-    total = sum(item["count"] for item in bins)
-    if total == 0:
-        return 0.0
-    gap = sum(
-        item["count"] * abs(item["accuracy"] - item["confidence"]) for item in bins if item["count"]
-    )
-    return float(gap / total)
+    chosen = calibration.get("abstention") or {}
+    minimum = chosen.get("min_confidence")
+    kept = kept_accuracy(y_true, probabilities, minimum) if minimum is not None else {}
+    return {
+        "calibration": {
+            "method": calibration["method"],
+            "temperature": calibration["temperature"],
+            "validation": calibration.get("validation"),
+            "test": {
+                "ece_before": ece(y_true, raw_probabilities),
+                "ece_after": ece(y_true, probabilities),
+                "nll_before": negative_log_likelihood(raw_probabilities, y_true),
+                "nll_after": negative_log_likelihood(probabilities, y_true),
+            },
+        },
+        "abstention": {
+            "target_accuracy": chosen.get("target_accuracy"),
+            "min_confidence": minimum,
+            "validation_coverage": chosen.get("coverage"),
+            "validation_accuracy": chosen.get("accuracy"),
+            "test_coverage": kept.get("coverage"),
+            "test_accuracy": kept.get("accuracy"),
+        },
+    }
 
 
 def confident_mistakes(

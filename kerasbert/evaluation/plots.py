@@ -29,6 +29,7 @@ from kerasbert.evaluation.metrics import (  # noqa: E402
     calibration_bins,
     expected_calibration_error,
 )
+from kerasbert.training.calibration import coverage_curve  # noqa: E402
 from kerasbert.training.rundir import PLOT_FILES, RunDir  # noqa: E402
 
 logger = logging.getLogger(__name__)
@@ -40,8 +41,11 @@ _CORRECT_COLOUR = "#e3f2e1"
 _WRONG_COLOUR = "#fbe3e1"
 
 
-def write_plots(run_dir: str | Path) -> list[Path]:
+def write_plots(run_dir: str | Path, raw_probabilities: np.ndarray | None = None) -> list[Path]:
     """Write every plot of a run directory to `run_dir/plots/` and return the paths written.
+
+    `raw_probabilities`: a calibrated run's test probabilities without its temperature, for the
+    reliability diagram before calibration (`kerasbert.evaluation.evaluate` predicts them).
 
     Reads `labels.json`, `metrics.json`, `history.json`, `data/test.jsonl` and
     `test_probabilities.json`. The training curves are skipped, with a warning, when the run has
@@ -67,7 +71,15 @@ def write_plots(run_dir: str | Path) -> list[Path]:
         written.append(plot_training_curves(history, run.plot("training_curves")))
     else:
         logger.warning("%s is missing; skipping the training curves.", run.history)
-    written += write_evaluation_plots(metrics, texts, y_true, probabilities, labels, plots_dir)
+    written += write_evaluation_plots(
+        metrics,
+        texts,
+        y_true,
+        probabilities,
+        labels,
+        plots_dir,
+        raw_probabilities=raw_probabilities,
+    )
     logger.info("Wrote %d plots to %s", len(written), plots_dir)
     return written
 
@@ -80,13 +92,17 @@ def write_evaluation_plots(
     labels: Sequence[str],
     plots_dir: str | Path,
     dataset: str = "the test set",
+    raw_probabilities: np.ndarray | None = None,
 ) -> list[Path]:
-    """Write the four plots that need no training history into `plots_dir`.
+    """Write the plots that need no training history into `plots_dir`: the confusion matrix,
+    per-class scores, reliability, accuracy against coverage and sample predictions, and with
+    `raw_probabilities` (a calibrated run's, before its temperature) their reliability too.
 
     `dataset` names the evaluated texts in the titles, e.g. "holdout.csv".
     """
     plots_dir = Path(plots_dir)
-    return [
+    calibrated = raw_probabilities is not None or metrics.get("calibration") is not None
+    written = [
         plot_confusion_matrix(
             metrics["confusion_matrix"],
             labels,
@@ -96,7 +112,30 @@ def write_evaluation_plots(
         plot_per_class_metrics(
             metrics, plots_dir / PLOT_FILES["per_class_metrics"], dataset=dataset
         ),
-        plot_reliability(y_true, probabilities, plots_dir / PLOT_FILES["reliability"]),
+        plot_reliability(
+            y_true,
+            probabilities,
+            plots_dir / PLOT_FILES["reliability"],
+            title="Calibrated (temperature scaling)" if calibrated else "Reliability diagram",
+        ),
+    ]
+    if raw_probabilities is not None:
+        written.append(
+            plot_reliability(
+                y_true,
+                raw_probabilities,
+                plots_dir / PLOT_FILES["reliability_uncalibrated"],
+                title="Before calibration (raw softmax)",
+            )
+        )
+    written += [
+        plot_coverage(
+            y_true,
+            probabilities,
+            plots_dir / PLOT_FILES["coverage"],
+            metrics.get("abstention"),
+            dataset=dataset,
+        ),
         plot_sample_predictions(
             texts,
             y_true,
@@ -106,6 +145,7 @@ def write_evaluation_plots(
             dataset=dataset,
         ),
     ]
+    return written
 
 
 def plot_training_curves(history: dict[str, Sequence[float]], path: str | Path) -> Path:
@@ -280,6 +320,7 @@ def plot_reliability(
     probabilities: np.ndarray | Sequence[Sequence[float]],
     path: str | Path,
     num_bins: int = CALIBRATION_BINS,
+    title: str = "Reliability diagram",
 ) -> Path:
     """Reliability diagram (accuracy vs confidence per bin) above a histogram of confidences.
 
@@ -329,7 +370,7 @@ def plot_reliability(
         upper.set_xlim(0, 1)
         upper.set_ylim(0, 1.02)
         upper.set_ylabel("Accuracy")
-        upper.set_title(f"Reliability diagram (ECE = {ece:.3f}, n = {len(top)})", pad=24)
+        upper.set_title(f"{title} (ECE = {ece:.3f}, n = {len(top)})", pad=24)
         upper.legend(
             loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, fontsize="x-small", frameon=False
         )
@@ -349,6 +390,45 @@ def plot_reliability(
         lower.set_xlabel("Confidence (top-class probability)")
         lower.set_ylabel("Texts")
         lower.legend(loc="best", fontsize="small")
+        return _save(figure, path)
+
+
+def plot_coverage(
+    y_true: np.ndarray | Sequence[int],
+    probabilities: np.ndarray,
+    path: str | Path,
+    abstention: dict[str, Any] | None = None,
+    dataset: str = "the test set",
+) -> Path:
+    """Accuracy of the texts kept against the share kept, as the minimum confidence rises
+    (`kerasbert.training.calibration.coverage_curve`); with `abstention` (metrics.json), the
+    minimum chosen on validation marked where it falls on these texts."""
+    curve = coverage_curve(y_true, probabilities)
+    with _style():
+        figure, axes = plt.subplots(figsize=(6.5, 4.5))
+        axes.plot(curve["coverage"], curve["accuracy"], color="C0", label="accuracy of kept texts")
+        chosen = abstention or {}
+        if chosen.get("min_confidence") is not None and chosen.get("test_coverage") is not None:
+            axes.axhline(
+                chosen["target_accuracy"],
+                color="grey",
+                linestyle="--",
+                label=f"target {chosen['target_accuracy']:.0%} (validation)",
+            )
+            axes.plot(
+                [chosen["test_coverage"]],
+                [chosen["test_accuracy"] or 0.0],
+                marker="o",
+                color="C3",
+                linestyle="none",
+                label=f"min confidence {chosen['min_confidence']:.3f}: "
+                f"{chosen['test_coverage']:.0%} kept",
+            )
+        axes.set_xlim(0, 1.01)
+        axes.set_xlabel("Coverage (share of texts given a label)")
+        axes.set_ylabel("Accuracy")
+        axes.set_title(f"Accuracy against coverage on {_plain(dataset)}")
+        axes.legend(loc="lower left", fontsize="small")
         return _save(figure, path)
 
 

@@ -94,6 +94,8 @@ _PLOT_TITLES = (
     ("confusion_matrix", "Confusion matrix"),
     ("per_class_metrics", "Per-class precision, recall and F1"),
     ("reliability", "Calibration"),
+    ("reliability_uncalibrated", "Calibration before temperature scaling"),
+    ("coverage", "Accuracy against coverage (abstaining below a minimum confidence)"),
     ("sample_predictions", "Sample predictions"),
     ("per_label_f1", "Per-label precision, recall and F1"),
     ("threshold_curves", "Per-label thresholds (validation F1 by threshold)"),
@@ -120,6 +122,7 @@ def write_report(run_dir: str | Path) -> Path:
         _configuration(config, summary.get("schedule", {})),
         _data(summary, metrics, config),
         _results(metrics),
+        _calibration(metrics),
         _label_set_samples(run, metrics),
         _training(history),
         _plots(run),
@@ -399,6 +402,64 @@ def _results(metrics: dict[str, Any]) -> str:
         "```text",
         metrics["classification_report"].rstrip(),
         "```",
+    ]
+    return "\n".join(lines)
+
+
+def _calibration(metrics: dict[str, Any]) -> str:
+    """Temperature scaling's figures before and after, and the abstention chosen on validation."""
+    calibration = metrics.get("calibration")
+    if not calibration:
+        return ""
+    validation, test = calibration.get("validation") or {}, calibration["test"]
+    rows = [
+        [
+            "Expected calibration error",
+            _number(validation.get("ece_before")),
+            _number(validation.get("ece_after")),
+            _number(test["ece_before"]),
+            _number(test["ece_after"]),
+        ],
+        [
+            "Negative log-likelihood",
+            _number(validation.get("nll_before")),
+            _number(validation.get("nll_after")),
+            _number(test["nll_before"]),
+            _number(test["nll_after"]),
+        ],
+    ]
+    header = ("Measure", "Validation before", "after", "Test before", "after")
+    lines = [
+        "## Calibration and abstention",
+        "",
+        f"Temperature scaling: the logits are divided by T = {calibration['temperature']:.4f}, "
+        "fitted on the validation split (lowest negative log-likelihood). No label changes; "
+        "the probabilities above, the export and the predictor are the calibrated ones.",
+        "",
+        *_table(header, rows),
+    ]
+    abstention = metrics.get("abstention") or {}
+    target = abstention.get("target_accuracy")
+    if target is None:
+        return "\n".join(lines)
+    if abstention.get("min_confidence") is None:
+        lines += [
+            "",
+            f"No minimum confidence reaches {target:.0%} accuracy on the validation split.",
+        ]
+        return "\n".join(lines)
+    lines += [
+        "",
+        f"Abstaining below a confidence of {abstention['min_confidence']:.4f} reaches "
+        f"{abstention['validation_accuracy']:.1%} accuracy on the validation split (target "
+        f"{target:.0%}) keeping {abstention['validation_coverage']:.1%} of its texts; on the "
+        f"test split it keeps {abstention['test_coverage']:.1%} at "
+        + (
+            "no accuracy (none kept)"
+            if abstention.get("test_accuracy") is None
+            else f"{abstention['test_accuracy']:.1%} accuracy"
+        )
+        + f" (`kerasbert predict --min-confidence {abstention['min_confidence']:.4f}`).",
     ]
     return "\n".join(lines)
 

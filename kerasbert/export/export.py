@@ -167,6 +167,8 @@ class _Source:
     record: RunRecord
     test: Examples
     thresholds: LabelThresholds | None
+    # The fitted temperature of a calibrated single-label run (`calibration.json`), else None.
+    temperature: float | None = None
 
     @property
     def settings(self) -> TrainConfig:
@@ -296,6 +298,11 @@ def _metadata(
             if run.thresholds is not None
             else {}
         ),
+        # Single-label: the temperature fitted on the validation split, which the predictor
+        # divides the logits by (kerasbert.common.decision); null for a run without one.
+        "calibration": None
+        if run.temperature is None
+        else {"method": "temperature", "temperature": run.temperature},
         "lowercase": getattr(tokenizer, "do_lower_case", None),
         "pad_token_id": tokenizer.pad_token_id or 0,
         # What an app in any language feeds and reads: name, dtype, shape (symbolic axes by
@@ -411,7 +418,9 @@ def _read_run(source: RunDir) -> _Source:
             logger.warning(
                 "%s is missing; exporting with threshold 0.5 for every label.", source.thresholds
             )
-    return _Source(source, record, test, thresholds)
+    calibration = None if record.multi_label else source.read_calibration()
+    temperature = None if calibration is None else float(calibration["temperature"])
+    return _Source(source, record, test, thresholds, temperature)
 
 
 def _write_onnx_metadata(path: Path, labels: Sequence[str], max_length: int) -> None:

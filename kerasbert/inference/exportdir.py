@@ -33,7 +33,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from kerasbert.common.decision import check_thresholds
+from kerasbert.common.decision import check_temperature, check_thresholds
 from kerasbert.common.errors import InputError
 from kerasbert.common.files import subpath
 from kerasbert.common.names import Task
@@ -164,6 +164,9 @@ class ExportInfo:
     task: Task = Task.SINGLE_LABEL
     # Multi-label only (required there): each label's threshold, in `labels` order.
     thresholds: tuple[float, ...] | None = None
+    # Single-label: the temperature fitted on the validation split (`calibration` in
+    # kerasbert.json); 1, the raw softmax, for exports from before calibration and multi-label.
+    temperature: float = 1.0
     # How `kerasbert predict` joins a label set when the training data named no separator.
     label_separator: str = DEFAULT_LABEL_SEPARATOR
     # The int8 check (`int8` in kerasbert.json); absent until the export measured it.
@@ -237,6 +240,7 @@ class ExportInfo:
             )
         task = Task(_choice(metadata, "task", tuple(Task), path))
         thresholds, separator = _multi_label(metadata, task, labels, path)
+        temperature = _temperature(metadata, task, path)
         int8 = _section(metadata, "int8", path)
         drop = int8.get("accuracy_drop_points")
         if drop is not None and not _is_number(drop):
@@ -258,6 +262,7 @@ class ExportInfo:
             window_overlap=window_overlap,
             task=task,
             thresholds=thresholds,
+            temperature=temperature,
             label_separator=separator,
             int8_accuracy_drop_points=None if drop is None else float(drop),
             int8_exceeds_threshold=exceeds,
@@ -305,6 +310,22 @@ def _multi_label(
         )
     thresholds = check_thresholds(metadata["thresholds"], labels, f"{path} 'thresholds'")
     return tuple(thresholds.tolist()), separator
+
+
+def _temperature(metadata: dict[str, Any], task: Task, path: Any) -> float:
+    """The temperature of `calibration` (`{"method": "temperature", "temperature": T}`); 1
+    where it is absent or null."""
+    calibration = _section(metadata, "calibration", path)
+    if not calibration:
+        return _default("temperature")
+    if calibration.get("method") != "temperature":
+        raise InputError(
+            f"{path}: 'calibration.method' must be 'temperature', got "
+            f"{calibration.get('method')!r}; re-export the model."
+        )
+    if task is Task.MULTI_LABEL:
+        raise InputError(f"{path}: a multi-label export takes no 'calibration'; re-export it.")
+    return check_temperature(calibration.get("temperature"), f"{path} 'calibration.temperature'")
 
 
 def _signature(

@@ -29,7 +29,14 @@ import numpy as np
 import onnxruntime
 from tokenizers import Tokenizer
 
-from kerasbert.common.decision import check_thresholds, decide_labels, to_probabilities, top_k
+from kerasbert.common.decision import (
+    abstain,
+    check_min_confidence,
+    check_thresholds,
+    decide_labels,
+    to_probabilities,
+    top_k,
+)
 from kerasbert.common.errors import InputError
 from kerasbert.common.names import MODEL_INPUT_NAMES, Task
 from kerasbert.common.truncation import check_truncation, kept_positions
@@ -192,6 +199,10 @@ class OnnxClassifier:
             threshold per label, in `labels` order) instead of the ones tuned at training
             (`kerasbert.json`); anything else is an `InputError` naming the labels.
 
+        min_confidence: a single-label model abstains below it: `predict` and `classify` give
+            None instead of a label for a text whose top probability (calibrated, where the
+            export has a temperature) is under this number from 0 to 1; the probabilities are
+            still given. Refused (`InputError`) for a multi-label export. Default: never abstain.
     A multi-label export (kerasbert.json `task: multi_label`) gives per-label sigmoid
     probabilities from `predict_proba` (rows need not sum to 1), and from `predict` a list of
     labels per text: each label whose probability reaches its threshold, in `labels` order
@@ -223,6 +234,7 @@ class OnnxClassifier:
         window_overlap: int | None = None,
         thresholds: Mapping[str, float] | Sequence[float] | None = None,
     ) -> None:
+        min_confidence: float | None = None,
         directory = Path(path)
         if not directory.is_dir():
             raise FileNotFoundError(
@@ -266,6 +278,8 @@ class OnnxClassifier:
         self.label_separator: str = info.label_separator
         self.thresholds = _thresholds(info, thresholds)
         self._encoder = TextEncoder(tokenizer_path, self.max_length, self.truncation)
+        self.temperature: float = info.temperature
+        self.min_confidence = _check_min_confidence(min_confidence, self.multi_label)
         if window_overlap is None:
             window_overlap = info.window_overlap
         self.window_overlap = check_overlap(window_overlap, self._encoder.room)
@@ -309,21 +323,33 @@ class OnnxClassifier:
         else:
             sequences, segments = self._encoder.encode_segments(texts, pairs)
             owners = list(range(len(texts)))
-        window_probabilities = to_probabilities(self._logits(sequences, segments), self.task)
+        window_probabilities = to_probabilities(
+            self._logits(sequences, segments), self.task, self.temperature
+        )
         return average_windows(window_probabilities, owners, len(texts))
 
-    def classify(self, texts: TextsOrPairs) -> Scores:
+    def classify(self, texts: TextsOrPairs, min_confidence: float | None = ...) -> Scores:
         """Labels (as `predict`) and probabilities (as `predict_proba`) of the texts (or
         pairs) from one model call: what the server, the streaming prediction and the Ray
-        recipe answer."""
+        recipe answer. `min_confidence` overrides the classifier's for this call (None: none)."""
+        minimum = self._min_confidence(min_confidence)
         probabilities = self.predict_proba(texts)
         labels = decide_labels(probabilities, self.labels, self.task, self.thresholds)
-        return Scores(labels, probabilities)
+        return Scores(abstain(labels, probabilities, minimum), probabilities)
 
-    def predict(self, texts: TextsOrPairs) -> list[str] | list[list[str]]:
-        """The most probable label of each text (or pair), in input order; for a multi-label
-        export, each text's list of labels at or above their thresholds."""
-        return self.classify(texts).labels
+    def predict(
+        self, texts: TextsOrPairs, min_confidence: float | None = ...
+    ) -> list[str | None] | list[list[str]]:
+        """The most probable label of each text (or pair), in input order, or None where its
+        probability is below the minimum confidence; for a multi-label export, each text's list
+        of labels at or above their thresholds."""
+        return self.classify(texts, min_confidence).labels
+
+    def _min_confidence(self, given: Any) -> float | None:
+        """This call's minimum confidence: `given` (checked), or the classifier's if not given."""
+        if given is ...:
+            return self.min_confidence
+        return _check_min_confidence(given, self.multi_label)
 
     def predict_topk(self, texts: TextsOrPairs, k: int = 3) -> list[list[tuple[str, float]]]:
         """The `k` most probable `(label, probability)` pairs of each text (or text pair), most
@@ -428,6 +454,18 @@ def _load_session(
 
 def _check_inputs(texts: TextsOrPairs, pair: bool) -> tuple[list[str], list[str] | None]:
     """The texts, and the second texts for a pair model (None for a single-text model)."""
+def _check_min_confidence(value: Any, multi_label: bool) -> float | None:
+    """A minimum confidence in [0, 1] or None; refused for a multi-label model, whose empty
+    label set already answers "none of these" and whose labels have their own thresholds."""
+    value = check_min_confidence(value)
+    if value is not None and multi_label:
+        raise InputError(
+            "min_confidence is for single-label models; a multi-label model gives no label "
+            "where none reaches its threshold (raise the thresholds to abstain more often)."
+        )
+    return value
+
+
     if not pair:
         return _check_texts(texts), None
     if isinstance(texts, str):

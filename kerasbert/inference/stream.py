@@ -57,7 +57,9 @@ def predict_stream(
 
     Output columns: the id column (if any), `text` (and `text_pair` for a pair model), then
     `label` and `probability` (a multi-label model: `labels`, joined in CSV by the export's
-    `label_separator`, default `|`, and one `probability_<label>` column per label).
+    `label_separator`, default `|`, and one `probability_<label>` column per label). A classifier
+    with a `min_confidence` adds `abstained` (true where the label is left empty: null in JSONL
+    and Parquet, an empty cell in CSV).
     """
     source, target = Path(input_path), Path(output_path)
     check_suffix(source, INPUT_SUFFIXES, "Input")
@@ -87,6 +89,8 @@ def predict_stream(
                 inputs, shown = fields.select(rows, count + 1)
                 scores = classifier.classify(inputs)
                 shown.update(_answer_columns(classifier.labels, scores, multi_label))
+                if getattr(classifier, "min_confidence", None) is not None:
+                    shown["abstained"] = [label is None for label in scores.labels]
                 sink.write(shown)
                 count += len(rows)
                 bar.update(len(rows))

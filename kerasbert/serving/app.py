@@ -1,6 +1,7 @@
 """`create_app`: the FastAPI application of `kerasbert serve`.
 
     POST /v1/classify   texts (or pairs) → a label (or label set) and every label's probability
+                        (`min_confidence`: no label, null, below it)
     GET  /v1/model      labels, task, max length, variant, limits, the export's metadata
     GET  /healthz       alive: the process answers
     GET  /readyz        ready: the model is loaded and has run a warm-up batch (503 before and
@@ -30,7 +31,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from kerasbert.common.decision import top_k
+from kerasbert.common.decision import abstain, top_k
 from kerasbert.serving.batcher import DynamicBatcher, QueueFull
 from kerasbert.serving.config import ServeConfig
 from kerasbert.serving.metrics import ServerMetrics
@@ -128,6 +129,8 @@ def create_app(classifier: Any, config: ServeConfig) -> FastAPI:
             raise validation_error(error.errors()) from None
         inputs = check_request(body, classifier, config)
         answers = await _submit(app.state.batcher, inputs, config.request_timeout_s)
+        if body.min_confidence is not None:
+            answers = _abstain(answers, body.min_confidence)
         results = [
             answer_body(labels, label, row, multi_label, body.top_k) for label, row in answers
         ]
@@ -188,6 +191,17 @@ async def _submit(batcher: DynamicBatcher, inputs: list[Any], timeout_s: float) 
         raise ApiError(504, f"No answer within {timeout_s:g} s; retry later.") from None
     except RuntimeError as error:  # shutting down
         raise ApiError(503, str(error), None, {"Retry-After": "5"}) from None
+
+
+def _abstain(answers: list[tuple[Any, Any]], min_confidence: float) -> list[tuple[Any, Any]]:
+    """The batcher's (label, probabilities) answers with None for a label whose text's top
+    probability is below `min_confidence`: the predictor's rule (`decision.abstain`)."""
+    if not answers:
+        return answers
+    labels = abstain(
+        [label for label, _ in answers], np.stack([row for _, row in answers]), min_confidence
+    )
+    return [(label, row) for label, (_, row) in zip(labels, answers, strict=True)]
 
 
 def answer_body(
@@ -254,6 +268,13 @@ def check_request(body: ClassifyRequest, classifier: Any, config: ServeConfig) -
                     f"{field}: {len(text)} characters; at most {config.max_text_chars}.",
                     field,
                 )
+    if body.min_confidence is not None and classifier.multi_label:
+        raise ApiError(
+            422,
+            "min_confidence: for single-label models; a multi-label model answers an empty "
+            "label set where no label reaches its threshold.",
+            "min_confidence",
+        )
     if body.top_k is not None and body.top_k > len(classifier.labels):
         raise ApiError(
             422, f"top_k: at most {len(classifier.labels)} (the number of labels).", "top_k"

@@ -30,6 +30,14 @@ class ClassifyRequest(BaseModel):
     top_k: int | None = Field(
         None, ge=1, description="Also return the k most probable labels of each input."
     )
+    min_confidence: float | None = Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        strict=True,
+        description="A single-label model abstains below it: an input whose top (calibrated) "
+        "probability is lower gets `label: null`, its probabilities still given.",
+    )
 
 
 class LabelScore(BaseModel):
@@ -38,8 +46,8 @@ class LabelScore(BaseModel):
 
 
 class Result(BaseModel):
-    """One input's answer: `label` (single-label) or `labels` (multi-label), and the probability
-    of every label."""
+    """One input's answer: `label` (single-label; null where the model abstains below the
+    request's `min_confidence`) or `labels` (multi-label), and the probability of every label."""
 
     label: str | None = None
     labels: list[str] | None = None

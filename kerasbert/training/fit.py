@@ -27,6 +27,7 @@ from kerasbert.config import TrainConfig, planned_epochs
 from kerasbert.data.remote import is_remote, sync_to_remote
 from kerasbert.data.splits import DataSplits, class_weights, splits_for
 from kerasbert.training import checkpoint, pipeline
+from kerasbert.training.calibration import calibrate
 from kerasbert.training.callbacks import completed_epochs, make_callbacks
 from kerasbert.training.model import build_classifier, compile_classifier, fit_head
 from kerasbert.training.rundir import SPLITS, RunDir, prepare_remote_mirror
@@ -124,6 +125,8 @@ def fit_run(
     tokenizer.save_pretrained(str(run.model))
     if _multi_label(splits):
         tune_run_thresholds(model, run, inputs, splits.labels)
+    else:
+        calibrate_run(model, run, inputs)
     shutil.rmtree(run.backup, ignore_errors=True)
     if remote:
         sync_to_remote(run.path, remote)
@@ -338,3 +341,25 @@ def tune_run_thresholds(model, run: RunDir, inputs: Inputs, labels: list[str]) -
     run.write_thresholds(tuned)
     logger.info("Per-label thresholds tuned on the validation split: %s", tuned["thresholds"])
     return tuned
+
+
+def calibrate_run(model, run: RunDir, inputs: Inputs) -> dict[str, Any]:
+    """Fit a single-label run's temperature on its validation split and store it: the same
+    examples as the validation loss (a window each with `--long-documents windows`). Without
+    validation examples there is nothing to fit on: the run keeps the raw softmax."""
+    if not len(inputs.label_ids["validation"]):
+        logger.warning("No validation examples: the probabilities stay uncalibrated.")
+        return {}
+    logits = pipeline.predict_logits(model, inputs.encoded["validation"])
+    record = calibrate(logits, inputs.label_ids["validation"])
+    run.write_calibration(record)
+    figures = record["validation"]
+    logger.info(
+        "Temperature %.3f fitted on the validation split: NLL %.4f -> %.4f, ECE %.4f -> %.4f",
+        record["temperature"],
+        figures["nll_before"],
+        figures["nll_after"],
+        figures["ece_before"],
+        figures["ece_after"],
+    )
+    return record

@@ -323,16 +323,19 @@ def predict_probabilities(
     windows: bool = False,
     window_overlap: int | None = None,
     multi_label: bool = False,
+    temperature: float = 1.0,
 ) -> np.ndarray:
     """Softmax probabilities for raw texts (or text pairs), in input order; with `windows`,
     each text's mean over its windows; for `multi_label`, one sigmoid probability per label.
+    A single-label run's `temperature` divides the logits first (calibration).
 
     Logits become probabilities by `kerasbert.common.decision`, as in the exported predictor.
     """
     task = Task.MULTI_LABEL if multi_label else Task.SINGLE_LABEL
     if windows:
         encoded, owners = encode_windows(tokenizer, texts, max_length, window_overlap)
-        window_probabilities = to_probabilities(predict_logits(model, encoded, batch_size), task)
+        window_logits = predict_logits(model, encoded, batch_size)
+        window_probabilities = to_probabilities(window_logits, task, temperature)
         return average_windows(window_probabilities, owners, len(texts))
     encoded = encode(tokenizer, texts, max_length, text_pairs, truncation)
-    return to_probabilities(predict_logits(model, encoded, batch_size), task)
+    return to_probabilities(predict_logits(model, encoded, batch_size), task, temperature)

@@ -19,6 +19,9 @@ its model classifies).
                                   (multi-label: one sigmoid probability per label)
         thresholds.json           multi-label only: per-label thresholds tuned on the validation
                                   split, with the F1-vs-threshold curves behind them
+        calibration.json          single-label only: the temperature fitted on the validation
+                                  split (kerasbert.training.calibration), NLL and ECE before and
+                                  after, and the minimum confidence reaching 99% accuracy there
         model/                    save_pretrained weights and tokenizer of the fine-tuned model
         checkpoints/best.weights.h5, backup/ (resume), logs/ (TensorBoard)
         plots/*.png, report.md
@@ -43,7 +46,7 @@ from typing import Any
 
 import numpy as np
 
-from kerasbert.common.decision import DEFAULT_THRESHOLD, check_thresholds
+from kerasbert.common.decision import DEFAULT_THRESHOLD, check_temperature, check_thresholds
 from kerasbert.common.errors import InputError
 from kerasbert.common.files import check_replaceable, read_json, subpath, write_json
 from kerasbert.common.names import Task
@@ -68,6 +71,9 @@ PLOT_FILES = {
     "confusion_matrix": "confusion_matrix.png",
     "per_class_metrics": "per_class_metrics.png",
     "reliability": "reliability.png",
+    # A calibrated run: the reliability of the raw softmax, before the temperature.
+    "reliability_uncalibrated": "reliability_uncalibrated.png",
+    "coverage": "accuracy_coverage.png",
     "sample_predictions": "sample_predictions.png",
 }
 # A multi-label run's plots (kerasbert.evaluation.plots_multilabel), beside its training curves, instead of
@@ -192,6 +198,7 @@ class RunDir:
     timings = subpath("timings.json")
     test_probabilities = subpath("test_probabilities.json")
     thresholds = subpath("thresholds.json")
+    calibration = subpath("calibration.json")
     model = subpath("model")
     best_weights = subpath("checkpoints", "best.weights.h5")
     backup = subpath("backup")
@@ -501,6 +508,25 @@ class RunDir:
                 "re-run `kerasbert train`."
             )
         return tuned
+
+    def write_calibration(self, record: dict[str, Any]) -> None:
+        """Store `kerasbert.training.calibration.calibrate` output (temperature, figures)."""
+        write_json(self.calibration, record)
+
+    def read_calibration(self) -> dict[str, Any] | None:
+        """The calibration record, or None for a run without (multi-label, or older)."""
+        if not self.calibration.is_file():
+            return None
+        record = read_json(self.calibration)
+        if not isinstance(record, dict):
+            raise InputError(f"{self.calibration} must hold an object; re-run `kerasbert train`.")
+        check_temperature(record.get("temperature"), f"{self.calibration} 'temperature'")
+        return record
+
+    def read_temperature(self) -> float:
+        """The run's fitted temperature; 1 (the raw softmax) for a run without one."""
+        record = self.read_calibration()
+        return 1.0 if record is None else float(record["temperature"])
 
     def read_label_thresholds(self, labels: Sequence[str]) -> LabelThresholds:
         """A multi-label run's thresholds in `labels` order (`DEFAULT_THRESHOLD` each for a run
