@@ -150,7 +150,9 @@ class MultiLabel:
     thresholds = np.array([0.5, 0.5, 0.5])
     task, multi_label, label_separator = Task.MULTI_LABEL, True, "|"
     pair = False
+    min_confidence = None
     classify = OnnxClassifier.classify
+    _min_confidence = OnnxClassifier._min_confidence
 
     def predict_proba(self, texts):
         return np.array([[0.9, 0.1, 0.6] if "x" in text else [0.2, 0.8, 0.1] for text in texts])
