@@ -14,7 +14,18 @@ import sys
 from collections.abc import Sequence
 
 from kerasbert.benchmark.cli import wants_load_test
-from kerasbert.cli import benchmark, compare, evaluate, export, lrfind, predict, serve, sweep, train
+from kerasbert.cli import (
+    benchmark,
+    compare,
+    evaluate,
+    explain,
+    export,
+    lrfind,
+    predict,
+    serve,
+    sweep,
+    train,
+)
 from kerasbert.cli.flags import add_switch
 from kerasbert.common.errors import InputError
 from kerasbert.common.logs import DEFAULT_FORMAT, setup_logging
@@ -29,7 +40,7 @@ USER_ERRORS = (
 )
 # The order `kerasbert --help` lists them in; `benchmark` comes last, built apart (its flags
 # depend on `--serve`).
-COMMANDS = (train, evaluate, export, predict, serve, compare, sweep, lrfind)
+COMMANDS = (train, evaluate, export, predict, explain, serve, compare, sweep, lrfind)
 
 
 def main(argv: Sequence[str] | None = None, load_test: bool | None = None) -> int:

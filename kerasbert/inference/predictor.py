@@ -41,6 +41,7 @@ from kerasbert.common.errors import InputError
 from kerasbert.common.names import MODEL_INPUT_NAMES, Task
 from kerasbert.common.truncation import check_truncation, kept_positions
 from kerasbert.common.windows import average_windows, check_overlap, split_windows
+from kerasbert.inference.explain import Explanation, WordEncoder, check_requested, occlude
 from kerasbert.inference.exportdir import ExportDir, ExportInfo, read_metadata
 from kerasbert.inference.stream import DEFAULT_CHUNK_SIZE, predict_stream
 from kerasbert.inference.textfiles import read_pairs, read_texts
@@ -357,6 +358,41 @@ class OnnxClassifier:
         if not isinstance(k, int) or not 1 <= k <= len(self.labels):
             raise InputError(f"k must be an integer from 1 to {len(self.labels)}, got {k!r}.")
         return top_k(self.predict_proba(texts), self.labels, k)
+
+    def explain(
+        self, texts: TextsOrPairs, labels: str | Sequence[str] | None = None
+    ) -> list[Explanation]:
+        """Word attributions of each text (or pair, both texts' words) by occlusion
+        (`kerasbert.inference.explain`): each word hidden in turn, all variants of all texts
+        batched, (words + 1) forward passes per text.
+
+        `labels`: the label(s) to explain; default what the model decided (multi-label: each
+        label of the predicted set, else the most probable). Texts longer than `max_length`
+        tokens are explained as the model reads them when truncating: words cut off get no
+        score and are not listed. Scores and `probability` are the model's own (uncalibrated)
+        probabilities: a fitted temperature below 1 saturates them, and every word's
+        difference would read 0.
+
+        Example:
+        >>> classifier.explain("The striker scored twice.")[0].top(1)  # doctest: +SKIP
+        [('striker', 0.41)]
+        """
+        texts, pairs = _check_inputs(texts, self.pair)
+        requested = check_requested(labels, self.labels)
+        words = WordEncoder(self._encoder._full, self.max_length, self.truncation)
+        return occlude(
+            words.encode(texts, pairs),
+            texts,
+            pairs,
+            self._run,
+            self.batch_size,
+            self._pad_id,
+            lambda logits: to_probabilities(logits, self.task),
+            self.labels,
+            self.task,
+            self.thresholds,
+            requested,
+        )
 
     def _logits(
         self, sequences: list[list[int]], segments: list[list[int]] | None = None
