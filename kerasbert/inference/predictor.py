@@ -199,11 +199,11 @@ class OnnxClassifier:
         thresholds: for a multi-label export, `{label: threshold}` naming every label (or one
             threshold per label, in `labels` order) instead of the ones tuned at training
             (`kerasbert.json`); anything else is an `InputError` naming the labels.
-
         min_confidence: a single-label model abstains below it: `predict` and `classify` give
             None instead of a label for a text whose top probability (calibrated, where the
             export has a temperature) is under this number from 0 to 1; the probabilities are
             still given. Refused (`InputError`) for a multi-label export. Default: never abstain.
+
     A multi-label export (kerasbert.json `task: multi_label`) gives per-label sigmoid
     probabilities from `predict_proba` (rows need not sum to 1), and from `predict` a list of
     labels per text: each label whose probability reaches its threshold, in `labels` order
@@ -234,8 +234,8 @@ class OnnxClassifier:
         long_documents: bool | None = None,
         window_overlap: int | None = None,
         thresholds: Mapping[str, float] | Sequence[float] | None = None,
-    ) -> None:
         min_confidence: float | None = None,
+    ) -> None:
         directory = Path(path)
         if not directory.is_dir():
             raise FileNotFoundError(
@@ -278,9 +278,9 @@ class OnnxClassifier:
         self.multi_label = info.multi_label
         self.label_separator: str = info.label_separator
         self.thresholds = _thresholds(info, thresholds)
-        self._encoder = TextEncoder(tokenizer_path, self.max_length, self.truncation)
         self.temperature: float = info.temperature
         self.min_confidence = _check_min_confidence(min_confidence, self.multi_label)
+        self._encoder = TextEncoder(tokenizer_path, self.max_length, self.truncation)
         if window_overlap is None:
             window_overlap = info.window_overlap
         self.window_overlap = check_overlap(window_overlap, self._encoder.room)
@@ -456,6 +456,18 @@ def graph_feeds(
     return {name: np.asarray(arrays[name], dtype) for name, dtype in types.items()}
 
 
+def _check_min_confidence(value: Any, multi_label: bool) -> float | None:
+    """A minimum confidence in [0, 1] or None; refused for a multi-label model, whose empty
+    label set already answers "none of these" and whose labels have their own thresholds."""
+    value = check_min_confidence(value)
+    if value is not None and multi_label:
+        raise InputError(
+            "min_confidence is for single-label models; a multi-label model gives no label "
+            "where none reaches its threshold (raise the thresholds to abstain more often)."
+        )
+    return value
+
+
 def _thresholds(
     info: ExportInfo, given: Mapping[str, float] | Sequence[float] | None
 ) -> np.ndarray | None:
@@ -490,18 +502,6 @@ def _load_session(
 
 def _check_inputs(texts: TextsOrPairs, pair: bool) -> tuple[list[str], list[str] | None]:
     """The texts, and the second texts for a pair model (None for a single-text model)."""
-def _check_min_confidence(value: Any, multi_label: bool) -> float | None:
-    """A minimum confidence in [0, 1] or None; refused for a multi-label model, whose empty
-    label set already answers "none of these" and whose labels have their own thresholds."""
-    value = check_min_confidence(value)
-    if value is not None and multi_label:
-        raise InputError(
-            "min_confidence is for single-label models; a multi-label model gives no label "
-            "where none reaches its threshold (raise the thresholds to abstain more often)."
-        )
-    return value
-
-
     if not pair:
         return _check_texts(texts), None
     if isinstance(texts, str):
