@@ -18,7 +18,7 @@ from typing import Any
 from kerasbert.common.errors import InputError
 
 # transformers picks its Keras when it is imported: tf-keras is set up before it.
-from kerasbert.training.tfkeras import tf  # noqa: F401
+from kerasbert.training.tfkeras import tf
 
 logger = logging.getLogger(__name__)
 
@@ -97,8 +97,11 @@ def load_tokenizer(checkpoint: str):
 def load_classifier(checkpoint: str, labels: list[str], **config_overrides: Any):
     """Build `TFBertForSequenceClassification` for `labels` from pretrained encoder weights.
 
-    The classification head is new (randomly initialised); everything else must load, or an
-    `InputError` says which weights were missing.
+    A checkpoint's classification head is kept when it has `len(labels)` outputs; otherwise (an
+    encoder-only checkpoint, or a fine-tuned one with another number of labels, as
+    transformers' `ignore_mismatched_sizes` allows) the head is new and randomly initialised, and
+    the log says which; `model.kept_head` records it, so that fitting does not overwrite a kept
+    head. Every encoder weight must load, or an `InputError` says which did not.
     """
     from transformers import TFBertForSequenceClassification
 
@@ -114,15 +117,20 @@ def load_classifier(checkpoint: str, labels: list[str], **config_overrides: Any)
     if path.is_dir() and not (path / "tf_model.h5").is_file() and safetensors_file.is_file():
         return _from_pytorch_safetensors(config, safetensors_file)
     try:
+        # A head sized for other labels is skipped here; `_check_loading` lets only the head go.
         model, info = TFBertForSequenceClassification.from_pretrained(
-            checkpoint, config=config, output_loading_info=True, trust_remote_code=False
+            checkpoint,
+            config=config,
+            output_loading_info=True,
+            trust_remote_code=False,
+            ignore_mismatched_sizes=True,
         )
     except (OSError, ImportError) as error:
         raise InputError(
             f"Could not load weights from --model {checkpoint}: {error}. A PyTorch .bin checkpoint "
             "needs PyTorch installed; safetensors and TF h5 checkpoints do not."
         ) from error
-    _check_loading(info, checkpoint)
+    model.kept_head = _check_loading(info, checkpoint, config.num_labels)
     return model
 
 
@@ -140,24 +148,82 @@ def _from_pytorch_safetensors(config, file: Path):
     model = TFBertForSequenceClassification(config)
     model(model.dummy_inputs, training=False)
     state = load_file(str(file))
-    _, info = load_pytorch_state_dict_in_tf2_model(
-        model, state, allow_missing_keys=True, output_loading_info=True
-    )
-    _check_loading(info, str(file.parent))
+    # transformers only skips a mismatched weight when TensorFlow raises; numpy's reshape of a head
+    # sized for other labels raises ValueError instead, so such a head is set aside here. PyTorch
+    # keeps labels first: (labels, hidden) for the kernel, (labels,) for the bias.
+    head_mismatch = [
+        (name, value.shape, (config.num_labels, *value.shape[1:]))
+        for name, value in state.items()
+        if _is_head(name) and value.shape[0] != config.num_labels
+    ]
+    for name, _, _ in head_mismatch:
+        del state[name]
+    try:
+        _, info = load_pytorch_state_dict_in_tf2_model(
+            model,
+            state,
+            allow_missing_keys=True,
+            output_loading_info=True,
+            ignore_mismatched_sizes=True,
+        )
+    except (ValueError, tf.errors.InvalidArgumentError) as error:
+        raise InputError(
+            f"--model {file.parent} has weights of the wrong shape for its config.json: {error}"
+        ) from error
+    info["mismatched_keys"] = [*info.get("mismatched_keys", []), *head_mismatch]
+    set_aside = {name for name, _, _ in head_mismatch}
+    info["missing_keys"] = [name for name in info.get("missing_keys", []) if name not in set_aside]
+    model.kept_head = _check_loading(info, str(file.parent), config.num_labels)
     return model
 
 
-def _check_loading(info: dict[str, list[str]], checkpoint: str) -> None:
-    missing = [name for name in info.get("missing_keys", []) if "classifier" not in name]
+def _check_loading(info: dict[str, list], checkpoint: str, labels: int) -> bool:
+    """Refuse a checkpoint whose encoder did not load; log whether its head was kept or replaced
+    and return True if it was kept.
+
+    `mismatched_keys` holds (name, shape in the checkpoint, shape in the model) per weight.
+    """
+    missing = [name for name in info.get("missing_keys", []) if not _is_head(name)]
     if missing:
         raise InputError(
             f"--model {checkpoint} is missing {len(missing)} encoder weight(s), e.g. {missing[:3]}; "
             "it does not look like a BERT checkpoint."
         )
     mismatched = info.get("mismatched_keys", [])
-    if mismatched:
-        raise InputError(f"--model {checkpoint} has weights of the wrong shape: {mismatched[:3]}.")
-    logger.info("Loaded pretrained encoder from %s (new classification head).", checkpoint)
+    wrong_encoder = [entry for entry in mismatched if not _is_head(entry[0])]
+    if wrong_encoder:
+        raise InputError(
+            f"--model {checkpoint} has weights of the wrong shape: {wrong_encoder[:3]}."
+        )
+    head_mismatch = [entry for entry in mismatched if _is_head(entry[0])]
+    head_missing = any(_is_head(name) for name in info.get("missing_keys", []))
+    if head_mismatch:
+        # The bias is (labels,) in both formats, so its saved shape is the saved label count.
+        saved = [shape for name, shape, _ in head_mismatch if len(shape) == 1]
+        saved_labels = saved[0][0] if saved else "another number of"
+        logger.info(
+            "Loaded pretrained encoder from %s; its classification head has %s labels and the "
+            "data %d, so the head is new.",
+            checkpoint,
+            saved_labels,
+            labels,
+        )
+        return False
+    if head_missing:
+        logger.info("Loaded pretrained encoder from %s (new classification head).", checkpoint)
+        return False
+    # Output i of a kept head now stands for the data's i-th label, whatever the checkpoint called it.
+    logger.info(
+        "Loaded pretrained encoder from %s and kept its classification head (%d labels, in the "
+        "data's label order).",
+        checkpoint,
+        labels,
+    )
+    return True
+
+
+def _is_head(weight_name: str) -> bool:
+    return "classifier" in weight_name
 
 
 def load_trained_model(model_dir: str | Path):

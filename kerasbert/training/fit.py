@@ -221,7 +221,9 @@ def _fit(
             positive_weights=weights["positive"] if multi_label and weights else None,
         )
     timer.lap("prepare")
-    if config.fit_head and not completed:  # a resumed run restores the trained head
+    if model.kept_head:
+        logger.info("Starting from the checkpoint's own head: --fit-head does not replace it.")
+    elif config.fit_head and not completed:  # a resumed run restores the trained head
         accuracy = fit_head(
             model,
             pipeline.pooled_features(model, train),
