@@ -11,7 +11,7 @@ import numpy as np
 import onnx
 import onnxruntime
 import pytest
-from tiny_export_fixtures import as_int32_graph
+from tiny_export_fixtures import as_int32_graph, input_casts
 
 from kerasbert.common.errors import InputError
 from kerasbert.common.names import MODEL_INPUT_NAMES
@@ -144,15 +144,8 @@ def test_only_the_fused_kernels_get_their_ids_cast_to_int32(graphs: dict[str, An
         ("plain", set()),
     ):
         graph = onnx.load(str(graphs[form][0])).graph
-        inputs = {each.name for each in graph.input}
         assert {each.type.tensor_type.elem_type for each in graph.input} == {onnx.TensorProto.INT64}
-        casts = {
-            node.output[0]: node.input[0]
-            for node in graph.node
-            if node.op_type == "Cast"
-            and node.input[0] in inputs
-            and onnx.helper.get_node_attr_value(node, "to") == onnx.TensorProto.INT32
-        }
+        casts = input_casts(graph)
         assert sorted(casts.values()) == (sorted(MODEL_INPUT_NAMES) if consumers else [])
         readers = {node.op_type for node in graph.node if set(node.input) & set(casts)}
         assert readers == consumers

@@ -75,6 +75,20 @@ def make_tiny_run(run_dir: Path) -> Path:
     return run_dir
 
 
+def input_casts(graph) -> dict[str, str]:
+    """The graph's Casts of its own inputs to int32: cast output → input name."""
+    import onnx
+
+    inputs = {each.name for each in graph.input}
+    return {
+        node.output[0]: node.input[0]
+        for node in graph.node
+        if node.op_type == "Cast"
+        and node.input[0] in inputs
+        and onnx.helper.get_node_attr_value(node, "to") == onnx.TensorProto.INT32
+    }
+
+
 def as_int32_graph(path: Path, target: Path) -> Path:
     """Write the ONNX graph at `path` to `target` as exports before int64 inputs were: int32
     inputs, read by the kernels directly, without the Casts of them to int32."""
@@ -82,14 +96,7 @@ def as_int32_graph(path: Path, target: Path) -> Path:
 
     model = onnx.load(str(path))
     graph = model.graph
-    inputs = {each.name for each in graph.input}
-    replaced = {
-        node.output[0]: node.input[0]
-        for node in graph.node
-        if node.op_type == "Cast"
-        and node.input[0] in inputs
-        and onnx.helper.get_node_attr_value(node, "to") == onnx.TensorProto.INT32
-    }
+    replaced = input_casts(graph)
     nodes = [node for node in graph.node if node.output[0] not in replaced]
     for node in nodes:
         for index, name in enumerate(node.input):

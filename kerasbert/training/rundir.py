@@ -499,10 +499,8 @@ class RunDir:
 
     def read_thresholds(self) -> dict[str, Any] | None:
         """The tuned thresholds record, or None for a run without (single-label, or older)."""
-        if not self.thresholds.is_file():
-            return None
-        tuned = read_json(self.thresholds)
-        if not isinstance(tuned, dict) or not isinstance(tuned.get("thresholds"), dict):
+        tuned = _read_optional_object(self.thresholds)
+        if tuned is not None and not isinstance(tuned.get("thresholds"), dict):
             raise InputError(
                 f"{self.thresholds} must hold an object with 'thresholds' (label: value); "
                 "re-run `kerasbert train`."
@@ -515,11 +513,9 @@ class RunDir:
 
     def read_calibration(self) -> dict[str, Any] | None:
         """The calibration record, or None for a run without (multi-label, or older)."""
-        if not self.calibration.is_file():
+        record = _read_optional_object(self.calibration)
+        if record is None:
             return None
-        record = read_json(self.calibration)
-        if not isinstance(record, dict):
-            raise InputError(f"{self.calibration} must hold an object; re-run `kerasbert train`.")
         check_temperature(record.get("temperature"), f"{self.calibration} 'temperature'")
         return record
 
@@ -584,3 +580,14 @@ def default_export_dir(run: RunDir, settings: TrainConfig | None = None) -> Path
 def job_export_dir(run: RunDir, settings: TrainConfig) -> Path:
     """Where the default job exports the run: `--export-dir`, else `default_export_dir`."""
     return Path(settings.export_dir) if settings.export_dir else default_export_dir(run, settings)
+
+
+def _read_optional_object(path: Path) -> dict[str, Any] | None:
+    """A JSON object a run may lack (written after training, or by a later version): None when
+    the file is absent, `InputError` naming it when it holds something else."""
+    if not path.is_file():
+        return None
+    record = read_json(path)
+    if not isinstance(record, dict):
+        raise InputError(f"{path} must hold a JSON object; re-run `kerasbert train`.")
+    return record
