@@ -1,13 +1,13 @@
-"""Check the example apps in clients/ against the Python predictor on an export's test split.
+"""Check the example apps in examples/ against the Python predictor on an export's test split.
 
     python scripts/clients_check.py                                  # the newest export under exported/
     python scripts/clients_check.py exported/<run> --data texts.jsonl
 
-Installs clients/node's npm packages once into `.cache/node/` (`npm ci --ignore-scripts`, redone
+Installs examples/node's npm packages once into `.cache/node/` (`npm ci --ignore-scripts`, redone
 only when package-lock.json changes), then classifies the texts with each client, fp32 and int8:
-`clients/node/classify.mjs` (transformers.js's pipeline), `clients/node/onnxruntime.mjs` (plain
+`examples/node/classify.mjs` (transformers.js's pipeline), `examples/node/onnxruntime.mjs` (plain
 onnxruntime-node) and, where a Chromium is installed (`/usr/bin/chromium`; none is ever
-downloaded), the browser page through `clients/browser/headless.mjs`. Each is compared with
+downloaded), the browser page through `examples/browser/headless.mjs`. Each is compared with
 `OnnxClassifier` batched as that client batches (int8 quantizes each batch's activations with one
 scale, so only like batches give like numbers). Prints a table (client, variant, texts, label
 agreement, max |Δp|) and writes it as JSON (`--output`, default
@@ -34,7 +34,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-CLIENTS = ROOT / "clients"
+CLIENTS = ROOT / "examples"
 NODE_CLIENTS = CLIENTS / "node"
 DEFAULT_CACHE = ROOT / ".cache" / "node"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -65,7 +65,7 @@ BROWSER_APP = Client(
 
 
 def install_clients(cache: Path = DEFAULT_CACHE) -> Path:
-    """`npm ci --ignore-scripts` of clients/node into `cache`, kept while its package files are
+    """`npm ci --ignore-scripts` of examples/node into `cache`, kept while its package files are
     unchanged, with the Node apps copied beside `node_modules`; returns `cache`.
 
     `--ignore-scripts`: onnxruntime-node's install script only fetches GPU libraries from outside

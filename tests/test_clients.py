@@ -1,11 +1,11 @@
-"""The example apps in `clients/` give the Python predictor's labels and probabilities.
+"""The example apps in `examples/` give the Python predictor's labels and probabilities.
 
-Runs `clients/node/classify.mjs` (transformers.js's pipeline), `clients/node/onnxruntime.mjs`
-(plain onnxruntime-node) and the browser page (`clients/browser/`, in headless Chromium) on the
+Runs `examples/node/classify.mjs` (transformers.js's pipeline), `examples/node/onnxruntime.mjs`
+(plain onnxruntime-node) and the browser page (`examples/browser/`, in headless Chromium) on the
 tiny single-text, pair and multi-label exports written by `kerasbert export`, on their test
 splits plus texts long enough to be truncated, and holds them to `OnnxClassifier` batched as each
 app batches (`scripts/clients_check.py`, whose functions these tests call). The npm packages are
-installed once into `.cache/node/` from clients/node/package-lock.json.
+installed once into `.cache/node/` from examples/node/package-lock.json.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ EXPORTS = ("tiny", "tiny_pair", "tiny_multilabel")
 
 @pytest.fixture(scope="session")
 def node_install() -> Path:
-    """clients/node's packages, installed once (`npm ci --ignore-scripts`) into .cache/node."""
+    """examples/node's packages, installed once (`npm ci --ignore-scripts`) into .cache/node."""
     return clients_check.install_clients(clients_check.DEFAULT_CACHE)
 
 
@@ -147,7 +147,7 @@ for (const item of JSON.parse(fs.readFileSync(itemsPath, "utf8"))) {
 @pytest.mark.parametrize("truncation", ["head", "tail", "head_tail"])
 @pytest.mark.parametrize("pair", [False, True], ids=["texts", "pairs"])
 def test_javascript_encoding_is_the_predictor_s(tiny, node_install, tmp_path, truncation, pair):
-    """clients/node/kerasbert.mjs cuts texts and pairs as training and the predictor do, in
+    """examples/node/kerasbert.mjs cuts texts and pairs as training and the predictor do, in
     every truncation mode (the tiny exports use `head` only)."""
     tokenizer = tiny.export_dir / "tokenizer.json"
     texts = [
@@ -162,7 +162,7 @@ def test_javascript_encoding_is_the_predictor_s(tiny, node_install, tmp_path, tr
     script.write_text(
         ENCODE_SCRIPT.substitute(
             tokenizers=node_install / "node_modules/@huggingface/tokenizers/dist/tokenizers.mjs",
-            kerasbert=ROOT / "clients/node/kerasbert.mjs",
+            kerasbert=ROOT / "examples/node/kerasbert.mjs",
         ),
         encoding="utf-8",
     )

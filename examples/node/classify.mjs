@@ -2,9 +2,9 @@
 // offline: the export folder is a Hugging Face model folder (config.json, tokenizer files, flat
 // model.onnx / model.int8.onnx with int64 inputs).
 //
-//   npm ci --ignore-scripts --prefix clients/node          # once
-//   node clients/node/classify.mjs exported/<run> fp32 texts.jsonl
-//   node clients/node/classify.mjs exported/<run> int8 < texts.jsonl
+//   npm ci --ignore-scripts --prefix examples/node          # once
+//   node examples/node/classify.mjs exported/<run> fp32 texts.jsonl
+//   node examples/node/classify.mjs exported/<run> int8 < texts.jsonl
 //
 // Input: one JSON object per line, {"text": ...} (a pair export: {"text": ..., "text_pair": ...}).
 // Output: one JSON line per text, {"label": ..., "probabilities": {label: p, ...}}; a multi-label

@@ -1,15 +1,15 @@
 // Serve the browser example on 127.0.0.1 with everything it loads, so the page makes no request
 // to any other host: the page itself, transformers.js and onnxruntime-web's wasm files (from the
-// clients/node install) and the export folder.
+// examples/node install) and the export folder.
 //
-//   npm ci --ignore-scripts --prefix clients/node          # once
-//   node clients/browser/serve.mjs exported/<run>          # then open http://127.0.0.1:8000/
+//   npm ci --ignore-scripts --prefix examples/node          # once
+//   node examples/browser/serve.mjs exported/<run>          # then open http://127.0.0.1:8000/
 //
-// Options: --port N (default 8000), --node-modules DIR (default clients/node/node_modules).
-//   /              -> /browser/ (the page, clients/browser/index.html)
+// Options: --port N (default 8000), --node-modules DIR (default examples/node/node_modules).
+//   /              -> /browser/ (the page, examples/browser/index.html)
 //   /model/...     -> the export folder
 //   /node_modules/ -> the npm packages
-//   anything else  -> clients/ (the page's script, clients/node/kerasbert.mjs)
+//   anything else  -> examples/ (the page's script, examples/node/kerasbert.mjs)
 import fs from "node:fs";
 import http from "node:http";
 import path from "node:path";

@@ -1,9 +1,9 @@
 // Run the browser example in headless Chromium and classify a JSONL file through the page, with
-// the input and output of clients/node/classify.mjs, so that a script can compare the page with
+// the input and output of examples/node/classify.mjs, so that a script can compare the page with
 // Python. Uses the system's Chromium (Debian: apt install chromium) through playwright-core, which
 // downloads no browser; any request to a host other than 127.0.0.1 is refused and reported.
 //
-//   node clients/browser/headless.mjs exported/<run> int8 texts.jsonl [--node-modules DIR]
+//   node examples/browser/headless.mjs exported/<run> int8 texts.jsonl [--node-modules DIR]
 //        [--chromium /usr/bin/chromium]
 import { spawn } from "node:child_process";
 import fs from "node:fs";
@@ -26,7 +26,7 @@ if (!exportDir || !["fp32", "int8"].includes(variant)) {
   process.exit(2);
 }
 const nodeModules = path.resolve(values["node-modules"]);
-// playwright-core from the clients/node install (or --node-modules), wherever this file is.
+// playwright-core from the examples/node install (or --node-modules), wherever this file is.
 const { chromium } = createRequire(path.join(nodeModules, "..", "x.js"))("playwright-core");
 const lines = fs.readFileSync(input ?? 0, "utf8").split("\n").filter((line) => line.trim());
 const items = lines.map((line) => JSON.parse(line));

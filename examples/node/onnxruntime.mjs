@@ -1,9 +1,9 @@
 // Classify texts with a kerasbert export on plain onnxruntime-node and @huggingface/tokenizers:
 // what an app in any language does with the export's kerasbert.json, tokenizer.json and graph.
 //
-//   npm ci --ignore-scripts --prefix clients/node          # once
-//   node clients/node/onnxruntime.mjs exported/<run> fp32 texts.jsonl
-//   node clients/node/onnxruntime.mjs exported/<run> int8 < texts.jsonl
+//   npm ci --ignore-scripts --prefix examples/node          # once
+//   node examples/node/onnxruntime.mjs exported/<run> fp32 texts.jsonl
+//   node examples/node/onnxruntime.mjs exported/<run> int8 < texts.jsonl
 //
 // Input and output as classify.mjs: {"text": ...} (pairs: {"text": ..., "text_pair": ...}) per
 // line in; {"label" | "labels": ..., "probabilities": {label: p, ...}} per line out.
