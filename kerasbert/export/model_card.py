@@ -616,9 +616,10 @@ def _transformers_js(card: _Card) -> str:
         "",
         f"- It cuts an input longer than {info.max_length} tokens its own way (a single text at "
         f"{info.max_length} tokens, dropping the final `{card.sep_token}` that kerasbert and "
-        "Python transformers keep): on such inputs its probabilities differ slightly from the "
-        "Python predictor's (its labels rarely do). For the same probabilities, encode the ids "
-        "yourself as below and run the model with onnxruntime.",
+        "Python transformers keep): on such inputs its probabilities can differ by a tenth or "
+        "more from the Python predictor's, and now and then its label. For the same "
+        "probabilities, encode the ids yourself as below (kerasbert's repository shows both in "
+        "`examples/node/kerasbert.mjs`) and run the model with onnxruntime.",
         "- int8 needs transformers.js 4 (onnxruntime-node 1.30 or later) for the Python "
         "predictor's int8 probabilities; transformers.js 3 bundles onnxruntime 1.21, whose int8 "
         "kernels round differently.",
