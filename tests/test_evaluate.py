@@ -12,6 +12,7 @@ from sklearn import metrics as sk_metrics
 
 from kerasbert.common.errors import InputError
 from kerasbert.evaluation.evaluate import evaluate_run
+from kerasbert.training.rundir import PLOT_FILES
 
 LABELS = ["business", "entertainment", "politics", "sport", "tech"]
 
@@ -43,7 +44,17 @@ def test_evaluate_run_on_its_test_split_and_on_a_file(
     run_dir = _trained_run_dir(tmp_path, tiny_checkpoint)
 
     own = evaluate_run(run_dir)
-    assert len(list((run_dir / "plots").glob("*.png"))) == 4, "no history.json: no curves"
+    # No history.json: no training curves; no calibration.json: no "before calibration" diagram.
+    assert sorted(path.name for path in (run_dir / "plots").glob("*.png")) == sorted(
+        PLOT_FILES[role]
+        for role in (
+            "confusion_matrix",
+            "per_class_metrics",
+            "reliability",
+            "coverage",
+            "sample_predictions",
+        )
+    )
     assert f"{own['accuracy']:.4f}" in (run_dir / "report.md").read_text()
     written = json.loads((run_dir / "metrics.json").read_text())
     assert written["accuracy"] == pytest.approx(own["accuracy"])
@@ -64,6 +75,7 @@ def test_evaluate_run_on_its_test_split_and_on_a_file(
     assert json.loads((output / "metrics.json").read_text())["num_examples"] == 12
     assert result["baseline"]["num_examples"] == 12 and "macro_f1" in result["lift"]
     assert sorted(path.name for path in (output / "plots").glob("*.png")) == [
+        "accuracy_coverage.png",
         "confusion_matrix.png",
         "per_class_metrics.png",
         "reliability.png",

@@ -191,6 +191,8 @@ class MultiLabelClassifier:
     metadata = {"labels": labels, "task": "multi_label", "max_length": 16}
     task, multi_label = Task.MULTI_LABEL, True
     classify = OnnxClassifier.classify
+    _min_confidence = OnnxClassifier._min_confidence
+    min_confidence = None
     pair = False
     max_length = 16
     long_documents = False
