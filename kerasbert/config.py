@@ -171,7 +171,8 @@ class TrainConfig:
     fit_head: bool = setting(
         True,
         "Start from a head fitted by logistic regression on the pretrained features "
-        "(one extra forward pass over the training set) instead of a random one.",
+        "(one extra forward pass over the training set) instead of a random one; a "
+        "fine-tuned checkpoint's own head with as many labels as the data is kept instead.",
     )
     seed: int = setting(42, "Seed for the split, shuffling and weight initialisation.")
 
