@@ -101,7 +101,7 @@ def readme() -> str:
 
 def test_every_figure_in_the_readme_tables_is_in_performance(readme: str) -> None:
     shown = figure_numbers(readme)
-    assert len(shown) > 20, "the README's figure tables were not found"
+    assert len(shown) > 8, "the README's figure tables were not found"
     measured = numbers((ROOT / "docs" / "PERFORMANCE.md").read_text(encoding="utf-8"))
     assert shown - measured == set(), "README figures that docs/PERFORMANCE.md does not give"
 
