@@ -261,7 +261,7 @@ def _write_export(
     # For Hugging Face clients and readers: from the checked record, under the published name.
     info = ExportInfo.from_metadata(metadata, staging.metadata)
     write_hf_files(source, staging, info)
-    write_model_card(source, staging, name, info)
+    write_model_card(source, staging, name, info, record=run.record)
     metadata["files"] = {
         path.name: path.stat().st_size for path in sorted(staging.path.iterdir()) if path.is_file()
     }

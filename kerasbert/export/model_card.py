@@ -69,7 +69,11 @@ EXAMPLE_PAIR = ("The first text", "The second text")
 
 
 def write_model_card(
-    run: RunDir, export: ExportDir, name: str | None = None, info: ExportInfo | None = None
+    run: RunDir,
+    export: ExportDir,
+    name: str | None = None,
+    info: ExportInfo | None = None,
+    record: RunRecord | None = None,
 ) -> Path:
     """Write the export's `README.md` and return its path.
 
@@ -80,12 +84,13 @@ def write_model_card(
         name: the folder's name, which the card's title and examples use (default: the
             directory's own name; an export being staged passes the name it will publish under).
         info: the export's `kerasbert.json`, checked (default: read from `export`).
+        record: the run's record when the caller holds it already (default: read from `run`).
 
     Example:
     >>> write_model_card(RunDir("runs/news"), ExportDir("exported/news"))  # doctest: +SKIP
     PosixPath('exported/news/README.md')
     """
-    card = model_card(run, export, name, info)
+    card = model_card(run, export, name, info, record)
     temporary = export.model_card.with_name(export.model_card.name + ".tmp")
     temporary.write_text(card, encoding="utf-8")
     temporary.replace(export.model_card)
@@ -93,10 +98,14 @@ def write_model_card(
 
 
 def model_card(
-    run: RunDir, export: ExportDir, name: str | None = None, info: ExportInfo | None = None
+    run: RunDir,
+    export: ExportDir,
+    name: str | None = None,
+    info: ExportInfo | None = None,
+    record: RunRecord | None = None,
 ) -> str:
     """The card's text (see `write_model_card`)."""
-    card = _Card.read(run, export, name, info)
+    card = _Card.read(run, export, name, info, record)
     sections = [
         _header(card),
         _intended_use(card),
@@ -127,7 +136,12 @@ class _Card:
 
     @classmethod
     def read(
-        cls, run: RunDir, export: ExportDir, name: str | None, info: ExportInfo | None
+        cls,
+        run: RunDir,
+        export: ExportDir,
+        name: str | None,
+        info: ExportInfo | None,
+        record: RunRecord | None = None,
     ) -> _Card:
         info = info if info is not None else export.read_info()
         inputs, output = graph_tensors(export, info)
@@ -135,7 +149,7 @@ class _Card:
         return cls(
             name=name or export.path.name,
             info=info,
-            record=run.read_record(),
+            record=record if record is not None else run.read_record(),
             summary=run.read_data_summary(),
             metrics=run.read_metrics() if run.metrics.is_file() else None,
             inputs=inputs,
