@@ -268,3 +268,71 @@ def test_words_of_a_real_tokenizer_file(tmp_path: Path):
         (",", 6, 7),
         ("game", 8, 12),
     ]
+
+
+def test_report_picks_the_surest_mistakes_then_the_surest_right_answers_per_label():
+    from kerasbert.evaluation.explained import pick_texts
+
+    y_true = np.array([0, 0, 1, 1, 2, 2, 0])
+    probabilities = np.array(
+        [
+            [0.9, 0.05, 0.05],  # right, 0.9
+            [0.2, 0.7, 0.1],  # mistake, 0.7
+            [0.1, 0.8, 0.1],  # right, 0.8
+            [0.05, 0.95, 0.0],  # right, 0.95
+            [0.6, 0.1, 0.3],  # mistake, 0.6
+            [0.1, 0.1, 0.8],  # right, 0.8
+            [0.5, 0.3, 0.2],  # right, 0.5
+        ]
+    )
+    picked = pick_texts(y_true, probabilities, ["a", "b", "c"], mistakes=1, correct_per_label=2)
+    assert [(item["index"], item["kind"]) for item in picked] == [
+        (1, "mistake"),
+        (0, "correct"),
+        (6, "correct"),
+        (3, "correct"),
+        (2, "correct"),
+        (5, "correct"),
+    ]
+    assert picked[0]["true"] == ["a"] and picked[0]["predicted"] == ["b"]
+    # Multi-label: a text is right only when its whole set is; it counts for each of its labels.
+    truth = np.array([[1, 1], [1, 0], [0, 1]])
+    sigmoid = np.array([[0.9, 0.8], [0.7, 0.6], [0.2, 0.9]])
+    picked = pick_texts(truth, sigmoid, ["x", "y"], np.array([0.5, 0.5]), correct_per_label=1)
+    assert [(item["index"], item["kind"]) for item in picked] == [
+        (1, "mistake"),
+        (0, "correct"),
+        (2, "correct"),
+    ]
+    assert picked[0]["predicted"] == ["x", "y"] and picked[0]["confidence"] == pytest.approx(0.1)
+
+
+@pytest.mark.slow
+def test_evaluation_explains_the_report_texts_and_the_sums_add_up(keyword_model):
+    from kerasbert.evaluation.evaluate import evaluate_run
+    from kerasbert.training.rundir import RunDir
+
+    metrics = evaluate_run(keyword_model.run_dir, plots=True)
+    run = RunDir(keyword_model.run_dir)
+    summary = metrics["explanations"]
+    records = [json.loads(line) for line in run.explanations.read_text("utf-8").splitlines()]
+    assert summary["texts"] == len(records) > 0
+    assert summary["method"] == "integrated_gradients"
+    assert summary["completeness_within_tolerance"] >= 0.95
+    test = run.read_split("test")
+    for record in records:
+        # Each record is the test text it names, explained for the label the model gave.
+        assert record["text"] == test.texts[record["index"]]
+        assert record["attributions"][0]["label"] == record["predicted"][0]
+        if record["kind"] == "correct":
+            assert record["true"] == record["predicted"]
+            # On the keyword task the deciding word of a right answer is its class keyword.
+            scores = record["attributions"][0]["scores"]
+            top = record["words"][int(np.argmax(scores))]["text"]
+            assert top in CLASS_WORDS[record["true"][0]]
+    page = run.explanations_page.read_text("utf-8")
+    assert "http://" not in page and "https://" not in page
+    assert page.count('<h2 class="note">') == len(records)
+    report = run.report.read_text("utf-8")
+    assert "## Why: the words behind a few predictions" in report
+    assert f"({run.explanations_page.name})" in report

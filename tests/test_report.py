@@ -138,3 +138,46 @@ def test_verdict_on_the_baseline_follows_the_lift_as_printed(
     [sentence] = [line for line in report.splitlines() if "logistic regression baseline" in line]
     assert sentence.startswith(f"BERT {verdict} the TF-IDF + logistic regression baseline on ")
     assert f"lift +0.0000 accuracy, {macro_f1_lift:+.4f} macro F1." in sentence
+
+
+def test_report_shows_the_words_behind_explained_texts_escaped_and_linked(tmp_path: Path) -> None:
+    run_dir = make_run_dir(tmp_path)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    metrics["explanations"] = {
+        "method": "integrated_gradients",
+        "steps": 32,
+        "texts": 1,
+        "mistakes": 1,
+        "completeness_tolerance": 0.05,
+        "completeness_within_tolerance": 1.0,
+        "completeness_error_max": 0.012,
+        "seconds": 1.0,
+    }
+    (run_dir / "metrics.json").write_text(json.dumps(metrics))
+    words = ["Shares", "<b>rose</b>", "after", "the", "match"]
+    record = {
+        "index": 3,
+        "kind": "mistake",
+        "true": ["business"],
+        "predicted": ["sport"],
+        "confidence": 0.91,
+        "text": " ".join(words),
+        "text_pair": None,
+        "method": "integrated_gradients",
+        "words": [{"text": word, "start": 0, "end": 0, "segment": 0} for word in words],
+        "attributions": [
+            {
+                "label": "sport",
+                "probability": 0.91,
+                "scores": [-0.5, 0.1, 0.0, 0.05, 2.0],
+                "completeness_error": 0.01,
+            }
+        ],
+    }
+    (run_dir / "explanations.jsonl").write_text(json.dumps(record) + "\n")
+    section = write_report(run_dir).read_text("utf-8").split("## Why:", 1)[1]
+    assert "(explanations.html)" in section and "1.2%" in section
+    assert "**sport** (0.910) · mistake, true business · test text 3" in section
+    # The three strongest supporting words in bold, raw HTML escaped, the opposing word listed.
+    assert "> Shares **\\<b\\>rose\\</b\\>** after **the** **match**" in section
+    assert "for: match +2.00, \\<b\\>rose\\</b\\> +0.10, the +0.05 · against: Shares -0.50" in section

@@ -37,7 +37,7 @@ from kerasbert.inference.explain import (
     check_requested,
     chosen_labels,
 )
-from kerasbert.training.rundir import RunDir
+from kerasbert.training.rundir import RunDir, RunRecord
 
 logger = logging.getLogger(__name__)
 
@@ -80,23 +80,46 @@ def integrated_gradients(
             f"run {run.name} classifies {'text pairs' if record.pair else 'single texts'}; "
             f"give {'a second text for every text' if record.pair else 'single texts'}."
         )
+    requested = check_requested(labels, list(record.labels))
+    from kerasbert.training.checkpoint import load_trained_model
+
+    model, _ = load_trained_model(run.model)
+    return explain_with_model(model, run, record, texts, text_pairs, requested, steps)
+
+
+def explain_with_model(
+    model,
+    run: RunDir,
+    record: RunRecord,
+    texts: Sequence[str],
+    text_pairs: Sequence[str] | None = None,
+    requested: Sequence[str] = (),
+    steps: int = DEFAULT_STEPS,
+) -> list[Explanation]:
+    """`integrated_gradients` with the run's model already loaded (the evaluation job has it):
+    `requested` are checked label names, empty for what the model decided."""
     label_names = list(record.labels)
-    requested = check_requested(labels, label_names)
     thresholds = run.read_label_thresholds(label_names).values if record.multi_label else None
+    # The probabilities shown are the calibrated ones the run answers with (argmax unchanged).
+    calibration = None if record.multi_label else run.read_calibration()
+    temperature = 1.0 if calibration is None else float(calibration["temperature"])
     settings = record.settings
     encoder = WordEncoder.from_file(
         run.model / "tokenizer.json", settings.max_length, settings.truncation
     )
-    from kerasbert.training.checkpoint import load_trained_model
 
-    model, _ = load_trained_model(run.model)
+    def choose(probabilities: np.ndarray) -> list[int]:
+        return chosen_labels(probabilities, label_names, record.task, thresholds, requested)
+
     explanations = []
     for index, encoding in enumerate(encoder.encode(texts, text_pairs)):
-        logits, gradients, difference = _path_gradients(model, encoding, encoder.pad_id, steps)
-        probabilities = to_probabilities(logits[-1:], record.task)[0]
+        logits, gradients, difference = _path_gradients(
+            model, encoding, encoder.pad_id, steps, record.task, choose
+        )
+        probabilities = to_probabilities(logits[-1:], record.task, temperature)[0]
         attributions = []
-        for label in chosen_labels(probabilities, label_names, record.task, thresholds, requested):
-            per_token = _integrate(gradients[:, label], difference)
+        for label, label_gradients in gradients.items():
+            per_token = _integrate(label_gradients, difference)
             scores = tuple(
                 float(sum(per_token[position] for position in word.positions))
                 for word in encoding.words
@@ -119,11 +142,12 @@ def integrated_gradients(
 
 
 def _path_gradients(
-    model, encoding: WordEncoding, pad_id: int, steps: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    model, encoding: WordEncoding, pad_id: int, steps: int, task, choose
+) -> tuple[np.ndarray, dict[int, np.ndarray], np.ndarray]:
     """Along the path from the baseline (alpha 0) to the text (alpha 1): the logits `(steps + 1,
-    labels)`, the gradient of every label's logit by the embeddings `(steps + 1, labels, tokens,
-    hidden)`, and the text's embeddings minus the baseline's `(tokens, hidden)`."""
+    labels)`, for each label `choose` picks from the text's probabilities the gradient of its
+    logit by the embeddings `(steps + 1, tokens, hidden)`, and the text's embeddings minus the
+    baseline's `(tokens, hidden)`."""
     from kerasbert.training.tfkeras import tf
 
     ids = np.asarray(encoding.ids, dtype=np.int32)
@@ -145,9 +169,13 @@ def _path_gradients(
         # Each point's logit depends on that point's embeddings only, so the gradient of a
         # label's sum over the points is every point's own gradient.
         sums = [tf.reduce_sum(logits[:, label]) for label in range(logits.shape[-1])]
-    gradients = np.stack([tape.gradient(total, path).numpy() for total in sums], axis=1)
+    values = logits.numpy()
+    # Only the labels explained pay for a backward pass (one, not one per class, for a
+    # single-label model).
+    chosen = choose(to_probabilities(values[-1:], task)[0])
+    gradients = {label: tape.gradient(sums[label], path).numpy() for label in chosen}
     del tape
-    return logits.numpy(), gradients, (text - baseline).numpy()
+    return values, gradients, (text - baseline).numpy()
 
 
 def _integrate(gradients: np.ndarray, difference: np.ndarray) -> np.ndarray:
@@ -156,4 +184,4 @@ def _integrate(gradients: np.ndarray, difference: np.ndarray) -> np.ndarray:
     return (difference * mean).sum(axis=-1)
 
 
-__all__ = ["DEFAULT_STEPS", "integrated_gradients"]
+__all__ = ["DEFAULT_STEPS", "explain_with_model", "integrated_gradients"]

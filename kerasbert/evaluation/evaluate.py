@@ -88,10 +88,18 @@ def evaluate_run(
 
     # A calibrated run predicts twice: with its temperature (what it answers) and without (the
     # raw softmax, for the calibration figures before and after).
-    probabilities, *raw = _predict(run, examples, record, source, task.temperatures)
+    loaded = _load_model(run, source, len(examples))
+    probabilities, *raw = _predict(loaded, examples, record, task.temperatures)
     raw_probabilities = raw[0] if raw else None
     result = task.score(examples, y_true, probabilities, raw_probabilities)
     result["source"] = source
+    if plots and data is None:
+        # Before the report is written: it shows the words behind the surest mistakes.
+        from kerasbert.evaluation.explained import explain_test_split
+
+        result["explanations"] = explain_test_split(
+            loaded[0], run, record, examples, y_true, probabilities, task.cuts
+        )
     if data is None:
         # The run's own test split: keep the split facts training stored, and the probabilities
         # the export is later checked against.
@@ -124,6 +132,8 @@ class _Task:
 
     # The temperatures to predict with: the run's own first.
     temperatures: tuple[float, ...] = (1.0,)
+    # Per-label decision thresholds (multi-label); None where the decision is the argmax.
+    cuts: np.ndarray | None = None
 
     def __init__(self, record: RunRecord) -> None:
         self.record = record
@@ -210,6 +220,7 @@ class _MultiLabel(_Task):
     def __init__(self, run: RunDir, record: RunRecord) -> None:
         super().__init__(record)
         self.thresholds = run.read_label_thresholds(self.labels)
+        self.cuts = self.thresholds.values
 
     def columns(self, text: str | None, text_pair: str | None, label: str | None) -> ColumnSpec:
         # The run's own label format, unless another label column is named.
@@ -322,23 +333,28 @@ def _read_evaluation_data(
     return Examples(read.texts, read.labels, read.text_pairs)
 
 
-def _predict(
-    run: RunDir,
-    examples: Examples,
-    record: RunRecord,
-    source: str,
-    temperatures: tuple[float, ...] = (1.0,),
-) -> list[np.ndarray]:
-    """Class probabilities of the run's saved TensorFlow model for the texts (or text pairs),
-    encoded as the run trained (`record.settings`), one matrix per temperature; per-label
-    sigmoid probabilities for a multi-label run."""
+def _load_model(run: RunDir, source: str, count: int):
+    """The run's saved TensorFlow model and tokenizer."""
     from kerasbert.training.checkpoint import load_trained_model
-    from kerasbert.training.pipeline import predict_probabilities
 
     if not run.model.is_dir():
         raise FileNotFoundError(f"{run.model} does not exist; the run has no saved model.")
-    logger.info("Predicting %d texts from %s with %s", len(examples), source, run.model)
-    model, tokenizer = load_trained_model(run.model)
+    logger.info("Predicting %d texts from %s with %s", count, source, run.model)
+    return load_trained_model(run.model)
+
+
+def _predict(
+    loaded,
+    examples: Examples,
+    record: RunRecord,
+    temperatures: tuple[float, ...] = (1.0,),
+) -> list[np.ndarray]:
+    """Class probabilities of the run's saved TensorFlow model (`loaded`: model, tokenizer) for
+    the texts (or text pairs), encoded as the run trained (`record.settings`), one matrix per
+    temperature; per-label sigmoid probabilities for a multi-label run."""
+    from kerasbert.training.pipeline import predict_probabilities
+
+    model, tokenizer = loaded
     settings = record.settings
     return [
         np.asarray(

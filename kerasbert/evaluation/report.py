@@ -127,6 +127,7 @@ def write_report(run_dir: str | Path) -> Path:
         _training(history),
         _plots(run),
         _mistakes(run, metrics),
+        _explanations(run, metrics),
     ]
     path = run.report
     path.write_text(
@@ -542,6 +543,73 @@ def _mistakes(run: RunDir, metrics: dict[str, Any], k: int = 10) -> str:
         *_table(("#", "Text", "True", "Predicted", "Probability"), rows),
     ]
     return "\n".join(lines)
+
+
+# Words of an explained text shown in the report: the strongest for the label and against it.
+_SUPPORTING_WORDS = 6
+_OPPOSING_WORDS = 3
+_BOLD_WORDS = 3
+
+
+def _explanations(run: RunDir, metrics: dict[str, Any]) -> str:
+    summary = metrics.get("explanations")
+    if not summary or not summary.get("texts") or not run.explanations.is_file():
+        return ""
+    items = [
+        json.loads(line)
+        for line in run.explanations.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+    lines = [
+        "## Why: the words behind a few predictions",
+        "",
+        f"Integrated gradients ({summary['steps']} steps) on the fine-tuned model for the "
+        f"{summary['mistakes']} surest mistakes and the surest right answers per label; "
+        "**bold** words pushed the model towards the label it gave, the numbers are each "
+        "word's share of that label's logit. The sums match the logit difference within "
+        f"{summary['completeness_tolerance']:.0%} for "
+        f"{summary['completeness_within_tolerance']:.0%} of them (largest gap "
+        f"{summary['completeness_error_max']:.1%}). Every word highlighted: "
+        f"[{run.explanations_page.name}]({run.explanations_page.name}).",
+    ]
+    for item in items:
+        truth = ", ".join(item["true"]) or "no label"
+        for attribution in item["attributions"]:
+            scores = attribution["scores"]
+            words = [word["text"] for word in item["words"]]
+            order = sorted(range(len(scores)), key=lambda index: -scores[index])
+            support = [index for index in order[:_SUPPORTING_WORDS] if scores[index] > 0]
+            against = [index for index in order[::-1][:_OPPOSING_WORDS] if scores[index] < 0]
+            kind = "mistake" if item["kind"] == "mistake" else "right"
+            lines += [
+                "",
+                f"**{_escape(attribution['label'])}** "
+                f"({attribution['probability']:.3f}) · {kind}, true {_escape(truth)} · "
+                f"test text {item['index']}",
+                "",
+                "> " + _bolded(item, set(support[:_BOLD_WORDS])),
+                "",
+                "for: "
+                + ", ".join(f"{_escape(words[i])} {scores[i]:+.2f}" for i in support)
+                + (
+                    " · against: "
+                    + ", ".join(f"{_escape(words[i])} {scores[i]:+.2f}" for i in against)
+                    if against
+                    else ""
+                ),
+            ]
+    return "\n".join(lines)
+
+
+def _bolded(item: dict[str, Any], bold: set[int], limit: int = 60) -> str:
+    """The explained words of the first text, the first `limit` of them, `bold` ones in bold."""
+    words = [word for word in item["words"] if word["segment"] == 0][:limit]
+    parts = [
+        f"**{_escape(word['text'])}**" if index in bold else _escape(word["text"])
+        for index, word in enumerate(words)
+    ]
+    more = " …" if len(words) < sum(word["segment"] == 0 for word in item["words"]) else ""
+    return " ".join(parts) + more
 
 
 def _read_optional(path: Path) -> dict[str, Any]:

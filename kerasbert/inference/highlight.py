@@ -28,6 +28,7 @@ section { border-bottom: 1px solid #ddd; padding: 0.75rem 0; }
 .text { line-height: 1.9; white-space: pre-wrap; }
 .word { border-radius: 3px; padding: 0 1px; }
 .pair { color: #555; font-size: 0.85em; margin-top: 0.4rem; }
+h2.note { font-size: 1em; margin: 1.5rem 0 0; }
 """
 
 
@@ -67,10 +68,17 @@ def to_terminal(explanations: Sequence[Explanation], colour: bool) -> str:
     return "\n".join(lines)
 
 
-def to_html(explanations: Sequence[Explanation], title: str = "kerasbert explanations") -> str:
-    """One self-contained HTML page of every explanation (no network, no script)."""
+def to_html(
+    explanations: Sequence[Explanation],
+    title: str = "kerasbert explanations",
+    notes: Sequence[str] | None = None,
+) -> str:
+    """One self-contained HTML page of every explanation (no network, no script); `notes`, one
+    per explanation, say where each text came from (the report's: its truth, a mistake)."""
     sections = []
-    for explanation in explanations:
+    for position, explanation in enumerate(explanations):
+        if notes is not None:
+            sections.append(f'<h2 class="note">{html.escape(notes[position])}</h2>')
         for attribution in explanation.attributions:
             texts = [
                 f'<div class="text">{_html_text(explanation, attribution, 0)}</div>',

@@ -25,6 +25,8 @@ its model classifies).
         model/                    save_pretrained weights and tokenizer of the fine-tuned model
         checkpoints/best.weights.h5, backup/ (resume), logs/ (TensorBoard)
         plots/*.png, report.md
+        explanations.jsonl, .html the test texts the report explains (its surest mistakes, the
+                                  surest right answers per label): integrated gradients
         evaluation-<data>/        `kerasbert evaluate RUN --data FILE`: its metrics.json and plots/
 
 Making one is this module's too: `RunDir.for_settings` names the directory a job writes,
@@ -205,6 +207,8 @@ class RunDir:
     logs = subpath("logs")
     plots = subpath("plots")
     report = subpath("report.md")
+    explanations = subpath("explanations.jsonl")
+    explanations_page = subpath("explanations.html")
 
     def split_path(self, split: str) -> Path:
         if split not in SPLITS:
