@@ -4,6 +4,8 @@
     batcher   DynamicBatcher: requests' texts queued and run together, off the event loop
     schemas   the request and response bodies (pydantic; the OpenAPI docs)
     metrics   ServerMetrics: Prometheus counters, histograms and the queue-depth gauge
+    explain   /v1/explain's work: words counted against the limit, classify + occlusion, its body
+    page      GET /: the static page (static/index.html, page.js, page.css), self-only CSP
     app       create_app: the FastAPI routes, limits, errors and access log
     server    serve: load, bind, run uvicorn, drain on SIGTERM
 

@@ -2,6 +2,8 @@
 
     POST /v1/classify   texts (or pairs) → a label (or label set) and every label's probability
                         (`min_confidence`: no label, null, below it)
+    POST /v1/explain    the same answer, and each word's attribution to the labels (occlusion)
+    GET  /              a page to type texts and see the probabilities and highlighted words
     GET  /v1/model      labels, task, max length, variant, limits, the export's metadata
     GET  /healthz       alive: the process answers
     GET  /readyz        ready: the model is loaded and has run a warm-up batch (503 before and
@@ -34,11 +36,22 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from kerasbert.common.decision import abstain, top_k
 from kerasbert.serving.batcher import DynamicBatcher, QueueFull
 from kerasbert.serving.config import ServeConfig
+from kerasbert.serving.explain import (
+    FieldError,
+    WordCounter,
+    check_labels,
+    check_words,
+    explanation_body,
+    make_explain,
+)
 from kerasbert.serving.metrics import ServerMetrics
+from kerasbert.serving.page import HEADERS, static_files
 from kerasbert.serving.schemas import (
     ClassifyRequest,
     ClassifyResponse,
     ErrorResponse,
+    ExplainRequest,
+    ExplainResponse,
     ModelInfo,
 )
 
@@ -48,10 +61,14 @@ access_logger = logging.getLogger("kerasbert.serving.access")
 # Seconds a client is asked to wait after a 503: about one full queue's worth of batches.
 RETRY_AFTER_SECONDS = 1
 ERRORS = {status: {"model": ErrorResponse} for status in (400, 413, 422, 503, 504)}
-REQUEST_BODY = {
-    "required": True,
-    "content": {"application/json": {"schema": ClassifyRequest.model_json_schema()}},
-}
+
+
+def request_body(model: type[ClassifyRequest]) -> dict[str, Any]:
+    """The OpenAPI request body of a route that parses `model` itself (from the raw bytes)."""
+    return {
+        "required": True,
+        "content": {"application/json": {"schema": model.model_json_schema()}},
+    }
 
 
 class ApiError(Exception):
@@ -90,14 +107,17 @@ def create_app(classifier: Any, config: ServeConfig) -> FastAPI:
         batcher = make_batcher(classifier, config, metrics)
         app.state.batcher = batcher
         batcher.start()
+        explainer = make_explain_batcher(classifier, config, metrics)
+        app.state.explain_batcher = explainer
+        explainer.start()
         warm_up = asyncio.get_running_loop().create_task(_warm_up(app, classifier, config))
         yield
         # SIGTERM: uvicorn has stopped accepting and answered every open request; finish what is
         # still queued (callers that gave up) and stop the worker thread.
         app.state.ready = False
         warm_up.cancel()
-        await batcher.stop()
-        logger.info("Batcher drained; shutting down.")
+        await asyncio.gather(batcher.stop(), explainer.stop())
+        logger.info("Batchers drained; shutting down.")
 
     app = FastAPI(
         title="kerasbert",
@@ -107,16 +127,22 @@ def create_app(classifier: Any, config: ServeConfig) -> FastAPI:
     )
     app.state.ready = False
     metrics = ServerMetrics(
-        lambda: app.state.batcher.queued if hasattr(app.state, "batcher") else 0
+        lambda: sum(
+            getattr(app.state, name).queued
+            for name in ("batcher", "explain_batcher")
+            if hasattr(app.state, name)
+        )
     )
     app.state.metrics = metrics
     _add_error_handlers(app)
+    words = WordCounter(classifier)
+    page = static_files()
 
     @app.post(
         "/v1/classify",
         response_model=ClassifyResponse,
         responses=ERRORS,
-        openapi_extra={"requestBody": REQUEST_BODY},
+        openapi_extra={"requestBody": request_body(ClassifyRequest)},
     )
     async def classify(request: Request) -> Response:
         """Classify texts (or, for a model of text pairs, `[text, text_pair]` pairs); results come
@@ -126,7 +152,7 @@ def create_app(classifier: Any, config: ServeConfig) -> FastAPI:
         try:
             body = ClassifyRequest.model_validate_json(await request.body())
         except ValidationError as error:
-            raise validation_error(error.errors()) from None
+            raise validation_error(error.errors(), ClassifyRequest) from None
         inputs = check_request(body, classifier, config)
         answers = await _submit(app.state.batcher, inputs, config.request_timeout_s)
         if body.min_confidence is not None:
@@ -135,6 +161,51 @@ def create_app(classifier: Any, config: ServeConfig) -> FastAPI:
             answer_body(labels, label, row, multi_label, body.top_k) for label, row in answers
         ]
         return Response(json.dumps({"results": results}), media_type="application/json")
+
+    @app.post(
+        "/v1/explain",
+        response_model=ExplainResponse,
+        responses=ERRORS,
+        openapi_extra={"requestBody": request_body(ExplainRequest)},
+    )
+    async def explain(request: Request) -> Response:
+        """Classify texts (or pairs) as `/v1/classify` does and say which words drove each label:
+        every word hidden from the model in turn (occlusion), so a text costs one model pass per
+        word; the words of a request are limited in all (`limits.max_explain_words`)."""
+        try:
+            body = ExplainRequest.model_validate_json(await request.body())
+        except ValidationError as error:
+            raise validation_error(error.errors(), ExplainRequest) from None
+        inputs = check_request(body, classifier, config)
+        kind = "pairs" if classifier.pair else "texts"
+        try:
+            requested = check_labels(body.labels, labels)
+            # Tokenizing a full request of long texts takes a while: not on the event loop.
+            check_words(
+                await asyncio.to_thread(words.count, inputs), kind, config.max_explain_words
+            )
+        except FieldError as error:
+            raise ApiError(error.status, str(error), error.field) from None
+        answers = await _submit(app.state.explain_batcher, inputs, config.request_timeout_s)
+        decided = [(answer.label, answer.probabilities) for answer in answers]
+        if body.min_confidence is not None:
+            decided = _abstain(decided, body.min_confidence)
+        results = [
+            {
+                **answer_body(labels, label, row, multi_label, body.top_k),
+                **explanation_body(classifier, answer, requested),
+            }
+            for (label, row), answer in zip(decided, answers, strict=True)
+        ]
+        return Response(json.dumps({"results": results}), media_type="application/json")
+
+    @app.get("/", include_in_schema=False)
+    @app.get("/static/page.js", include_in_schema=False)
+    @app.get("/static/page.css", include_in_schema=False)
+    async def static_page(request: Request) -> Response:
+        """The page (`kerasbert.serving.page`): type texts, see probabilities and words."""
+        file = page[request.url.path]
+        return Response(file.content, media_type=file.media_type, headers=HEADERS)
 
     @app.get("/v1/model", response_model=ModelInfo)
     async def model_info() -> dict[str, Any]:
@@ -159,6 +230,24 @@ def create_app(classifier: Any, config: ServeConfig) -> FastAPI:
         return Response(metrics.render(), media_type=metrics.content_type)
 
     return GuardMiddleware(app, config, metrics)
+
+
+def make_explain_batcher(
+    classifier: Any, config: ServeConfig, metrics: ServerMetrics
+) -> DynamicBatcher:
+    """The batcher that explains the texts of concurrent `/v1/explain` requests.
+
+    One worker: a text's masked variants fill the model's batches already, so a second worker
+    would only take the cores from `/v1/classify`'s, which keep answering while a long
+    explanation runs."""
+    return DynamicBatcher(
+        make_explain(classifier, metrics.explained_words.inc),
+        max_batch_size=config.max_batch_size,
+        max_wait=config.max_wait_ms / 1000.0,
+        max_queue=config.max_queue,
+        on_batch=metrics.observe_explain,
+        workers=1,
+    )
 
 
 def make_batcher(classifier: Any, config: ServeConfig, metrics: ServerMetrics) -> DynamicBatcher:
@@ -232,6 +321,7 @@ def model_body(classifier: Any, config: ServeConfig) -> dict[str, Any]:
             "max_texts_per_request": config.max_texts_per_request,
             "max_text_chars": config.max_text_chars,
             "max_body_bytes": config.max_body_bytes,
+            "max_explain_words": config.max_explain_words,
             "max_queue": config.max_queue,
             "request_timeout_s": config.request_timeout_s,
         },
@@ -307,7 +397,9 @@ def _field_name(location: tuple[Any, ...]) -> str:
     return name or "body"
 
 
-def validation_error(errors: Sequence[Any]) -> ApiError:
+def validation_error(
+    errors: Sequence[Any], model: type[ClassifyRequest] = ClassifyRequest
+) -> ApiError:
     """Pydantic's first complaint as one `ApiError`: 400 for a body that is not JSON, 422 naming
     the field otherwise."""
     first = errors[0]
@@ -325,7 +417,7 @@ def validation_error(errors: Sequence[Any]) -> ApiError:
         )
     field = _field_name(location)
     if kind == "extra_forbidden":
-        allowed = ", ".join(ClassifyRequest.model_fields)
+        allowed = ", ".join(model.model_fields)
         return ApiError(422, f"{field}: unknown field; the fields are {allowed}.", field)
     return ApiError(422, f"{field}: {first.get('msg', 'invalid')}.", field)
 

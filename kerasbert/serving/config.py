@@ -55,6 +55,14 @@ class ServeConfig:
     # or windowed as the export says, but tokenizing megabytes would still stall a batch.
     max_text_chars: int = setting(20_000, "Characters one text may have.")
     max_body_bytes: int = setting(2_000_000, "Bytes a request body may have; more get 413.")
+    # Occlusion runs a text once more per word it explains, so this bounds one /v1/explain
+    # request's work as --max-texts-per-request bounds a classification's: 1,024 passes are two
+    # whole 512-token articles, or a full request of 16-word headlines.
+    max_explain_words: int = setting(
+        1024,
+        "Words one /v1/explain request may explain in all (the words the model reads; each is "
+        "one more model pass); more get 413.",
+    )
     request_timeout_s: float = setting(
         30.0, "Seconds a request may wait for its answer before a 504."
     )
@@ -70,6 +78,7 @@ class ServeConfig:
             "max_texts_per_request",
             "max_text_chars",
             "max_body_bytes",
+            "max_explain_words",
         )
         for name in positive:
             value = getattr(self, name)

@@ -23,7 +23,11 @@ LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2
 # Paths measured by name; anything else (a typo, a scanner) counts as "other", so a client cannot
 # grow the number of series without bound.
 KNOWN_PATHS = (
+    "/",
+    "/static/page.js",
+    "/static/page.css",
     "/v1/classify",
+    "/v1/explain",
     "/v1/model",
     "/healthz",
     "/readyz",
@@ -34,7 +38,8 @@ KNOWN_PATHS = (
 
 
 class ServerMetrics:
-    """Requests, errors, latency, batch sizes, inference time and queue depth of one server."""
+    """Requests, errors, latency, batch sizes, inference time and queue depth of one server, and
+    the texts and words `/v1/explain` explained with the seconds each explain call took."""
 
     content_type = CONTENT_TYPE_LATEST
 
@@ -74,6 +79,22 @@ class ServerMetrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self.explained_texts = Counter(
+            "kerasbert_explained_texts",
+            "Texts (or pairs) explained by /v1/explain.",
+            registry=self.registry,
+        )
+        self.explained_words = Counter(
+            "kerasbert_explained_words",
+            "Words hidden in turn by /v1/explain's occlusion: one model pass each.",
+            registry=self.registry,
+        )
+        self.explain = Histogram(
+            "kerasbert_explain_seconds",
+            "Seconds per explain call (its texts classified and every word occluded).",
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
         self.queue_depth = Gauge(
             "kerasbert_queue_depth",
             "Texts waiting for the model.",
@@ -94,6 +115,11 @@ class ServerMetrics:
         self.batch_size.observe(size)
         self.inference.observe(seconds)
         self.texts.inc(size)
+
+    def observe_explain(self, size: int, seconds: float) -> None:
+        """Count one explain call of `size` texts."""
+        self.explained_texts.inc(size)
+        self.explain.observe(seconds)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -40,6 +40,24 @@ class ClassifyRequest(BaseModel):
     )
 
 
+class ExplainRequest(ClassifyRequest):
+    """`POST /v1/explain`: what `/v1/classify` takes, and optionally the labels to explain."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"texts": ["Shares rose after profits beat forecasts"]}],
+        },
+    )
+
+    labels: list[StrictStr] | None = Field(
+        None,
+        min_length=1,
+        description="Labels whose word attributions to return (any of the model's); default "
+        "what the model decided (multi-label: each label of the set, else the most probable).",
+    )
+
+
 class LabelScore(BaseModel):
     label: str
     probability: float
@@ -83,3 +101,38 @@ class ErrorResponse(BaseModel):
     """Every 4xx/5xx answer: what was wrong and, for a bad request, which field."""
 
     error: ErrorDetail
+
+
+class WordSpan(BaseModel):
+    """One word as the model reads it: `text[start:end]` of the input's first text (`segment`
+    0) or of its second (1, a pair model). Offsets count Unicode code points, as Python indexes
+    strings (JavaScript: index `Array.from(text)`)."""
+
+    text: str
+    start: int
+    end: int
+    segment: int
+
+
+class LabelAttribution(BaseModel):
+    """How much each word pushed one label: `scores[i]` belongs to `words[i]`; positive supports
+    the label. Occlusion: the model's own (uncalibrated) probability of the label lost when the
+    word is hidden from attention."""
+
+    label: str
+    probability: float = Field(description="The label's calibrated probability, as classified.")
+    scores: list[float]
+
+
+class ExplainResult(Result):
+    """One input's classification, exactly as `/v1/classify` answers it, and its words with the
+    attribution of each explained label. Words the model does not read (cut by truncation) are
+    not listed."""
+
+    method: str = Field(description="How the scores were made: `occlusion`.")
+    words: list[WordSpan]
+    attributions: list[LabelAttribution]
+
+
+class ExplainResponse(BaseModel):
+    results: list[ExplainResult] = Field(description="One result per input, in input order.")
