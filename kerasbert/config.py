@@ -114,6 +114,13 @@ class TrainConfig:
         "'minilm' (the packaged all-MiniLM-L6-v2, offline), a local Hugging Face BERT-family "
         "directory, or a hub id (needs network).",
     )
+    # Fewer layers run proportionally faster on CPU; evenly spaced layers ending at the top keep
+    # the layer whose output the pooler and a fine-tuned head were trained to read.
+    num_layers: int | None = setting(
+        None,
+        "Keep only this many of the checkpoint's encoder layers: evenly spaced, ending at the top "
+        "one (of 6: layers 1, 3, 5 for 3; 2, 5 for 2); unset: all of them.",
+    )
     # 128 tokens holds the headline and lead paragraphs of a BBC article, which carry the topic;
     # longer sequences cost quadratically more attention compute for < 0.5 point of accuracy.
     max_length: int = setting(128, "Truncate texts to this many tokens (including [CLS]/[SEP]).")
@@ -223,7 +230,7 @@ class TrainConfig:
                 raise InputError(f"--{_flag(name)} must be a positive integer, got {value!r}.")
         if self.max_length < 8:
             raise InputError(f"--max-length {self.max_length} is too short; use at least 8 tokens.")
-        for name in ("max_train_samples", "max_eval_samples"):
+        for name in ("max_train_samples", "max_eval_samples", "num_layers"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value <= 0):
                 raise InputError(f"--{_flag(name)} must be a positive integer, got {value!r}.")
@@ -394,3 +401,64 @@ def planned_epochs(config: TrainConfig, steps_per_epoch: int) -> int:
         return config.epochs
     needed = -(-config.min_steps // max(steps_per_epoch, 1))
     return max(DEFAULT_EPOCHS, min(MAX_AUTO_EPOCHS, needed))
+
+
+@dataclass(frozen=True)
+class DistillSettings:
+    """How to distil a teacher run into a student with fewer layers.
+
+    Example:
+    >>> DistillSettings(teacher="runs/bbc-headlines-1", layers=3).temperature
+    2.0
+    """
+
+    teacher: str = setting(None, "The teacher: a finished run directory of `kerasbert train`.")
+    layers: int = setting(3, "Encoder layers of the student (checkpoint.select_layers picks them).")
+    # Softer targets show the student how the teacher ranks the wrong classes, which labels
+    # alone never say; 2 keeps the top class clearly ahead for 5 classes (Hinton et al., 2015).
+    temperature: float = setting(2.0, "Softmax (or sigmoid) temperature of the teacher's targets.")
+    alpha: float = setting(
+        0.5, "Weight of the true-label loss beside the soft-target loss (texts with labels)."
+    )
+    data: str | None = setting(
+        None,
+        "Extra unlabelled texts (CSV/TSV/JSONL/TXT/Parquet, read like `kerasbert predict "
+        "--input`) that the teacher labels for the student; texts also in the run's splits are "
+        "dropped.",
+    )
+    text_column: str | None = setting(None, "Text column of --data; detected if unset.")
+    text_pair_column: str | None = setting(None, "Second text column of --data (pair runs).")
+    epochs: int | None = setting(
+        None, "Maximum epochs of the student; default the teacher's setting."
+    )
+    learning_rate: float | None = setting(
+        None, "Peak learning rate of the student; default the teacher's."
+    )
+    output_dir: str | None = setting(
+        None, "The student's run directory; default <teacher>-distilled-<layers>."
+    )
+    export_dir: str | None = setting(
+        None, "Where the student's ONNX export goes; default exported/<student run name>."
+    )
+    baseline: str | None = setting(
+        None,
+        "A label-only run with the student's layers (`kerasbert train --num-layers N`) to put "
+        "in the comparison.",
+    )
+    compare: bool = setting(True, "Time teacher and student and write the comparison table.")
+    export: bool = setting(True, "Export the student to ONNX and check its predictor.")
+    plots: bool = setting(True, "Write the student's plots and report.md.")
+    overwrite: bool = setting(False, "Replace an existing student run/export directory.")
+    precision: str | None = setting(
+        None, "The student's training precision; default the teacher's setting."
+    )
+
+    def __post_init__(self) -> None:
+        if not self.teacher:
+            raise InputError("Name the teacher run: kerasbert distill RUN --layers N.")
+        if not isinstance(self.layers, int) or self.layers <= 0:
+            raise InputError(f"--layers must be a positive integer, got {self.layers!r}.")
+        if not self.temperature > 0:
+            raise InputError(f"--temperature must be > 0, got {self.temperature!r}.")
+        if not self.alpha >= 0:
+            raise InputError(f"--alpha must be >= 0, got {self.alpha!r}.")

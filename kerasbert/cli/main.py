@@ -17,6 +17,7 @@ from kerasbert.benchmark.cli import wants_load_test
 from kerasbert.cli import (
     benchmark,
     compare,
+    distill,
     evaluate,
     explain,
     export,
@@ -40,7 +41,7 @@ USER_ERRORS = (
 )
 # The order `kerasbert --help` lists them in; `benchmark` comes last, built apart (its flags
 # depend on `--serve`).
-COMMANDS = (train, evaluate, export, predict, explain, serve, compare, sweep, lrfind)
+COMMANDS = (train, distill, evaluate, export, predict, explain, serve, compare, sweep, lrfind)
 
 
 def main(argv: Sequence[str] | None = None, load_test: bool | None = None) -> int:

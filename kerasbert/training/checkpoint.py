@@ -8,9 +8,11 @@ safetensors are read with `safetensors.numpy`, so no PyTorch is needed; remote c
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import json
 import logging
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -94,7 +96,9 @@ def load_tokenizer(checkpoint: str):
     return tokenizer
 
 
-def load_classifier(checkpoint: str, labels: list[str], **config_overrides: Any):
+def load_classifier(
+    checkpoint: str, labels: list[str], num_layers: int | None = None, **config_overrides: Any
+):
     """Build `TFBertForSequenceClassification` for `labels` from pretrained encoder weights.
 
     A checkpoint's classification head is kept when it has `len(labels)` outputs; otherwise (an
@@ -102,7 +106,58 @@ def load_classifier(checkpoint: str, labels: list[str], **config_overrides: Any)
     transformers' `ignore_mismatched_sizes` allows) the head is new and randomly initialised, and
     the log says which; `model.kept_head` records it, so that fitting does not overwrite a kept
     head. Every encoder weight must load, or an `InputError` says which did not.
+
+    `num_layers` keeps that many encoder layers, those `select_layers` names (the embeddings,
+    pooler and head come along); `model.layer_map` lists the checkpoint's layers kept.
     """
+    model = _load_full_classifier(checkpoint, labels, **config_overrides)
+    total = int(model.config.num_hidden_layers)
+    if num_layers is None or num_layers == total:
+        model.layer_map = list(range(total))
+        return model
+    return keep_layers(model, select_layers(total, num_layers))
+
+
+def select_layers(total: int, keep: int) -> list[int]:
+    """Which of `total` encoder layers a `keep`-layer model starts from: evenly spaced, ending at
+    the top one (6 → 3: 1, 3, 5; 12 → 4: 2, 5, 8, 11).
+
+    The top layer stays because the pooler and a fine-tuned head read its output: a student
+    made from a fine-tuned teacher then starts close to the teacher's predictions. Every layer
+    below is replaced by the one two up (for 6 → 3), not dropped from one end, so that each
+    kept layer's input is still what the layer below it was trained to give, up to a layer.
+    """
+    if not isinstance(keep, int) or not 1 <= keep <= total:
+        raise InputError(
+            f"--num-layers {keep} does not fit the checkpoint's {total} encoder layers; use 1 "
+            f"to {total}."
+        )
+    return [int(math.floor((index + 1) * total / keep + 0.5)) - 1 for index in range(keep)]
+
+
+def keep_layers(model, layers: list[int]):
+    """A copy of `model` with only the encoder layers `layers` (in that order): a new model with
+    `num_hidden_layers = len(layers)`, every other weight (embeddings, pooler, head) copied."""
+    from transformers import TFBertForSequenceClassification
+
+    config = copy.deepcopy(model.config)
+    config.num_hidden_layers = len(layers)
+    student = TFBertForSequenceClassification(config)
+    student(student.dummy_inputs, training=False)
+    student.bert.embeddings.set_weights(model.bert.embeddings.get_weights())
+    for target, source in zip(student.bert.encoder.layer, layers):
+        target.set_weights(model.bert.encoder.layer[source].get_weights())
+    student.bert.pooler.set_weights(model.bert.pooler.get_weights())
+    student.classifier.set_weights(model.classifier.get_weights())
+    student.kept_head = model.kept_head
+    student.layer_map = list(layers)
+    logger.info(
+        "Kept encoder layers %s of %d.", ", ".join(map(str, layers)), len(model.bert.encoder.layer)
+    )
+    return student
+
+
+def _load_full_classifier(checkpoint: str, labels: list[str], **config_overrides: Any):
     from transformers import TFBertForSequenceClassification
 
     config = load_bert_config(

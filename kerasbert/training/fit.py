@@ -73,6 +73,7 @@ def fit_run(
     timer: PhaseTimer | None = None,
     callbacks: Sequence[Any] = (),
     splits: DataSplits | None = None,
+    objective=None,
 ) -> Path:
     """Fine-tune and save the model; returns the run directory.
 
@@ -81,6 +82,10 @@ def fit_run(
     completed epoch (`BackupAndRestore`). `timer`, if given, gets a lap per phase. `callbacks` are
     Keras callbacks run after the run's own (a sweep's pruning callback, for one). `splits`, if
     given, are `splits_for(config)` read already (the CLI reads them before TensorFlow loads).
+    `objective`, if given, trains on other targets than the labels: its `fit_inputs(inputs)`
+    gives the training inputs and targets, its `compile_arguments()` the loss and metrics
+    (`kerasbert.training.distill.DistillationObjective`); calibration and thresholds still use
+    the labels.
 
     Example:
     >>> fit_run(TrainConfig(data="bbc-headlines", epochs=1))  # doctest: +SKIP
@@ -113,12 +118,28 @@ def fit_run(
     with precision_scope(precision):
         inputs = _prepare_inputs(config, splits, tokenizer, strategy, precision)
         inputs.summary["checkpoint"] = checkpoint.checkpoint_info(model_path)
-        model = _fit(config, run, splits, inputs, model_path, strategy, remote, timer, callbacks)
+        fit_inputs = inputs if objective is None else objective.fit_inputs(inputs)
+        model = _fit(
+            config,
+            run,
+            splits,
+            fit_inputs,
+            model_path,
+            strategy,
+            remote,
+            timer,
+            callbacks,
+            objective,
+        )
     if run.best_weights.exists():
         # Into a fresh model outside the strategy: tf-keras cannot load a .weights.h5 file into a
         # distributed model (its metrics' sync-on-read variables reject the h5 datasets).
         model = build_classifier(
-            model_path, splits.labels, config.freeze_embeddings, _multi_label(splits)
+            model_path,
+            splits.labels,
+            config.freeze_embeddings,
+            _multi_label(splits),
+            config.num_layers,
         )
         model.load_weights(str(run.best_weights))
     model.save_pretrained(str(run.model))
@@ -197,7 +218,16 @@ def _prepare_inputs(config, splits: DataSplits, tokenizer, strategy, precision: 
 
 
 def _fit(
-    config, run: RunDir, splits, inputs: Inputs, model_path, strategy, remote, timer, extra=()
+    config,
+    run: RunDir,
+    splits,
+    inputs: Inputs,
+    model_path,
+    strategy,
+    remote,
+    timer,
+    extra=(),
+    objective=None,
 ):
     """Build, compile, fit the head, write the run's records, and train with Keras `fit`."""
     # A resumed run continues with the data order of its next epoch (BackupAndRestore brings
@@ -206,10 +236,13 @@ def _fit(
     train = inputs.encoded["train"]
     train_data, validation_data, steps_per_epoch, epochs = _datasets(config, inputs, completed)
     total_steps = steps_per_epoch * epochs
-    weights = loss_weights(splits, config.class_weight, inputs.summary)
+    # Distillation's soft targets already carry the teacher's view of every class.
+    weights = None if objective else loss_weights(splits, config.class_weight, inputs.summary)
     multi_label = _multi_label(splits)
     with strategy.scope():
-        model = build_classifier(model_path, splits.labels, config.freeze_embeddings, multi_label)
+        model = build_classifier(
+            model_path, splits.labels, config.freeze_embeddings, multi_label, config.num_layers
+        )
         compile_classifier(
             model,
             learning_rate=config.learning_rate,
@@ -219,6 +252,7 @@ def _fit(
             jit_compile=config.jit_compile,
             multi_label=multi_label,
             positive_weights=weights["positive"] if multi_label and weights else None,
+            **({} if objective is None else objective.compile_arguments()),
         )
     timer.lap("prepare")
     if model.kept_head:

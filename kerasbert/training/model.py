@@ -21,6 +21,7 @@ def build_classifier(
     labels: list[str],
     freeze_embeddings: bool = False,
     multi_label: bool = False,
+    num_layers: int | None = None,
     **config_overrides,
 ):
     """Pretrained encoder + new head for `labels`; call inside the strategy's scope.
@@ -31,10 +32,11 @@ def build_classifier(
     Under a mixed-precision policy the head computes in float32, so logits, softmax and the loss
     keep float32's range (float16 logits overflow and lose the small differences the loss needs).
     `freeze_embeddings` keeps the embedding layer fixed (see `TrainConfig.freeze_embeddings`).
+    `num_layers` keeps that many of the checkpoint's encoder layers (`checkpoint.select_layers`).
     """
     if multi_label:
         config_overrides.setdefault("problem_type", "multi_label_classification")
-    model = load_classifier(checkpoint, labels, **config_overrides)
+    model = load_classifier(checkpoint, labels, num_layers, **config_overrides)
     if freeze_embeddings:
         model.bert.embeddings.trainable = False
     # The head's variables are float32 under every policy; only its compute dtype changes here.
@@ -52,10 +54,14 @@ def compile_classifier(
     jit_compile: bool = False,
     multi_label: bool = False,
     positive_weights: list[float] | None = None,
+    loss=None,
+    metrics=None,
 ) -> None:
     """Compile with AdamW (`FusedAdamW`: warm-up + linear decay), sparse cross-entropy on logits
     and accuracy; for `multi_label`, binary cross-entropy per label on logits (weighted by
-    `positive_weights`, one per label, when given), per-label accuracy and micro ROC AUC."""
+    `positive_weights`, one per label, when given), per-label accuracy and micro ROC AUC.
+    `loss` and `metrics`, when given, replace these (distillation's loss on the teacher's
+    targets, `kerasbert.training.distill`) under the same optimizer."""
     schedule = WarmupLinearDecay(learning_rate, total_steps, warmup_steps)
     optimizer = FusedAdamW(
         learning_rate=schedule,
@@ -67,14 +73,14 @@ def compile_classifier(
     optimizer.exclude_from_weight_decay(var_names=NO_DECAY)
     if keras.mixed_precision.global_policy().compute_dtype == "float16":
         optimizer = keras.mixed_precision.LossScaleOptimizer(optimizer)
-    if multi_label:
+    if loss is None and multi_label:
         loss = WeightedBinaryCrossentropy(positive_weights)
         # On logits: 0 is probability 0.5. Per-label accuracy flatters sparse labels, hence AUC.
         metrics = [
             keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0),
             keras.metrics.AUC(name="auc", from_logits=True),
         ]
-    else:
+    elif loss is None:
         loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
         metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
     model.compile(optimizer=optimizer, loss=loss, metrics=metrics, jit_compile=jit_compile)

@@ -1,0 +1,452 @@
+"""Distillation: a student with fewer encoder layers trained on a fine-tuned teacher run's outputs.
+
+`fit_student(settings)` makes the student a normal run directory: its `TrainConfig` is the
+teacher's with `model` set to the teacher's fine-tuned model and `num_layers` to the student's
+depth, so the student starts from the teacher's embeddings, the layers
+`checkpoint.select_layers` names, the pooler and the fine-tuned head, and is evaluated, exported
+and served like any run. Training is `fit_run` with a `DistillationObjective`: the targets are
+the teacher's logits beside the true labels, and the loss
+
+    single-label:  T² · KL(softmax(teacher / T) ‖ softmax(student / T)) + alpha · CE(label, student)
+    multi-label:   T² · BCE(sigmoid(teacher / T), student / T) + alpha · BCE(labels, student)
+
+with the label term only where a text has labels (extra unlabelled texts teach by the teacher's
+targets alone). Validation measures the student on the true labels with the label-only runs'
+loss, so the epoch kept is chosen as in any run. The teacher's logits are computed once and
+stored in the student's run directory (`teacher_targets.npz`), so a killed student resumes on
+the very same targets. Calibration (single label) and per-label thresholds (multi-label) are
+fitted on the validation split's true labels, as for any run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kerasbert.common.errors import InputError
+from kerasbert.common.files import read_json, write_json
+from kerasbert.common.names import Task
+from kerasbert.config import DistillSettings, TrainConfig
+from kerasbert.data.splits import DataSplits, splits_for
+from kerasbert.inference.textfiles import read_pairs, read_texts
+from kerasbert.training import checkpoint, pipeline
+from kerasbert.training.fit import Inputs, PhaseTimer, fit_run
+from kerasbert.training.rundir import RunDir
+from kerasbert.training.tfkeras import keras, tf
+
+logger = logging.getLogger(__name__)
+
+# In the student's run directory: the teacher's logits (computed once), and the record of how
+# the student was made, to which `kerasbert distill` adds the teacher-vs-student comparison.
+TARGETS_FILE = "teacher_targets.npz"
+RECORD_FILE = "distill.json"
+
+
+@dataclass(frozen=True)
+class Teacher:
+    """The teacher run, read once: its directory, settings, task and depth."""
+
+    run: RunDir
+    settings: TrainConfig
+    task: Task
+    labels: tuple[str, ...]
+    layers: int
+
+
+def read_teacher(path: str | Path) -> Teacher:
+    """The teacher run at `path`, refused with the reason if it cannot teach."""
+    run = RunDir(path)
+    if not run.config.is_file() or not (run.model / "config.json").is_file():
+        raise InputError(
+            f"{run.path} is not a finished kerasbert run (no config.json or model/); train the "
+            "teacher first: kerasbert train --data ... --output-dir DIR."
+        )
+    record = run.read_record()
+    if record.settings.long_documents == "windows":
+        raise InputError(
+            f"{run.path} was trained with --long-documents windows; distillation takes runs "
+            "that truncate (one input per text)."
+        )
+    layers = int(read_json(run.model / "config.json")["num_hidden_layers"])
+    return Teacher(run, record.settings, record.task, record.labels, layers)
+
+
+def student_config(teacher: Teacher, settings: DistillSettings) -> TrainConfig:
+    """The student's settings: the teacher's (same data, split seed, length, batch), starting
+    from the teacher's fine-tuned model cut to `settings.layers` layers."""
+    if settings.layers > teacher.layers:
+        raise InputError(
+            f"--layers {settings.layers}: the teacher has only {teacher.layers} encoder layers."
+        )
+    output_dir = settings.output_dir or f"{teacher.run.path}-distilled-{settings.layers}"
+    changes: dict[str, Any] = {
+        "model": str(teacher.run.model.resolve()),
+        "num_layers": settings.layers,
+        "output_dir": output_dir,
+        "export_dir": settings.export_dir,
+        "export": settings.export,
+        "plots": settings.plots,
+        "overwrite": settings.overwrite,
+    }
+    for name in ("epochs", "learning_rate", "precision"):
+        if getattr(settings, name) is not None:
+            changes[name] = getattr(settings, name)
+    return dataclasses.replace(teacher.settings, **changes)
+
+
+def fit_student(
+    settings: DistillSettings,
+    strategy=None,
+    timer: PhaseTimer | None = None,
+    callbacks=(),
+) -> Path:
+    """Train the student run (see the module docstring); returns its run directory.
+
+    A student directory holding an unfinished run with the same settings resumes, on the teacher
+    targets stored in it.
+    """
+    teacher = read_teacher(settings.teacher)
+    config = student_config(teacher, settings)
+    splits = splits_for(config)
+    _check_same_splits(teacher, splits)
+    student = RunDir.for_settings(config)
+    extra = extra_texts(settings, splits) if settings.data else None
+    targets = _stored_targets(student, config, splits, extra)
+    if targets is None:
+        targets = teacher_targets(teacher, config, splits, extra)
+    layer_map = checkpoint.select_layers(teacher.layers, settings.layers)
+    record = {
+        "teacher": {"run": str(teacher.run.path.resolve()), "layers": teacher.layers},
+        "layers": settings.layers,
+        "layer_map": layer_map,
+        "temperature": settings.temperature,
+        "alpha": settings.alpha,
+        "extra_data": None
+        if extra is None
+        else {"path": str(settings.data), **{key: extra[key] for key in ("read", "kept")}},
+        "baseline": settings.baseline,
+    }
+    objective = DistillationObjective(
+        targets,
+        None if extra is None else extra["encoded"],
+        len(splits.labels),
+        settings.temperature,
+        settings.alpha,
+        splits.task == Task.MULTI_LABEL,
+    )
+    store = StoreDistillation(student, targets, record)
+    return fit_run(
+        config,
+        strategy,
+        timer,
+        callbacks=[store, *callbacks],
+        splits=splits,
+        objective=objective,
+    )
+
+
+def _check_same_splits(teacher: Teacher, splits: DataSplits) -> None:
+    """The student must be tested on the teacher's test split and trained on its training split:
+    anything else would let the teacher's targets leak test texts or compare different tests."""
+    for name in ("train", "validation", "test"):
+        stored = teacher.run.read_split(name)
+        if stored.keys() != getattr(splits, name).keys():
+            raise InputError(
+                f"The {name} split of {teacher.run.path} no longer comes out of its settings "
+                f"(data {teacher.settings.data!r} changed?); distil from a run of the current data."
+            )
+
+
+def extra_texts(settings: DistillSettings, splits: DataSplits) -> dict[str, Any]:
+    """The extra texts of `settings.data`, read by the predictor's reader, without exact
+    duplicates and without any text (or pair) of the run's splits: a test or validation text
+    among them would leak the teacher's view of it into training, a training text would count
+    twice. Returns the texts (and pairs), how many were read and kept."""
+    pair = splits.train.text_pairs is not None
+    if pair:
+        texts, pairs = read_pairs(settings.data, settings.text_column, settings.text_pair_column)
+    else:
+        texts, pairs = read_texts(settings.data, settings.text_column), None
+    seen = {key for name in ("train", "validation", "test") for key in getattr(splits, name).keys()}
+    keep = []
+    for index, key in enumerate(zip(texts, pairs or [None] * len(texts))):
+        if key not in seen:
+            seen.add(key)
+            keep.append(index)
+    if not keep:
+        raise InputError(
+            f"--data {settings.data}: every text is already in the run's splits (or empty); give "
+            "other texts."
+        )
+    logger.info(
+        "Extra texts from %s: %d read, %d kept (duplicates and texts of the run's splits dropped).",
+        settings.data,
+        len(texts),
+        len(keep),
+    )
+    return {
+        "texts": [texts[index] for index in keep],
+        "pairs": None if pairs is None else [pairs[index] for index in keep],
+        "read": len(texts),
+        "kept": len(keep),
+    }
+
+
+def teacher_targets(
+    teacher: Teacher, config: TrainConfig, splits: DataSplits, extra: dict[str, Any] | None
+) -> dict[str, np.ndarray]:
+    """The teacher's logits on the training split (and the extra texts), tokenized
+    as the student will be, predicted in float32."""
+    from kerasbert.training.checkpoint import load_trained_model
+
+    model, tokenizer = load_trained_model(teacher.run.model)
+    sources = {"train": splits.train}
+    targets = {
+        name: pipeline.predict_logits(
+            model,
+            pipeline.encode(
+                tokenizer, examples.texts, config.max_length, examples.text_pairs, config.truncation
+            ),
+        )
+        for name, examples in sources.items()
+    }
+    if extra is not None:
+        extra["encoded"] = _encode_extra(tokenizer, config, extra)
+        targets["extra"] = pipeline.predict_logits(model, extra["encoded"])
+    logger.info(
+        "Teacher targets: %s.", ", ".join(f"{name} {len(value)}" for name, value in targets.items())
+    )
+    return targets
+
+
+def _encode_extra(tokenizer, config: TrainConfig, extra: dict[str, Any]) -> pipeline.Encoded:
+    return pipeline.encode(
+        tokenizer, extra["texts"], config.max_length, extra["pairs"], config.truncation
+    )
+
+
+def _stored_targets(
+    student: RunDir, config: TrainConfig, splits: DataSplits, extra: dict[str, Any] | None
+) -> dict[str, np.ndarray] | None:
+    """The teacher targets of an unfinished student run that will resume, else None."""
+    path = student.path / TARGETS_FILE
+    if config.overwrite or not student.is_resumable() or not path.is_file():
+        return None
+    with np.load(path) as stored:
+        targets = {name: stored[name] for name in stored.files}
+    expected = {"train": len(splits.train)}
+    if extra is not None:
+        expected["extra"] = extra["kept"]
+        extra["encoded"] = _encode_extra(checkpoint.load_tokenizer(config.model), config, extra)
+    if {name: len(targets.get(name, ())) for name in expected} != expected:
+        raise InputError(
+            f"{path} holds teacher targets for other texts than this run's; pass --overwrite to "
+            "start the student again."
+        )
+    logger.info("Resuming on the teacher targets stored in %s.", path)
+    return targets
+
+
+class DistillationObjective:
+    """What `fit_run` trains the student on (see the module docstring).
+
+    Each target row is `[teacher logits (K), label one-hot or multi-hot (K), has labels (1)]`; the
+    extra texts are appended to the training split with `has labels` 0.
+    """
+
+    def __init__(
+        self,
+        targets: dict[str, np.ndarray],
+        extra: pipeline.Encoded | None,
+        num_labels: int,
+        temperature: float,
+        alpha: float,
+        multi_label: bool,
+    ) -> None:
+        self.targets = targets
+        self.extra = extra
+        self.num_labels = num_labels
+        self.temperature = temperature
+        self.alpha = alpha
+        self.multi_label = multi_label
+
+    def fit_inputs(self, inputs: Inputs) -> Inputs:
+        """The run's inputs with the teacher's targets beside the training labels. Validation keeps
+        its labels alone: the kept epoch is the one best on the true labels, as in any run."""
+        encoded = dict(inputs.encoded)
+        label_ids = dict(inputs.label_ids)
+        label_ids["train"] = self._rows(self.targets["train"], inputs.label_ids["train"], True)
+        if self.extra is not None:
+            encoded["train"] = _concatenate(inputs.encoded["train"], self.extra)
+            unlabelled = np.zeros((len(self.extra), self.num_labels))
+            extra_rows = self._rows(self.targets["extra"], unlabelled, False)
+            label_ids["train"] = np.concatenate([label_ids["train"], extra_rows])
+        return dataclasses.replace(inputs, encoded=encoded, label_ids=label_ids)
+
+    def _rows(self, logits: np.ndarray, labels: np.ndarray, labelled: bool) -> np.ndarray:
+        if labels.ndim == 1:
+            labels = np.eye(self.num_labels)[labels]
+        has_labels = np.full((len(logits), 1), 1.0 if labelled else 0.0)
+        return np.concatenate([logits, labels, has_labels], axis=1).astype(np.float32)
+
+    def compile_arguments(self) -> dict[str, Any]:
+        """The loss and metrics `compile_classifier` uses instead of the label-only ones."""
+        loss = DistillationLoss(self.num_labels, self.temperature, self.alpha, self.multi_label)
+        return {"loss": loss, "metrics": [LabelAccuracy(self.num_labels, self.multi_label)]}
+
+
+def _concatenate(first: pipeline.Encoded, second: pipeline.Encoded) -> pipeline.Encoded:
+    types = None
+    if first.token_type_ids is not None:
+        types = [*first.token_type_ids, *second.token_type_ids]
+    return pipeline.Encoded([*first.ids, *second.ids], first.pad_id, first.max_length, types)
+
+
+class DistillationLoss(keras.losses.Loss):
+    """The soft-target loss at `temperature` (scaled by its square, so that its gradients keep
+    their size as the temperature changes) plus `alpha` times the label loss where labels exist.
+
+    `y_true` rows are `DistillationObjective`'s; `y_pred` the student's logits.
+    """
+
+    def __init__(
+        self,
+        num_labels: int,
+        temperature: float,
+        alpha: float,
+        multi_label: bool,
+        name: str = "distillation",
+    ):
+        super().__init__(name=name)
+        self.num_labels = num_labels
+        self.temperature = float(temperature)
+        self.alpha = float(alpha)
+        self.multi_label = multi_label
+
+    def call(self, y_true, y_pred):
+        logits = tf.cast(y_pred, tf.float32)
+        if not _is_distillation_target(y_true, self.num_labels):
+            return _label_loss(y_true, logits, self.multi_label)
+        teacher, labels, has_labels = _split_targets(y_true, self.num_labels)
+        scale = self.temperature
+        if self.multi_label:
+            soft = tf.reduce_mean(
+                tf.nn.sigmoid_cross_entropy_with_logits(
+                    labels=tf.sigmoid(teacher / scale), logits=logits / scale
+                ),
+                axis=-1,
+            )
+            hard = tf.reduce_mean(
+                tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits), axis=-1
+            )
+        else:
+            teacher_log = tf.nn.log_softmax(teacher / scale)
+            soft = tf.reduce_sum(
+                tf.exp(teacher_log) * (teacher_log - tf.nn.log_softmax(logits / scale)), axis=-1
+            )
+            hard = tf.nn.softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+        return scale * scale * soft + self.alpha * has_labels * hard
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "num_labels": self.num_labels,
+            "temperature": self.temperature,
+            "alpha": self.alpha,
+            "multi_label": self.multi_label,
+        }
+
+
+class LabelAccuracy(keras.metrics.Mean):
+    """Accuracy against the true labels (inside distillation targets: over labelled texts only):
+    argmax for single-label, per-label at logit 0 (probability 0.5) for multi-label, as the
+    label-only runs' `accuracy`."""
+
+    def __init__(self, num_labels: int, multi_label: bool, name: str = "accuracy", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.num_labels = num_labels
+        self.multi_label = multi_label
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        logits = tf.cast(y_pred, tf.float32)
+        if _is_distillation_target(y_true, self.num_labels):
+            _, labels, has_labels = _split_targets(y_true, self.num_labels)
+        else:
+            labels, has_labels = _label_rows(y_true, self.num_labels, self.multi_label), None
+        if self.multi_label:
+            hits = tf.reduce_mean(tf.cast(tf.equal(logits > 0, labels > 0.5), tf.float32), -1)
+        else:
+            hits = tf.cast(tf.equal(tf.argmax(logits, -1), tf.argmax(labels, -1)), tf.float32)
+        return super().update_state(hits, sample_weight=has_labels)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "num_labels": self.num_labels,
+            "multi_label": self.multi_label,
+        }
+
+
+def _is_distillation_target(y_true, num_labels: int) -> bool:
+    """Training batches carry `DistillationObjective` rows; validation batches the labels."""
+    shape = tuple(y_true.shape)
+    return len(shape) == 2 and shape[-1] == 2 * num_labels + 1
+
+
+def _label_rows(y_true, num_labels: int, multi_label: bool):
+    if multi_label:
+        return tf.cast(y_true, tf.float32)
+    return tf.one_hot(tf.cast(tf.reshape(y_true, [-1]), tf.int32), num_labels)
+
+
+def _label_loss(y_true, logits, multi_label: bool):
+    """The label-only runs' loss (unweighted): what validation measures a student by."""
+    labels = _label_rows(y_true, logits.shape[-1], multi_label)
+    if multi_label:
+        cells = tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits)
+        return tf.reduce_mean(cells, axis=-1)
+    return tf.nn.softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+
+
+def _split_targets(y_true, num_labels: int):
+    y_true = tf.cast(y_true, tf.float32)
+    return (
+        y_true[:, :num_labels],
+        y_true[:, num_labels : 2 * num_labels],
+        y_true[:, 2 * num_labels],
+    )
+
+
+class StoreDistillation(keras.callbacks.Callback):
+    """Write the teacher targets and the distillation record into the student's run directory
+    once `fit_run` has created it (before the first epoch), unless a resumed run has them."""
+
+    def __init__(self, run: RunDir, targets: dict[str, np.ndarray], record: dict[str, Any]):
+        super().__init__()
+        self.run = run
+        self.targets = targets
+        self.record = record
+
+    def on_train_begin(self, logs=None):
+        path = self.run.path / TARGETS_FILE
+        if not path.is_file():
+            temporary = path.with_suffix(".partial.npz")
+            np.savez(temporary, **self.targets)
+            temporary.replace(path)
+        write_record(self.run.path, {"distillation": self.record})
+
+
+def read_record(run_dir: str | Path) -> dict[str, Any] | None:
+    """A run's `distill.json` (how it was distilled, and the comparison), None for other runs."""
+    path = Path(run_dir) / RECORD_FILE
+    return read_json(path) if path.is_file() else None
+
+
+def write_record(run_dir: str | Path, sections: dict[str, Any]) -> None:
+    """Set `sections` (e.g. `distillation`, `comparison`) of a run's `distill.json`."""
+    write_json(Path(run_dir) / RECORD_FILE, {**(read_record(run_dir) or {}), **sections})
