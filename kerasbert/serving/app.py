@@ -401,7 +401,8 @@ def validation_error(
     errors: Sequence[Any], model: type[ClassifyRequest] = ClassifyRequest
 ) -> ApiError:
     """Pydantic's first complaint as one `ApiError`: 400 for a body that is not JSON, 422 naming
-    the field otherwise."""
+    the field otherwise (an unknown field's answer lists the fields of `model`, the request's
+    schema)."""
     first = errors[0]
     kind, location = first.get("type", ""), tuple(first.get("loc", ()))
     if kind == "json_invalid":
