@@ -90,7 +90,6 @@ class Chromium:
         self.blocked: list[str] = []
         self.errors: list[str] = []
         self._profile = tempfile.mkdtemp(prefix="kerasbert-chromium-")
-        self._events: list[dict[str, Any]] = []
         self._next_id = 0
         # Chromium reads commands from fd 3 and writes answers and events to fd 4. The child's
         # ends are moved above both first, so that placing one cannot overwrite the other.
@@ -137,14 +136,15 @@ class Chromium:
     def command(self, method: str, session: bool = False, **params: Any) -> dict[str, Any]:
         """Send one protocol command (to the page's session if `session`) and return its result."""
         self._next_id += 1
-        message: dict[str, Any] = {"id": self._next_id, "method": method, "params": params}
+        number = self._next_id  # events handled while waiting send commands of their own
+        message: dict[str, Any] = {"id": number, "method": method, "params": params}
         if session:
             message["sessionId"] = self._session
         os.write(self._to_browser, json.dumps(message).encode() + b"\0")
         deadline = time.monotonic() + TIMEOUT_S
         while True:
             answer = self._read(deadline)
-            if answer.get("id") == self._next_id:
+            if answer.get("id") == number:
                 if "error" in answer:
                     raise ChromiumError(f"{method}: {answer['error'].get('message')}")
                 return answer.get("result", {})
@@ -162,7 +162,8 @@ class Chromium:
         return json.loads(line)
 
     def _handle(self, event: dict[str, Any]) -> None:
-        """Requests paused by `Fetch`: the server's origin goes on, any other is refused."""
+        """An event (or the answer to a command nobody waits for): requests paused by `Fetch`
+        go on to the server's origin and are refused elsewhere; page errors are kept."""
         method, params = event.get("method"), event.get("params", {})
         if method == "Fetch.requestPaused":
             url = params["request"]["url"]
@@ -178,8 +179,6 @@ class Chromium:
             self.errors.append(details.get("exception", {}).get("description") or details["text"])
         elif method == "Log.entryAdded" and params["entry"]["level"] == "error":
             self.errors.append(params["entry"]["text"])
-        else:
-            self._events.append(event)
 
     def _send_quietly(self, method: str, **params: Any) -> None:
         """A command whose answer nobody waits for (it is skipped as it arrives)."""

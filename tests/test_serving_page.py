@@ -373,3 +373,24 @@ def test_chromium_shows_pair_and_multi_label_models(request, kind: str) -> None:
     for shown, result in zip(page, explained, strict=True):
         assert shown["words"] == [word["text"] for word in result["words"]]
         assert shown["highlighted"] == len(result["words"])
+
+
+@needs_chromium
+def test_the_page_cannot_reach_another_host_and_the_browser_would_tell(
+    single_server: ServerProcess,
+) -> None:
+    """What "no external requests" rests on: the page's Content-Security-Policy stops a request
+    to another host, and the driver catches (and fails, unsent) any request that gets past a
+    page's policy: FastAPI's /docs loads Swagger UI from a CDN."""
+    with serve_page.Chromium(single_server.url) as browser:
+        browser.open(single_server.url + "/")
+        outcome = browser.evaluate(
+            "fetch('http://fonts.example.invalid/x.css').then(() => 'loaded', () => 'refused')"
+        )
+        served = browser.evaluate("fetch('/v1/model').then((response) => response.status)")
+        stopped_by_policy = list(browser.errors)
+        browser.open(single_server.url + "/docs")
+    assert outcome == "refused" and served == 200
+    assert any("Content Security Policy" in error for error in stopped_by_policy)
+    assert browser.blocked, "the /docs page's CDN requests were not seen"
+    assert not any(url.startswith(single_server.url) for url in browser.blocked)

@@ -4,7 +4,8 @@
 // step, no request outside this server. User text only ever goes into textContent.
 "use strict";
 
-const state = { info: null, items: 0, results: [] };
+// info: /v1/model; asked: the minimum confidence sent; results: per input, its answer and words.
+const state = { info: null, asked: null, results: [] };
 const $ = (selector, root = document) => root.querySelector(selector);
 
 function element(tag, attributes = {}, text = null) {
