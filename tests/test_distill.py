@@ -203,6 +203,9 @@ def test_student_is_a_normal_run_with_the_teacher_layers(student: dict) -> None:
     assert metrics["accuracy"] > 0.8
     export = json.loads((folder / "student-export/kerasbert.json").read_text())
     assert export["source"]["run"] == "student"
+    assert export["graph"]["form"] == "fused" and export["graph"]["layers"] == 1
+    assert export["parity"]["fp32"]["argmax_mismatches"] == 0
+    assert "predictor_vs_tensorflow" in export
     assert (folder / "student-export/model.int8.onnx").is_file()
 
 
@@ -245,3 +248,19 @@ def test_a_student_deeper_than_its_teacher_is_refused(student: dict) -> None:
         distill(DistillSettings(teacher=str(folder / "teacher"), layers=3))
     with pytest.raises(InputError, match="not a finished kerasbert run"):
         distill(DistillSettings(teacher=str(folder / "nothing"), layers=1))
+
+
+def test_compare_shows_layers_and_the_teacher(student: dict, tmp_path: Path) -> None:
+    from kerasbert.experiments.compare import compare_runs
+
+    folder = student["folder"]
+    comparison = compare_runs(
+        [folder / "teacher", folder / "student", folder / "label-only"], tmp_path, plots=False
+    )
+    rows = {row["run"]: row for row in comparison.rows}
+    assert [rows[name]["layers"] for name in ("teacher", "student", "label-only")] == [2, 1, 1]
+    assert rows["student"]["distilled_from"] == "teacher"
+    assert rows["label-only"]["distilled_from"] is None
+    # The student's start is named by its teacher run, not by the teacher's "model" folder.
+    assert rows["student"]["model"] == "teacher"
+    assert "distilled_from" in comparison.markdown()

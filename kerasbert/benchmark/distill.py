@@ -114,6 +114,7 @@ def _run_figures(run: RunDir) -> dict[str, Any]:
         "export": str(export),
         "layers": int(layers["num_hidden_layers"]),
         "metrics": _scores(metrics, _task(metrics)),
+        "graph": info.metadata.get("graph", {}).get("form"),
         "int8_delta_points": None
         if info.int8_accuracy_drop_points is None
         else -info.int8_accuracy_drop_points,

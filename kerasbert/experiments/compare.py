@@ -220,6 +220,8 @@ def table(
         if several:
             row |= {"group": group_of[id(run)], "data": run.data, "task": run.task}
         row |= {name: _setting(name, run.setting(name)) for name in varying}
+        if any(other.distilled_from or other.setting("num_layers") for other in runs):
+            row |= {"layers": run.layers, "distilled_from": run.distilled_from}
         row |= {
             "epochs_trained": len(run.history.get("epoch", [])) or None,
             "val_loss": run.validation("val_loss"),
@@ -266,9 +268,13 @@ def write_comparison(comparison: Comparison, output: Path, plots: bool = True) -
 
 
 def _setting(name: str, value: Any) -> Any:
-    # A checkpoint is known by its folder's name; the full path only widens the table.
+    # A checkpoint is known by its folder's name; the full path only widens the table. A run's
+    # fine-tuned model (a student's start) is known by its run's name.
     if name == "model" and isinstance(value, str):
-        return Path(value).name or value
+        path = Path(value)
+        if path.name == "model" and (path.parent / "config.json").is_file():
+            return path.parent.name
+        return path.name or value
     return value
 
 

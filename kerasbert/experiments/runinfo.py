@@ -1,8 +1,9 @@
 """`RunInfo`: what `compare` needs to know about one run directory, read through `RunDir`.
 
 Settings, task, the test split's fingerprint, the best validation epoch, test metrics when the run
-has been evaluated, cost (training seconds, examples per second, model size) and the int8 delta
-from the run's export, when there is one. Every field is optional but the settings: a sweep's
+has been evaluated, cost (training seconds, examples per second, model size), the int8 delta
+from the run's export, when there is one, and the model's layers and, for a distilled student,
+its teacher. Every field is optional but the settings: a sweep's
 trials are never evaluated on the test split, and an older run may lack newer files.
 """
 
@@ -52,6 +53,9 @@ class RunInfo:
     train_examples: int | None = None
     export: ExportInfo | None = None
     model_bytes: int | None = None
+    # Encoder layers of the trained model, and for a distilled student its teacher run's name.
+    layers: int | None = None
+    distilled_from: str | None = None
 
     @property
     def best_epoch(self) -> int | None:
@@ -136,6 +140,8 @@ def read_run_info(path: str | Path) -> RunInfo:
         train_examples=record.train_examples,
         export=_export_metadata(run, record.settings),
         model_bytes=_model_bytes(run),
+        layers=_layers(run),
+        distilled_from=_teacher(run),
     )
 
 
@@ -181,6 +187,22 @@ def _model_bytes(run: RunDir) -> int | None:
         return None
     sizes = [path.stat().st_size for path in run.model.iterdir() if path.suffix in WEIGHT_SUFFIXES]
     return sum(sizes) if sizes else None
+
+
+def _layers(run: RunDir) -> int | None:
+    config = run.model / "config.json"
+    if not config.is_file():
+        return None
+    return json.loads(config.read_text(encoding="utf-8")).get("num_hidden_layers")
+
+
+def _teacher(run: RunDir) -> str | None:
+    """The teacher run's name of a distilled student (`distill.json`), else None."""
+    if not run.distillation.is_file():
+        return None
+    record = json.loads(run.distillation.read_text(encoding="utf-8"))
+    teacher = (record.get("distillation") or {}).get("teacher") or {}
+    return Path(teacher["run"]).name if teacher.get("run") else None
 
 
 def _finite(value: Any) -> bool:

@@ -41,11 +41,6 @@ from kerasbert.training.tfkeras import keras, tf
 
 logger = logging.getLogger(__name__)
 
-# In the student's run directory: the teacher's logits (computed once), and the record of how
-# the student was made, to which `kerasbert distill` adds the teacher-vs-student comparison.
-TARGETS_FILE = "teacher_targets.npz"
-RECORD_FILE = "distill.json"
-
 
 @dataclass(frozen=True)
 class Teacher:
@@ -234,7 +229,7 @@ def _stored_targets(
     student: RunDir, config: TrainConfig, splits: DataSplits, extra: dict[str, Any] | None
 ) -> dict[str, np.ndarray] | None:
     """The teacher targets of an unfinished student run that will resume, else None."""
-    path = student.path / TARGETS_FILE
+    path = student.teacher_targets
     if config.overwrite or not student.is_resumable() or not path.is_file():
         return None
     with np.load(path) as stored:
@@ -433,7 +428,7 @@ class StoreDistillation(keras.callbacks.Callback):
         self.record = record
 
     def on_train_begin(self, logs=None):
-        path = self.run.path / TARGETS_FILE
+        path = self.run.teacher_targets
         if not path.is_file():
             temporary = path.with_suffix(".partial.npz")
             np.savez(temporary, **self.targets)
@@ -443,10 +438,10 @@ class StoreDistillation(keras.callbacks.Callback):
 
 def read_record(run_dir: str | Path) -> dict[str, Any] | None:
     """A run's `distill.json` (how it was distilled, and the comparison), None for other runs."""
-    path = Path(run_dir) / RECORD_FILE
+    path = RunDir(run_dir).distillation
     return read_json(path) if path.is_file() else None
 
 
 def write_record(run_dir: str | Path, sections: dict[str, Any]) -> None:
     """Set `sections` (e.g. `distillation`, `comparison`) of a run's `distill.json`."""
-    write_json(Path(run_dir) / RECORD_FILE, {**(read_record(run_dir) or {}), **sections})
+    write_json(RunDir(run_dir).distillation, {**(read_record(run_dir) or {}), **sections})

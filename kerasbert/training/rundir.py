@@ -28,6 +28,9 @@ its model classifies).
         explanations.jsonl, .html the test texts the report explains (its surest mistakes, the
                                   surest right answers per label): integrated gradients
         evaluation-<data>/        `kerasbert evaluate RUN --data FILE`: its metrics.json and plots/
+        distill.json              a distilled student only: its teacher, layers, temperature, alpha
+                                  and extra texts, and the teacher-vs-student comparison
+        teacher_targets.npz       a distilled student only: the teacher's logits it trains on
 
 Making one is this module's too: `RunDir.for_settings` names the directory a job writes,
 `check_usable` refuses one that cannot be used (before any work), `prepare` creates, resumes or
@@ -207,6 +210,8 @@ class RunDir:
     logs = subpath("logs")
     plots = subpath("plots")
     report = subpath("report.md")
+    distillation = subpath("distill.json")
+    teacher_targets = subpath("teacher_targets.npz")
     explanations = subpath("explanations.jsonl")
     explanations_page = subpath("explanations.html")
 
