@@ -7,6 +7,8 @@
     python scripts/onnx_bert_check.py parity --output /tmp/obc-minilm
     # batch-32 throughput and batch-1 latency of the four graphs, taking turns
     python scripts/onnx_bert_check.py speed --directory /tmp/obc
+    # an export's int64 inputs against the same graphs taking int32 (the Casts removed), in turns
+    python scripts/onnx_bert_check.py inputs --export exported/<run> --rounds 40
     # the fused graph against the same graph in the form onnxruntime's CPU flash attention takes
     python scripts/onnx_bert_check.py build --model minilm --form fused --output /tmp/obc
     python scripts/onnx_bert_check.py attention --directory /tmp/obc --model minilm
@@ -24,6 +26,7 @@ import json
 import os
 import resource
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -396,6 +399,91 @@ def measure_attention(
     return result
 
 
+def int32_inputs(path: Path, output: Path) -> int:
+    """Write the graph at `path` taking int32 ids: every Cast of a graph input to int32 removed
+    and its readers reading the input itself. Returns how many Casts went."""
+    import onnx
+
+    model = onnx.load(str(path))
+    graph = model.graph
+    inputs = {item.name for item in graph.input}
+    casts = [
+        node
+        for node in graph.node
+        if node.op_type == "Cast"
+        and node.input[0] in inputs
+        and node.attribute[0].i == onnx.TensorProto.INT32
+    ]
+    # An input some other node reads as int64 (the plain graph's Gathers) cannot be narrowed.
+    read_directly = {name for node in graph.node if node not in casts for name in node.input}
+    casts = [node for node in casts if node.input[0] not in read_directly]
+    renamed = {node.output[0]: node.input[0] for node in casts}
+    for node in casts:
+        graph.node.remove(node)
+    for node in graph.node:
+        for index, name in enumerate(node.input):
+            node.input[index] = renamed.get(name, name)
+    for item in graph.input:
+        if item.name in renamed.values():
+            item.type.tensor_type.elem_type = onnx.TensorProto.INT32
+    onnx.save(model, str(output))
+    return len(casts)
+
+
+def _run_own_feeds(session: Any, feeds: dict[str, np.ndarray], _: Any) -> list[np.ndarray]:
+    """`time_in_turn` hands every call the same feeds; each width runs its own."""
+    return session.run(["logits"], feeds)
+
+
+def measure_inputs(export: Path, rounds: int, latency_runs: int, threads: int) -> dict[str, Any]:
+    """An export's fp32 and int8 graphs with their int64 inputs against the same graphs taking
+    int32 (`int32_inputs`): equal logits, and batch-32 × 128 and batch-1 × 128 seconds taking
+    turns; the figure is the median over rounds of int64 seconds ÷ int32 seconds."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    variants = {"fp32": export / "model.onnx", "int8": export / "model.int8.onnx"}
+    result: dict[str, Any] = {"export": str(export), "rounds": rounds, "threads": threads}
+    with tempfile.TemporaryDirectory() as scratch:
+        sessions, removed = {}, {}
+        for name, path in variants.items():
+            narrow = Path(scratch) / f"{name}.int32.onnx"
+            removed[name] = int32_inputs(path, narrow)
+            for width, graph in (("int64", path), ("int32", narrow)):
+                sessions[f"{name} {width}"] = onnxruntime.InferenceSession(
+                    str(graph), options, providers=["CPUExecutionProvider"]
+                )
+        result["casts_removed"] = removed
+        for batch, runs in ((32, rounds), (1, latency_runs)):
+            wide = random_feeds(batch, 128, 30522, seed=batch)
+            narrow_feeds = {key: value.astype(np.int32) for key, value in wide.items()}
+            calls = {
+                name: functools.partial(
+                    _run_own_feeds, session, wide if name.endswith("int64") else narrow_feeds
+                )
+                for name, session in sessions.items()
+            }
+            outputs = {name: call(wide)[0] for name, call in calls.items()}
+            seconds = time_in_turn(calls, wide, runs)
+            figures = {}
+            for variant in variants:
+                ratio = np.asarray(seconds[f"{variant} int64"]) / np.asarray(
+                    seconds[f"{variant} int32"]
+                )
+                figures[variant] = {
+                    "int64_over_int32": round(float(np.median(ratio)), 3),
+                    "int64_median_ms": round(
+                        float(np.median(seconds[f"{variant} int64"])) * 1e3, 2
+                    ),
+                    "max_abs_logit_diff": float(
+                        np.abs(outputs[f"{variant} int64"] - outputs[f"{variant} int32"]).max()
+                    ),
+                }
+            result[f"batch{batch}_length128"] = figures
+    return result
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -415,6 +503,13 @@ def build_parser() -> argparse.ArgumentParser:
     speed.add_argument("--latency-runs", type=int, default=15)
     speed.add_argument("--threads", type=int, default=2, help="onnxruntime intra-op threads")
     speed.add_argument("--engines", nargs="+", choices=ENGINES, default=list(ENGINES))
+    inputs = commands.add_parser(
+        "inputs", help="an export's int64-input graphs against int32-input copies, in turns"
+    )
+    inputs.add_argument("--export", type=Path, required=True, help="an export directory")
+    inputs.add_argument("--rounds", type=int, default=40, help="batch-32 passes per graph")
+    inputs.add_argument("--latency-runs", type=int, default=400, help="batch-1 passes per graph")
+    inputs.add_argument("--threads", type=int, default=2, help="onnxruntime intra-op threads")
     attention = commands.add_parser(
         "attention", help="the fused graph against its unmasked flash-attention form"
     )
@@ -432,6 +527,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = measure_build(arguments.model, arguments.form, arguments.output)
     elif arguments.command == "parity":
         result = measure_parity(arguments.output)
+    elif arguments.command == "inputs":
+        result = measure_inputs(
+            arguments.export, arguments.rounds, arguments.latency_runs, arguments.threads
+        )
     elif arguments.command == "attention":
         result = measure_attention(
             arguments.directory,
