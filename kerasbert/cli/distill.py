@@ -24,7 +24,7 @@ def add_parser(commands, common: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    settings = DistillSettings(teacher=args.teacher, **given_settings(args, DistillSettings))
+    settings = DistillSettings(**given_settings(args, DistillSettings))
     load_tensorflow(args.debug)
     from kerasbert.cli.train import print_summary
     from kerasbert.experiments.distill import distill
