@@ -114,12 +114,12 @@ class TrainConfig:
         "'minilm' (the packaged all-MiniLM-L6-v2, offline), a local Hugging Face BERT-family "
         "directory, or a hub id (needs network).",
     )
-    # Fewer layers run proportionally faster on CPU; evenly spaced layers ending at the top keep
-    # the layer whose output the pooler and a fine-tuned head were trained to read.
+    # Fewer layers run proportionally faster on CPU. The first layer (it reads the embeddings)
+    # and the last (the pooler and a fine-tuned head read it) are kept: see select_layers.
     num_layers: int | None = setting(
         None,
-        "Keep only this many of the checkpoint's encoder layers: evenly spaced, ending at the top "
-        "one (of 6: layers 1, 3, 5 for 3; 2, 5 for 2); unset: all of them.",
+        "Keep only this many of the checkpoint's encoder layers: the first, the last and the "
+        "rest evenly spaced between (of 6: layers 0, 2, 5 for 3; 0, 5 for 2); unset: all.",
     )
     # 128 tokens holds the headline and lead paragraphs of a BBC article, which carry the topic;
     # longer sequences cost quadratically more attention compute for < 0.5 point of accuracy.

@@ -40,11 +40,12 @@ def _deep_checkpoint(directory: Path, layers: int, **overrides) -> Path:
     )
 
 
-def test_select_layers_spreads_them_evenly_ending_at_the_top() -> None:
-    assert select_layers(6, 3) == [1, 3, 5]
-    assert select_layers(6, 2) == [2, 5]
+def test_select_layers_keeps_the_first_and_last_and_spreads_the_rest() -> None:
+    assert select_layers(6, 3) == [0, 2, 5]
+    assert select_layers(6, 2) == [0, 5]
     assert select_layers(6, 1) == [5]
-    assert select_layers(12, 4) == [2, 5, 8, 11]
+    assert select_layers(6, 4) == [0, 1, 3, 5]
+    assert select_layers(12, 4) == [0, 3, 7, 11]
     assert select_layers(4, 4) == [0, 1, 2, 3]
     with pytest.raises(InputError, match="1 to 6"):
         select_layers(6, 7)
@@ -56,8 +57,8 @@ def test_student_starts_from_the_named_teacher_layers(tmp_path: Path) -> None:
     student = load_classifier(str(teacher_dir), LABELS, num_layers=2)
 
     assert student.config.num_hidden_layers == 2 and len(student.bert.encoder.layer) == 2
-    assert student.layer_map == [1, 3] and student.kept_head
-    for student_layer, teacher_index in zip(student.bert.encoder.layer, [1, 3]):
+    assert student.layer_map == [0, 3] and student.kept_head
+    for student_layer, teacher_index in zip(student.bert.encoder.layer, [0, 3]):
         expected = teacher.bert.encoder.layer[teacher_index].get_weights()
         actual = student_layer.get_weights()
         assert len(actual) == len(expected) == 16
@@ -65,8 +66,8 @@ def test_student_starts_from_the_named_teacher_layers(tmp_path: Path) -> None:
             np.testing.assert_array_equal(left, right)
     # The layers left out differ from the ones kept (the comparison above is not vacuous).
     assert not np.array_equal(
-        teacher.bert.encoder.layer[0].get_weights()[0],
-        student.bert.encoder.layer[0].get_weights()[0],
+        teacher.bert.encoder.layer[1].get_weights()[0],
+        student.bert.encoder.layer[1].get_weights()[0],
     )
     for part in ("embeddings", "pooler"):
         for left, right in zip(

@@ -119,20 +119,24 @@ def load_classifier(
 
 
 def select_layers(total: int, keep: int) -> list[int]:
-    """Which of `total` encoder layers a `keep`-layer model starts from: evenly spaced, ending at
-    the top one (6 → 3: 1, 3, 5; 12 → 4: 2, 5, 8, 11).
+    """Which of `total` encoder layers a `keep`-layer model starts from: the first and the last,
+    the rest evenly spaced between them, rounded down (6 → 3: 0, 2, 5; 12 → 4: 0, 3, 7, 11;
+    any → 1: the last).
 
-    The top layer stays because the pooler and a fine-tuned head read its output: a student
-    made from a fine-tuned teacher then starts close to the teacher's predictions. Every layer
-    below is replaced by the one two up (for 6 → 3), not dropped from one end, so that each
-    kept layer's input is still what the layer below it was trained to give, up to a layer.
+    The first layer is the one trained on the embeddings, which the student keeps unchanged; the
+    last is the one whose output the pooler and a fine-tuned head were trained to read, so a
+    student of a fine-tuned teacher starts close to the teacher's predictions. Distilling a
+    bbc-headlines teacher into 3 layers, 0, 2, 5 and 0, 2, 4 came out alike and 1, 3, 5 (the
+    top one kept, the first dropped) more than 2 macro-F1 points lower.
     """
     if not isinstance(keep, int) or not 1 <= keep <= total:
         raise InputError(
             f"--num-layers {keep} does not fit the checkpoint's {total} encoder layers; use 1 "
             f"to {total}."
         )
-    return [int(math.floor((index + 1) * total / keep + 0.5)) - 1 for index in range(keep)]
+    if keep == 1:
+        return [total - 1]
+    return [index * (total - 1) // (keep - 1) for index in range(keep)]
 
 
 def keep_layers(model, layers: list[int]):
