@@ -162,6 +162,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--max-train-samples", type=int, help="Fewer training texts, for a quick check."
     )
+    parser.add_argument(
+        "--max-eval-samples", type=int, help="Fewer validation and test texts, for a quick check."
+    )
+    parser.add_argument("--epochs", type=int, help="Epochs of every run (default: the recipe's).")
     parser.add_argument("--rounds", type=int, default=5, help="Timing rounds per comparison.")
     parser.add_argument(
         "--again", action="store_true", help="Measure each comparison again even if stored."
@@ -172,7 +176,8 @@ def main(argv: list[str] | None = None) -> int:
 
     setup_logging()
     output = Path(args.output)
-    extra = {"max_train_samples": args.max_train_samples} if args.max_train_samples else {}
+    quick = ("max_train_samples", "max_eval_samples", "epochs")
+    extra = {name: getattr(args, name) for name in quick if getattr(args, name)}
     comparisons = []
     for seed in args.seeds:
         teacher = output / f"teacher-s{seed}"
