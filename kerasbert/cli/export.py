@@ -1,5 +1,5 @@
-"""`kerasbert export RUN_DIR [--output DIR] [--overwrite]`: export a run to ONNX (fp32 + int8) with
-parity checks (`kerasbert.export.export.export_run`)."""
+"""`kerasbert export RUN_DIR [--output DIR] [--overwrite] [--with-tokenizer]`: export a run to ONNX
+(fp32 + int8) with parity checks (`kerasbert.export.export.export_run`)."""
 
 from __future__ import annotations
 
@@ -25,6 +25,13 @@ def add_parser(commands, common: argparse.ArgumentParser) -> None:
         help="How the fp32 graph is written (default auto: fused; plain where the fused graph "
         "fails parity; tf2onnx where neither can express the model).",
     )
+    add_switch(
+        export,
+        "--with-tokenizer",
+        default=False,
+        help="Also write model.e2e.onnx and model.e2e.int8.onnx: raw strings in, logits out, "
+        'the tokenizer inside (onnxruntime-extensions; pip install "kerasbert[e2e]").',
+    )
     export.set_defaults(handler=run)
 
 
@@ -33,7 +40,11 @@ def run(args: argparse.Namespace) -> int:
     from kerasbert.export.export import export_run
 
     path = export_run(
-        Path(args.run_dir), args.output, overwrite=args.overwrite, converter=args.converter
+        Path(args.run_dir),
+        args.output,
+        overwrite=args.overwrite,
+        converter=args.converter,
+        with_tokenizer=args.with_tokenizer,
     )
     print(f"Exported to {path}")
     return 0

@@ -37,6 +37,7 @@ from kerasbert.config import TrainConfig
 from kerasbert.data.examples import Examples
 from kerasbert.evaluation.metrics import labels_to_ids
 from kerasbert.export.convert import CONVERTERS, DEFAULT_OPSET, convert, optimize, quantize_int8
+from kerasbert.export.e2e import check_available, write_export_e2e
 from kerasbert.export.hf_files import write_hf_files
 from kerasbert.export.model_card import write_model_card
 from kerasbert.export.parity import (
@@ -94,6 +95,7 @@ def export_run(
     int8_threshold: float = DEFAULT_INT8_THRESHOLD,
     parity_texts: Sequence[str] | Sequence[tuple[str, str]] | None = None,
     converter: str = "auto",
+    with_tokenizer: bool = False,
 ) -> Path:
     """Export the fine-tuned model of `run_dir` and return the export directory.
 
@@ -114,11 +116,17 @@ def export_run(
         converter: `auto` (the fused graph; the plain one where the fused graph fails parity;
             tf2onnx where neither can express the model; `kerasbert.json` says which and why),
             or one of `kerasbert.export.convert.CONVERTERS` only.
+        with_tokenizer: also write `model.e2e.onnx` and `model.e2e.int8.onnx`, strings in and
+            logits out with onnxruntime-extensions' tokenizer inside (`kerasbert.export.e2e`),
+            each checked against the predictor on every test text. Needs the `e2e` extra.
 
     Raises:
         FileNotFoundError: a file of the run directory is missing.
         FileExistsError: the export directory exists and `overwrite` is false.
-        ParityError: TensorFlow and onnxruntime disagree beyond `PARITY_TOLERANCE`.
+        ParityError: TensorFlow and onnxruntime disagree beyond `PARITY_TOLERANCE`, or an
+            end-to-end graph and the predictor beyond `E2E_TOLERANCE`.
+        InputError: `with_tokenizer` and the `e2e` extra missing, or the run trained on windows
+            (`long_documents`), or a tokenizer other than BERT's WordPiece.
 
     Example:
     >>> export_run("runs/bbc-news-20250101-120000")  # doctest: +SKIP
@@ -133,6 +141,10 @@ def export_run(
         raise InputError(
             f"--converter must be auto or one of {', '.join(CONVERTERS)}; got {converter!r}."
         )
+    if with_tokenizer:
+        # Before the long work: the extra, the settings and the tokenizer must allow it.
+        tokenizer = run.dir.model / TOKENIZER_JSON
+        check_available(tokenizer if tokenizer.is_file() else None, run.settings.long_documents)
     if parity_texts is None:
         parity_texts = spread_by_length(run.test_inputs, PARITY_MAX_TEXTS)
     parity_texts = list(parity_texts)
@@ -148,7 +160,14 @@ def export_run(
     staging.mkdir()
     try:
         _write_export(
-            run, ExportDir(staging), target.name, opset, int8_threshold, parity_texts, converter
+            run,
+            ExportDir(staging),
+            target.name,
+            opset,
+            int8_threshold,
+            parity_texts,
+            converter,
+            with_tokenizer,
         )
         _publish(staging, target, overwrite)
     except BaseException:
@@ -202,6 +221,7 @@ def _write_export(
     int8_threshold: float,
     parity_texts: list[str] | list[tuple[str, str]],
     converter: str,
+    with_tokenizer: bool = False,
 ) -> None:
     source, settings = run.dir, run.settings
     model, tokenizer = load_trained_model(source.model)
@@ -258,6 +278,8 @@ def _write_export(
     )
     write_json(staging.metadata, metadata)
     _score_variants(run, staging, metadata, int8_threshold)
+    if with_tokenizer:
+        metadata["e2e"] = write_export_e2e(staging, run.test_inputs)
     # For Hugging Face clients and readers: from the checked record, under the published name.
     info = ExportInfo.from_metadata(metadata, staging.metadata)
     write_hf_files(source, staging, info)

@@ -5,7 +5,8 @@ YAML front matter as the Hub reads it (`pipeline_tag`, `library_name`, `base_mod
 sections: what the model is for, its data, its scores beside the TF-IDF baseline, the int8
 delta, thresholds and calibration, its limits, and how to call it from Python, the command line,
 HTTP, transformers.js and plain onnxruntime in any language (input names, dtypes, shapes, the
-truncation rule, post-processing).
+truncation rule, post-processing), and, for an export with `--with-tokenizer`, how to load its
+strings-in graph from Python, C# and Java.
 
 Every figure is read from the records: the run's `metrics.json` and `data_summary.json` (through
 `RunDir`), the export's `kerasbert.json` (through `ExportDir`), and the input and output types
@@ -30,9 +31,11 @@ from kerasbert.common.truncation import HEAD_TAIL_BUDGET, HEAD_TOKENS, head_tail
 from kerasbert.common.windows import default_overlap
 from kerasbert.config import TrainConfig
 from kerasbert.data.readers import BUILTIN_DATASETS
+from kerasbert.export.e2e import KNOWN_DIFFERENCES
 from kerasbert.export.hf_files import BERT_SPECIAL_TOKENS, SavedTokenizer
 from kerasbert.export.signature import graph_signature
 from kerasbert.inference.exportdir import (
+    E2E_FILES,
     HF_CONFIG_FILE,
     METADATA_FILE,
     MODEL_FILES,
@@ -115,6 +118,7 @@ def model_card(
         _python_and_cli(card),
         _transformers_js(card),
         _onnxruntime(card),
+        *([_raw_strings(card)] if card.info.e2e is not None else []),
         _files(card),
     ]
     matter = yaml.safe_dump(_front_matter(card), sort_keys=False, allow_unicode=True)
@@ -770,6 +774,114 @@ def _onnxruntime(card: _Card) -> str:
     )
 
 
+def _raw_strings(card: _Card) -> str:
+    """How to load the end-to-end graphs (`--with-tokenizer`) in Python, C# and Java."""
+    info, graphs = card.info, card.info.e2e
+    fp32, int8 = E2E_FILES["fp32"], E2E_FILES["int8"]
+    names = [tensor.name for tensor in graphs.inputs]
+    example = json.dumps(EXAMPLE_TEXT)
+    output = graphs.outputs[0]
+    inputs = " and ".join(
+        f"`{tensor.name}` {tensor.dtype} {_shape(tensor.shape)}" for tensor in graphs.inputs
+    )
+    python_feeds = ", ".join(
+        f'"{name}": np.array([{json.dumps(text)}], dtype=object)'
+        for name, text in zip(names, EXAMPLE_PAIR if info.pair else (EXAMPLE_TEXT,))
+    )
+    if info.multi_label:
+        decide = "a sigmoid per logit, then each label's threshold (above)"
+    elif info.temperature != 1.0:
+        decide = (
+            f"a softmax over `logits / {info.temperature:.4g}` (the fitted temperature, "
+            f"`calibration.temperature` in `{METADATA_FILE}`; the label is the argmax either way)"
+        )
+    else:
+        decide = "a softmax over the logits; the label is the argmax"
+    record = info.metadata.get("e2e") or {}
+    operators = " and ".join(f"`{op}`" for op in record.get("custom_ops", [])) or "operators"
+    checks = record.get("checks") or {}
+    checked = "; ".join(
+        f"`{E2E_FILES[variant]}` against the {variant} predictor on {figures['texts']} test "
+        f"inputs (batches of {figures['batch_size']}): max |Δlogit| "
+        f"{figures['max_abs_logit_difference']:.1e}, labels agree on "
+        f"{100 * figures['label_agreement']:.0f}%"
+        for variant, figures in checks.items()
+    )
+    pair_note = (
+        [
+            "",
+            "C# and Java feed `text_pair` beside `text` the same way (a second entry in the "
+            "inputs).",
+        ]
+        if info.pair
+        else []
+    )
+    return "\n".join(
+        [
+            "### Raw strings in: onnxruntime-extensions",
+            "",
+            f"`{fp32}` (fp32) and `{int8}` (int8) take the texts themselves, {inputs}, and "
+            f"return `{output.name}` {output.dtype} {_shape(output.shape)}; then decide with "
+            f"{decide}. The tokenizer runs inside: onnxruntime-extensions' {operators} "
+            f"(custom-op domain `{graphs.domain}`, written with onnxruntime-extensions "
+            f"{graphs.extensions_version}), cut as above ({_truncation_rule(card)}), a batch "
+            "padded to its longest input. (An export trained on windows of long documents gets "
+            "no such graph: `--with-tokenizer` refuses it, as logits cannot carry the mean of "
+            "the windows' probabilities.) Register the extensions' library with the session:",
+            "",
+            "```python",
+            "# pip install onnxruntime onnxruntime-extensions",
+            "import numpy as np",
+            "import onnxruntime as ort",
+            "from onnxruntime_extensions import get_library_path",
+            "",
+            "options = ort.SessionOptions()",
+            "options.register_custom_ops_library(get_library_path())",
+            f'session = ort.InferenceSession("{fp32}", options, '
+            'providers=["CPUExecutionProvider"])',
+            f'logits = session.run(["{output.name}"], {{{python_feeds}}})[0]',
+            "```",
+            "",
+            "```csharp",
+            "// NuGet: Microsoft.ML.OnnxRuntime, Microsoft.ML.OnnxRuntime.Extensions",
+            "using System.Linq;",
+            "using Microsoft.ML.OnnxRuntime;",
+            "using Microsoft.ML.OnnxRuntime.Tensors;",
+            "",
+            "using var options = new SessionOptions();",
+            "options.RegisterOrtExtensions();",
+            f'using var session = new InferenceSession("{fp32}", options);',
+            f"var text = new DenseTensor<string>(new[] {{ {example} }}, new[] {{ 1 }});",
+            "using var results = session.Run(new[] { NamedOnnxValue.CreateFromTensor("
+            f'"{names[0]}", text) }});',
+            "// row-major [batch, labels]",
+            "float[] logits = results.First().AsEnumerable<float>().ToArray();",
+            "```",
+            "",
+            "```java",
+            "// Maven: com.microsoft.onnxruntime:onnxruntime, "
+            "com.microsoft.onnxruntime:onnxruntime-extensions",
+            "import ai.onnxruntime.*;",
+            "import ai.onnxruntime.extensions.OrtxPackage;",
+            "",
+            "OrtEnvironment env = OrtEnvironment.getEnvironment();",
+            "OrtSession.SessionOptions options = new OrtSession.SessionOptions();",
+            "options.registerCustomOpLibrary(OrtxPackage.getLibraryPath());",
+            f'OrtSession session = env.createSession("{fp32}", options);',
+            f"OnnxTensor text = OnnxTensor.createTensor(env, new String[] {{{example}}});",
+            f'float[][] logits = (float[][]) session.run(Map.of("{names[0]}", text))'
+            ".get(0).getValue();",
+            "```",
+            *pair_note,
+            "",
+            *([f"Checked at export: {checked}.", ""] if checked else []),
+            "The operator reads a few inputs otherwise than `tokenizer.json` (and so than the "
+            f"predictor): {KNOWN_DIFFERENCES}. For such texts use the predictor or the "
+            "tokenizer route above.",
+        ]
+    )
+
+
 def _shape(shape: Sequence[int | str | None]) -> str:
     # None: an axis the graph leaves open without naming it.
     return "[" + ", ".join("?" if axis is None else str(axis) for axis in shape) + "]"
@@ -786,6 +898,13 @@ def _files(card: _Card) -> str:
         [f"`{TOKENIZER_CONFIG_FILE}`, `{SPECIAL_TOKENS_FILE}`", "max length, special tokens"],
         [f"`{METADATA_FILE}`", "kerasbert's record: inputs, checks, int8 figures, versions"],
     ]
+    if card.info.e2e is not None:
+        rows[3:3] = [
+            [
+                f"`{E2E_FILES['fp32']}`, `{E2E_FILES['int8']}`",
+                "strings in, logits out: the tokenizer inside (onnxruntime-extensions)",
+            ]
+        ]
     rows[["fp32", "optimized", "int8"].index(recommended)][1] += " (the predictor's default)"
     return "\n".join(["## Files", "", *table(["file", "contents"], rows)])
 

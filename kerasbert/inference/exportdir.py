@@ -4,6 +4,8 @@
         model.onnx             fp32, parity-checked against TensorFlow
         model.optimized.onnx   fp32 with onnxruntime's graph optimizations applied ahead of time
         model.int8.onnx        dynamically quantized int8, its accuracy delta measured
+        model.e2e.onnx         optional (`--with-tokenizer`): strings in, logits out, the
+        model.e2e.int8.onnx    tokenizer inside (onnxruntime-extensions), fp32 and int8
         tokenizer.json         the training tokenizer
         kerasbert.json         labels, max length, pair, truncation, long documents (truncate or
                                windows), inputs and outputs (name, dtype, shape), parity, int8
@@ -53,6 +55,12 @@ MODEL_FILES = {
     "optimized": "model.optimized.onnx",
     "int8": "model.int8.onnx",
 }
+# The end-to-end graphs (`kerasbert export --with-tokenizer`, `kerasbert.export.e2e`): a string
+# tensor in, logits out, onnxruntime-extensions' tokenizer operator in front of the model.
+E2E_FILES = {
+    "fp32": "model.e2e.onnx",
+    "int8": "model.e2e.int8.onnx",
+}
 SCHEMA_VERSION = 1
 # How `kerasbert predict` joins a multi-label prediction's labels when the run's data named none.
 DEFAULT_LABEL_SEPARATOR = "|"
@@ -90,6 +98,12 @@ class ExportDir:
             raise InputError(f"variant must be one of {', '.join(MODEL_FILES)}; got {variant!r}.")
         return self.path / MODEL_FILES[variant]
 
+    def e2e_path(self, variant: str) -> Path:
+        """The end-to-end graph of `variant` (`E2E_FILES`), written only by `--with-tokenizer`."""
+        if variant not in E2E_FILES:
+            raise InputError(f"variant must be one of {', '.join(E2E_FILES)}; got {variant!r}.")
+        return self.path / E2E_FILES[variant]
+
     def read_metadata(self) -> dict[str, Any]:
         """`kerasbert.json` as written (a dict), after `read_info` has checked it."""
         return self.read_info().metadata
@@ -126,6 +140,30 @@ class GraphTensor:
     name: str
     dtype: str
     shape: tuple[str | int | None, ...]
+
+
+@dataclass(frozen=True)
+class EndToEndGraphs:
+    """The end-to-end graphs of an export (`e2e` in `kerasbert.json`, written by
+    `kerasbert export --with-tokenizer`): strings in, logits out. `files` maps each variant
+    (fp32, int8) to its file; an app registers onnxruntime-extensions' library (the custom-op
+    `domain`, at least `extensions_version`) with its session to run them.
+
+    Example:
+    >>> graphs = ExportInfo.from_metadata({"schema_version": 1, "labels": ["a", "b"],
+    ...     "max_length": 8, "pad_token_id": 0, "e2e": {"files": {"fp32": "model.e2e.onnx"},
+    ...     "inputs": [{"name": "text", "dtype": "string", "shape": ["batch"]}],
+    ...     "outputs": [{"name": "logits", "dtype": "float32", "shape": ["batch", 2]}],
+    ...     "custom_op_domain": "ai.onnx.contrib", "onnxruntime_extensions": "0.15.2"}}).e2e
+    >>> graphs.files["fp32"], [tensor.name for tensor in graphs.inputs]
+    ('model.e2e.onnx', ['text'])
+    """
+
+    files: dict[str, str]
+    inputs: tuple[GraphTensor, ...]
+    outputs: tuple[GraphTensor, ...]
+    domain: str
+    extensions_version: str
 
 
 # What exports from before typed `inputs` and `outputs` declared, which `kerasbert.json` named
@@ -179,6 +217,9 @@ class ExportInfo:
     # The graphs' inputs and outputs (`inputs`, `outputs`); from before `inputs` existed: unknown.
     inputs: tuple[GraphTensor, ...] = ()
     outputs: tuple[GraphTensor, ...] = ()
+    # The end-to-end graphs (`e2e`); None where the export has none (`--with-tokenizer` off, or
+    # written before it existed).
+    e2e: EndToEndGraphs | None = None
     metadata: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -271,6 +312,7 @@ class ExportInfo:
             op_counts=graph.get("op_counts"),
             inputs=inputs,
             outputs=outputs,
+            e2e=_e2e(metadata, path),
             metadata=metadata,
         )
 
@@ -345,6 +387,38 @@ def _signature(
             {"name": metadata["output"], "dtype": LEGACY_OUTPUT_DTYPE, "shape": ["batch", labels]}
         ]
     return _tensors(inputs, "inputs", path), _tensors(outputs, "outputs", path)
+
+
+def _e2e(metadata: dict[str, Any], path: Any) -> EndToEndGraphs | None:
+    section = _section(metadata, "e2e", path)
+    if not section:
+        return None
+    files = section.get("files")
+    if (
+        not isinstance(files, dict)
+        or not files
+        or any(
+            variant not in E2E_FILES or not isinstance(name, str) for variant, name in files.items()
+        )
+    ):
+        raise InputError(
+            f"{path}: 'e2e.files' must map variants ({', '.join(E2E_FILES)}) to file names, "
+            f"got {files!r}; re-export the model."
+        )
+    domain = _text(section, "e2e.custom_op_domain", path)
+    version = _text(section, "e2e.onnxruntime_extensions", path)
+    if domain is None or version is None:
+        raise InputError(
+            f"{path}: 'e2e' must name its custom_op_domain and onnxruntime_extensions version; "
+            "re-export the model."
+        )
+    return EndToEndGraphs(
+        files=dict(files),
+        inputs=_tensors(section.get("inputs"), "e2e.inputs", path),
+        outputs=_tensors(section.get("outputs"), "e2e.outputs", path),
+        domain=domain,
+        extensions_version=version,
+    )
 
 
 def _tensors(items: Any, key: str, path: Any) -> tuple[GraphTensor, ...]:
