@@ -29,10 +29,15 @@ CLASS_WEIGHTS = ("auto", "balanced", "none")
 IMBALANCE_RATIO = 3.0
 
 
-DEFAULT_EPOCHS = 2
-# As many optimizer steps as two epochs of the default job's 1,489 articles in batches of 32.
-MIN_STEPS = 90
+# Without --epochs a run plans as many epochs as fit a budget of training tokens (one epoch's
+# tokens after truncation, summed over its examples), within these bounds. Tokens, not examples or
+# steps: a step's compute grows with its tokens, so the budget buys more passes over short texts
+# (cheap) than over long ones. Two epochs of the default job's 1,489 articles at 128 tokens fill
+# it, and so keep its time; a few thousand headlines get up to ten; large sets stay at two.
+MIN_AUTO_EPOCHS = 2
 MAX_AUTO_EPOCHS = 10
+TOKEN_BUDGET = 350_000
+EARLY_STOPPING_METRICS = ("auto", "val_loss", "val_accuracy", "val_macro_f1", "val_micro_f1")
 
 
 @dataclass(frozen=True)
@@ -148,18 +153,19 @@ class TrainConfig:
     batch_size: int = setting(
         32, "Examples per replica per step; the global batch is this × replicas."
     )
-    # Two epochs from a fitted head reach what three from a random head do: the first epoch no
-    # longer goes to undoing a random head's gradients. A small training set gets more epochs, so
-    # that it still takes about as many optimizer steps as the tuned default job (bbc-news: 94):
-    # two epochs of a few hundred examples are a few dozen steps, too few to move from the head's
-    # start (the best-validation-loss checkpoint guards against overfitting the extra epochs).
+    # Two epochs from a fitted head reach what three from a random head do on bbc-news; smaller
+    # and shorter sets need more passes to move from the head's start. The epoch kept is the best
+    # by the validation metric (--early-stopping-metric), so extra epochs cannot overfit the
+    # model that is kept, only cost time.
     epochs: int | None = setting(
         None,
-        f"Maximum epochs; default {DEFAULT_EPOCHS}, or more (up to {MAX_AUTO_EPOCHS}) when that "
-        "would be fewer than --min-steps optimizer steps. Early stopping may end sooner.",
+        f"Maximum epochs; default: as many as fit --token-budget training tokens, at least "
+        f"{MIN_AUTO_EPOCHS} and at most {MAX_AUTO_EPOCHS}. Early stopping may end sooner.",
     )
-    min_steps: int = setting(
-        MIN_STEPS, "Without --epochs: train for at least this many optimizer steps."
+    token_budget: int = setting(
+        TOKEN_BUDGET,
+        "Without --epochs: plan ceil(budget / tokens of one epoch) epochs (within the bounds "
+        "above).",
     )
     learning_rate: float = setting(8e-5, "Peak AdamW learning rate after warm-up.")
     weight_decay: float = setting(
@@ -167,7 +173,17 @@ class TrainConfig:
     )
     warmup_ratio: float = setting(0.1, "Share of the training steps spent warming up linearly.")
     early_stopping_patience: int = setting(
-        2, "Stop after this many epochs without a lower validation loss; 0 disables."
+        2,
+        "Stop after this many epochs without a better --early-stopping-metric; 0 disables (the "
+        "best epoch is still the one kept).",
+    )
+    # The metric the user reads, not the loss: past the first epochs validation loss often climbs
+    # (growing confidence on the few mistakes) while accuracy and F1 still rise.
+    early_stopping_metric: str = setting(
+        "auto",
+        "What picks the kept epoch and stops training: auto (single-label: validation macro-F1; "
+        "multi-label: validation micro-F1 at 0.5 thresholds), val_loss, val_accuracy, "
+        "val_macro_f1 or val_micro_f1.",
     )
     # Pretrained embeddings need little change for topic classification. Freezing them saves less
     # than it would with plain AdamW: FusedAdamW's Adam step already skips the word-embedding rows
@@ -221,7 +237,7 @@ class TrainConfig:
 
     def validate(self) -> None:
         """Raise `ValueError` naming the first setting that cannot work, and how to fix it."""
-        positive_ints = ("max_length", "batch_size", "epochs", "min_steps")
+        positive_ints = ("max_length", "batch_size", "epochs", "token_budget")
         for name in positive_ints:
             value = getattr(self, name)
             if name == "epochs" and value is None:
@@ -257,6 +273,7 @@ class TrainConfig:
             "truncation": TRUNCATIONS,
             "long_documents": LONG_DOCUMENTS,
             "class_weight": CLASS_WEIGHTS,
+            "early_stopping_metric": EARLY_STOPPING_METRICS,
         }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
@@ -386,21 +403,23 @@ def _flag(name: str) -> str:
     return name.replace("_", "-")
 
 
-def planned_epochs(config: TrainConfig, steps_per_epoch: int) -> int:
-    """The epochs a run trains for: `--epochs` if given, else the default, raised (up to
-    `MAX_AUTO_EPOCHS`) until the run takes at least `--min-steps` optimizer steps.
+def planned_epochs(config: TrainConfig, epoch_tokens: int) -> int:
+    """The epochs a run plans: `--epochs` if given, else ceil(`--token-budget` / `epoch_tokens`),
+    the tokens of one training epoch, within `MIN_AUTO_EPOCHS`..`MAX_AUTO_EPOCHS`.
 
-    >>> planned_epochs(TrainConfig(), 47)
+    >>> planned_epochs(TrainConfig(), 1489 * 128)  # the default job: bbc-news articles
     2
-    >>> planned_epochs(TrainConfig(), 8)
-    10
-    >>> planned_epochs(TrainConfig(epochs=1), 8)
+    >>> planned_epochs(TrainConfig(), 2000 * 24)  # 2,000 headlines
+    8
+    >>> planned_epochs(TrainConfig(), 60_000 * 24)  # 60,000 short texts
+    2
+    >>> planned_epochs(TrainConfig(epochs=1), 500 * 24)
     1
     """
     if config.epochs is not None:
         return config.epochs
-    needed = -(-config.min_steps // max(steps_per_epoch, 1))
-    return max(DEFAULT_EPOCHS, min(MAX_AUTO_EPOCHS, needed))
+    needed = -(-config.token_budget // max(epoch_tokens, 1))
+    return max(MIN_AUTO_EPOCHS, min(MAX_AUTO_EPOCHS, needed))
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import json
 from kerasbert.training.callbacks import (
     ResumableEarlyStopping,
     make_callbacks,
-    past_validation_losses,
+    past_monitor_values,
 )
 from kerasbert.training.tfkeras import keras
 
@@ -20,9 +20,9 @@ def _write_history(run_dir, val_losses) -> None:
 def test_past_losses_stop_at_the_backed_up_epoch(tmp_path) -> None:
     # The history can hold one epoch more than the backup: that epoch is redone.
     _write_history(tmp_path, [0.9, 0.5, 0.7, 0.6])
-    assert past_validation_losses(tmp_path / "history.json", 3) == [0.9, 0.5, 0.7]
-    assert past_validation_losses(tmp_path / "history.json", 0) == []
-    assert past_validation_losses(tmp_path / "missing.json", 2) == []
+    assert past_monitor_values(tmp_path / "history.json", 3) == [0.9, 0.5, 0.7]
+    assert past_monitor_values(tmp_path / "history.json", 0) == []
+    assert past_monitor_values(tmp_path / "missing.json", 2) == []
 
 
 def test_resumed_checkpoint_only_saves_a_better_epoch(tmp_path) -> None:

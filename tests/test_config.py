@@ -137,20 +137,19 @@ def test_new_settings_round_trip_through_json() -> None:
     assert TrainConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
 
 
-def test_small_training_sets_get_epochs_up_to_the_minimum_steps() -> None:
-    from kerasbert.config import MAX_AUTO_EPOCHS, MIN_STEPS, planned_epochs
+def test_epochs_follow_the_token_budget() -> None:
+    from kerasbert.config import MAX_AUTO_EPOCHS, MIN_AUTO_EPOCHS, TOKEN_BUDGET, planned_epochs
 
-    # The default job's 47 steps per epoch keep the default two epochs.
-    assert planned_epochs(TrainConfig(), 47) == 2
-    assert planned_epochs(TrainConfig(), 91) == 2
-    # 1,400 examples (44 steps) need a third epoch to reach MIN_STEPS.
-    assert planned_epochs(TrainConfig(), 44) == 3 and 3 * 44 >= MIN_STEPS
-    assert planned_epochs(TrainConfig(), 4) == MAX_AUTO_EPOCHS
-    assert planned_epochs(TrainConfig(min_steps=20), 4) == 5
+    # The default job's 1,489 articles at 128 tokens keep two epochs.
+    assert planned_epochs(TrainConfig(), 1489 * 128) == 2
+    assert planned_epochs(TrainConfig(), TOKEN_BUDGET // 3 + 1) == 3
+    assert planned_epochs(TrainConfig(), 100) == MAX_AUTO_EPOCHS
+    assert planned_epochs(TrainConfig(), 10 * TOKEN_BUDGET) == MIN_AUTO_EPOCHS
+    assert planned_epochs(TrainConfig(token_budget=20), 4) == 5
     # An explicit --epochs always wins, in either direction.
     assert planned_epochs(TrainConfig(epochs=1), 4) == 1
-    assert planned_epochs(TrainConfig(epochs=30), 47) == 30
-    with pytest.raises(InputError, match="--min-steps must be a positive integer"):
-        TrainConfig(min_steps=0)
+    assert planned_epochs(TrainConfig(epochs=30), 1489 * 128) == 30
+    with pytest.raises(InputError, match="--token-budget must be a positive integer"):
+        TrainConfig(token_budget=0)
     with pytest.raises(InputError, match="--epochs must be a positive integer"):
         TrainConfig(epochs=0)

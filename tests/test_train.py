@@ -88,7 +88,7 @@ def test_summary_records_padding_and_lengths(tiny_run) -> None:
     assert sum(summary["split_sizes"].values()) == 300
     # 210 training texts in batches of 8: 27 steps per epoch, the 6 epochs the config asks for.
     assert summary["schedule"] == {
-        "epochs": 6, "steps_per_epoch": 27, "total_steps": 162, "epochs_from": "--epochs"
+        "epochs": 6, "steps_per_epoch": 27, "total_steps": 162, "epochs_from": "--epochs (yours)"
     }  # fmt: skip
 
 

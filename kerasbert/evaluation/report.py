@@ -46,6 +46,7 @@ from kerasbert.common.markdown import (
 from kerasbert.common.names import Task
 from kerasbert.evaluation.metrics import confident_mistakes, lift
 from kerasbert.evaluation.multilabel_metrics import joined
+from kerasbert.training.recipe import METRIC_NAMES, describe_recipe
 from kerasbert.training.rundir import RunDir
 
 logger = logging.getLogger(__name__)
@@ -119,12 +120,12 @@ def write_report(run_dir: str | Path) -> Path:
 
     sections = [
         _headline(run_dir, metrics, config),
-        _configuration(config, summary.get("schedule", {})),
+        _configuration(config, summary.get("schedule", {}), summary.get("recipe")),
         _data(summary, metrics, config),
         _results(metrics),
         _calibration(metrics),
         _label_set_samples(run, metrics),
-        _training(history),
+        _training(history, summary.get("recipe")),
         _plots(run),
         _mistakes(run, metrics),
         _explanations(run, metrics),
@@ -175,13 +176,19 @@ def _headline(run_dir: Path, metrics: dict[str, Any], config: dict[str, Any]) ->
     return "\n".join(lines)
 
 
-def _configuration(config: dict[str, Any], schedule: dict[str, Any]) -> str:
+def _configuration(
+    config: dict[str, Any], schedule: dict[str, Any], recipe: dict[str, Any] | None = None
+) -> str:
     if not config:
         return ""
     # Without --epochs the run chose its epochs from its data size: show what it trained.
     shown = {**config, "epochs": config.get("epochs") or schedule.get("epochs")}
     rows = [(f"`{key}`", _code(shown[key])) for key in _KEY_SETTINGS if key in config]
-    lines = ["## Configuration", "", *_table(("Setting", "Value"), rows)]
+    lines = ["## Configuration", ""]
+    if recipe:
+        # What the recipe chose and why (`data_summary.json` → `recipe`).
+        lines += [f"Recipe: {describe_recipe(recipe)}.", ""]
+    lines += _table(("Setting", "Value"), rows)
     lines += [
         "",
         "<details><summary>All settings (<code>config.json</code>)</summary>",
@@ -465,7 +472,7 @@ def _calibration(metrics: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _training(history: dict[str, Any]) -> str:
+def _training(history: dict[str, Any], recipe: dict[str, Any] | None = None) -> str:
     if not history.get("loss"):
         return ""
     columns = [
@@ -473,6 +480,8 @@ def _training(history: dict[str, Any]) -> str:
         ("accuracy", "Accuracy"),
         ("val_loss", "Val. loss"),
         ("val_accuracy", "Val. accuracy"),
+        ("val_macro_f1", "Val. macro-F1"),
+        ("val_micro_f1", "Val. micro-F1"),
         ("epoch_seconds", "Seconds"),
     ]
     columns = [(key, name) for key, name in columns if history.get(key)]
@@ -489,7 +498,12 @@ def _training(history: dict[str, Any]) -> str:
         for epoch in range(len(history["loss"]))
     ]
     lines = ["## Training", "", *_table(("Epoch", *(name for _, name in columns)), rows)]
-    if history.get("val_loss"):
+    if recipe and recipe.get("kept_epoch"):
+        lines += [
+            "",
+            f"Kept: epoch {recipe['kept_epoch']} (best {METRIC_NAMES[recipe['metric']]}).",
+        ]
+    elif history.get("val_loss"):
         best = int(np.argmin(history["val_loss"])) + 1
         lines += ["", f"Lowest validation loss after epoch {best}."]
     return "\n".join(lines)

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 
+import numpy as np
+
 from kerasbert.common.files import read_json, write_json
 from kerasbert.data.remote import sync_to_remote
+from kerasbert.training import pipeline
+from kerasbert.training.recipe import metric_mode
 from kerasbert.training.rundir import RunDir
 from kerasbert.training.tfkeras import keras, tf
 
@@ -15,26 +20,37 @@ SAVED_EPOCH = "ckpt_saved_epoch/.ATTRIBUTES/VARIABLE_VALUE"
 
 
 def make_callbacks(
-    run: RunDir | Path, early_stopping_patience: int, remote: str | None = None, completed: int = 0
+    run: RunDir | Path,
+    early_stopping_patience: int,
+    remote: str | None = None,
+    completed: int = 0,
+    monitor: str = "val_loss",
+    score: keras.callbacks.Callback | None = None,
 ) -> list:
     """Early stopping, best checkpoint, resume backup, TensorBoard, JSON history, NaN guard, and
     with `remote` (e.g. gs://bucket/run) a copy of the run directory kept there every epoch.
 
+    `monitor` (a key of the epoch's logs: `val_loss`, `val_accuracy`, or one `score` adds, such
+    as a `ValidationScore`'s) picks the checkpoint kept and stops training; `score` runs first,
+    so its key is in the logs the others read. Ties keep the earlier epoch.
     `completed`: epochs a resumed run already finished (`completed_epochs`). The best-checkpoint
-    and early-stopping callbacks then start from those epochs' validation losses, as in the run
-    before the kill: otherwise the first resumed epoch would count as an improvement and could
-    overwrite a better checkpoint, and patience would start over.
+    and early-stopping callbacks then start from those epochs' values, as in the run before the
+    kill: otherwise the first resumed epoch would count as an improvement and could overwrite a
+    better checkpoint, and patience would start over.
     """
     run = run if isinstance(run, RunDir) else RunDir(run)
-    past = past_validation_losses(run.history, completed)
+    past = past_monitor_values(run.history, completed, monitor)
+    best = min if metric_mode(monitor) == "min" else max
     callbacks = [
+        *([score] if score is not None else []),
         keras.callbacks.TerminateOnNaN(),
         keras.callbacks.ModelCheckpoint(
             str(run.best_weights),
-            monitor="val_loss",
+            monitor=monitor,
+            mode=metric_mode(monitor),
             save_best_only=True,
             save_weights_only=True,
-            initial_value_threshold=min(past) if past else None,
+            initial_value_threshold=best(past) if past else None,
         ),
         keras.callbacks.TensorBoard(str(run.logs), write_graph=False),
         JsonHistory(run.history),
@@ -46,7 +62,9 @@ def make_callbacks(
     if remote:
         callbacks.append(RemoteSync(run.path, remote))
     if early_stopping_patience:
-        callbacks.append(ResumableEarlyStopping(past, patience=early_stopping_patience))
+        callbacks.append(
+            ResumableEarlyStopping(past, patience=early_stopping_patience, monitor=monitor)
+        )
     return callbacks
 
 
@@ -60,33 +78,83 @@ def completed_epochs(backup_dir: Path) -> int:
     return 0
 
 
-def past_validation_losses(history_path: Path, completed: int) -> list[float]:
-    """The validation losses of the first `completed` epochs in a run's `history.json`."""
+def past_monitor_values(
+    history_path: Path, completed: int, monitor: str = "val_loss"
+) -> list[float]:
+    """The `monitor` values of the first `completed` epochs in a run's `history.json`."""
     if not completed or not history_path.exists():
         return []
     history = read_json(history_path)
     return [
-        loss
-        for epoch, loss in zip(history["epoch"], history.get("val_loss", []))
-        if epoch <= completed and loss is not None
+        value
+        for epoch, value in zip(history["epoch"], history.get(monitor, []))
+        if epoch <= completed and value is not None
     ]
 
 
 class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
-    """`EarlyStopping` on validation loss (best weights restored) that, in a resumed run, first
-    replays the validation losses of the epochs done before the restart."""
+    """`EarlyStopping` on `monitor` (best weights restored) that, in a resumed run, first
+    replays the values of the epochs done before the restart."""
 
-    def __init__(self, past_losses: list[float], patience: int):
-        super().__init__(monitor="val_loss", patience=patience, restore_best_weights=True)
-        self.past_losses = list(past_losses)
+    def __init__(self, past_values: list[float], patience: int, monitor: str = "val_loss"):
+        super().__init__(
+            monitor=monitor,
+            mode=metric_mode(monitor),
+            patience=patience,
+            restore_best_weights=True,
+        )
+        self.past_values = list(past_values)
 
     def on_train_begin(self, logs=None):
         super().on_train_begin(logs)
-        for epoch, loss in enumerate(self.past_losses):
-            if self._is_improvement(loss, self.best):
-                self.best, self.best_epoch, self.wait = loss, epoch, 0
+        for epoch, value in enumerate(self.past_values):
+            if self._is_improvement(value, self.best):
+                self.best, self.best_epoch, self.wait = value, epoch, 0
             else:
                 self.wait += 1
+
+
+class ValidationScore(keras.callbacks.Callback):
+    """Add the validation split's macro-F1 (`val_macro_f1`) or micro-F1 (`val_micro_f1`) to each
+    epoch's logs, from the model's predictions, for the checkpoint and early stopping to read.
+
+    Single-label: the predicted class is the largest logit; multi-label: every label whose logit
+    is above 0 (probability 0.5). `label_ids`: class ids, or a 0/1 matrix for multi-label (soft
+    targets are read by their largest class / at 0.5). One forward pass over the validation
+    split per epoch, length-sorted: a fraction of an epoch's training compute.
+    """
+
+    def __init__(self, encoded: pipeline.Encoded, label_ids: np.ndarray, name: str):
+        super().__init__()
+        if name not in ("val_macro_f1", "val_micro_f1"):
+            raise ValueError(f"ValidationScore computes val_macro_f1 or val_micro_f1, not {name}.")
+        self.encoded = encoded
+        self.label_ids = np.asarray(label_ids)
+        self.name = name
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None or not len(self.label_ids):
+            return
+        logits = pipeline.predict_logits(self.model, self.encoded)
+        logs[self.name] = validation_f1(logits, self.label_ids, self.name)
+
+
+def validation_f1(logits: np.ndarray, label_ids: np.ndarray, name: str) -> float:
+    """Macro-F1 (`val_macro_f1`) or micro-F1 (`val_micro_f1`) of `logits` against `label_ids`:
+    class ids, a 0/1 label matrix (multi-label), or soft targets (their largest class)."""
+    from sklearn.metrics import f1_score
+
+    logits = np.asarray(logits, dtype=np.float64)
+    if not np.all(np.isfinite(logits)):
+        return math.nan
+    average = "macro" if name == "val_macro_f1" else "micro"
+    multi_label = label_ids.ndim == 2 and set(np.unique(label_ids)) <= {0, 1}
+    if multi_label:
+        truth, predicted = label_ids.astype(int), (logits > 0).astype(int)
+    else:
+        truth = label_ids.argmax(axis=1) if label_ids.ndim == 2 else label_ids.astype(int)
+        predicted = logits.argmax(axis=1)
+    return float(f1_score(truth, predicted, average=average, zero_division=0))
 
 
 class JsonHistory(keras.callbacks.Callback):

@@ -23,13 +23,20 @@ from kerasbert.common.decision import sigmoid
 from kerasbert.common.errors import InputError
 from kerasbert.common.names import Task
 from kerasbert.common.windows import check_overlap
-from kerasbert.config import TrainConfig, planned_epochs
+from kerasbert.config import TrainConfig
 from kerasbert.data.remote import is_remote, sync_to_remote
 from kerasbert.data.splits import DataSplits, class_weights, splits_for
 from kerasbert.training import checkpoint, pipeline
 from kerasbert.training.calibration import calibrate
-from kerasbert.training.callbacks import completed_epochs, make_callbacks
+from kerasbert.training.callbacks import ValidationScore, completed_epochs, make_callbacks
 from kerasbert.training.model import build_classifier, compile_classifier, fit_head
+from kerasbert.training.recipe import (
+    PREDICTED_METRICS,
+    Recipe,
+    describe_recipe,
+    finish_recipe,
+    plan_recipe,
+)
 from kerasbert.training.rundir import SPLITS, RunDir, prepare_remote_mirror
 from kerasbert.training.strategy import create_strategy, precision_scope, resolve_precision
 from kerasbert.training.tfkeras import keras
@@ -234,20 +241,24 @@ def _fit(
     # back the weights, the optimizer and the epoch).
     completed = completed_epochs(run.backup)
     train = inputs.encoded["train"]
-    train_data, validation_data, steps_per_epoch, epochs = _datasets(config, inputs, completed)
-    total_steps = steps_per_epoch * epochs
+    multi_label = _multi_label(splits)
+    # A resumed run trains to the plan it started with, read back from its record.
+    previous = run.read_data_summary().get("recipe") if completed else None
+    train_data, validation_data, recipe = _datasets(
+        config, inputs, completed, multi_label, previous
+    )
+    logger.info("Recipe: %s.", describe_recipe(recipe.to_dict()))
     # Distillation's soft targets already carry the teacher's view of every class.
     weights = None if objective else loss_weights(splits, config.class_weight, inputs.summary)
-    multi_label = _multi_label(splits)
     with strategy.scope():
         model = build_classifier(
             model_path, splits.labels, config.freeze_embeddings, multi_label, config.num_layers
         )
         compile_classifier(
             model,
-            learning_rate=config.learning_rate,
-            total_steps=total_steps,
-            warmup_steps=int(config.warmup_ratio * total_steps),
+            learning_rate=recipe.learning_rate,
+            total_steps=recipe.total_steps,
+            warmup_steps=recipe.warmup_steps,
             weight_decay=config.weight_decay,
             jit_compile=config.jit_compile,
             multi_label=multi_label,
@@ -278,7 +289,7 @@ def _fit(
         "efficiency).",
         config.model,
         len(train),
-        steps_per_epoch,
+        recipe.steps_per_epoch,
         inputs.global_batch,
         inputs.padding,
         100 * inputs.summary["padding"]["train_padding_efficiency"],
@@ -286,37 +297,54 @@ def _fit(
     model.fit(
         train_data,
         validation_data=validation_data,
-        epochs=epochs,
-        steps_per_epoch=steps_per_epoch,
+        epochs=recipe.epochs,
+        steps_per_epoch=recipe.steps_per_epoch,
         # Single label: Keras turns the class weights into per-example weights of the loss.
         class_weight=weights if weights and not multi_label else None,
         callbacks=[
-            *make_callbacks(run, config.early_stopping_patience, remote, completed),
+            *make_callbacks(
+                run,
+                recipe.patience,
+                remote,
+                completed,
+                monitor=recipe.metric,
+                score=ValidationScore(
+                    inputs.encoded["validation"], inputs.label_ids["validation"], recipe.metric
+                )
+                if recipe.metric in PREDICTED_METRICS
+                else None,
+            ),
             *extra,
         ],
         verbose=1 if sys.stdout.isatty() else 2,
     )
     timer.lap("train")
+    inputs.summary["recipe"] = finish_recipe(recipe, run.read_history() or {})
+    run.write_data_summary(inputs.summary)
+    logger.info("Recipe: %s.", describe_recipe(inputs.summary["recipe"]))
     return model
 
 
-def _datasets(config, inputs: Inputs, completed: int):
-    """The training and validation `tf.data` pipelines, and the schedule they run.
+def _datasets(
+    config, inputs: Inputs, completed: int, multi_label: bool, previous: dict | None = None
+) -> tuple[Any, Any, Recipe]:
+    """The training and validation `tf.data` pipelines, and the recipe they run
+    (`plan_recipe`; `previous`: a resumed run's record).
 
-    Returns (train data, validation data, steps per epoch, epochs); the schedule is also
+    Returns (train data, validation data, recipe); the schedule and the recipe are also
     recorded in the data summary.
     """
     drop_remainder = inputs.padding == "fixed"
     train = inputs.encoded["train"]
     steps_per_epoch = pipeline.steps_per_epoch(len(train), inputs.global_batch, drop_remainder)
-    epochs = planned_epochs(config, steps_per_epoch)
+    recipe = plan_recipe(config, steps_per_epoch, int(np.sum(train.lengths)), multi_label, previous)
+    epochs = recipe.epochs
+    inputs.summary["recipe"] = recipe.to_dict()
     inputs.summary["schedule"] = {
         "epochs": epochs,
         "steps_per_epoch": steps_per_epoch,
-        "total_steps": epochs * steps_per_epoch,
-        "epochs_from": "--epochs"
-        if config.epochs is not None
-        else f"--min-steps {config.min_steps}",
+        "total_steps": recipe.total_steps,
+        "epochs_from": recipe.epochs_from,
     }
     train_data = pipeline.make_dataset(
         train,
@@ -335,7 +363,7 @@ def _datasets(config, inputs: Inputs, completed: int):
         inputs.global_batch,
         padding=inputs.padding,
     )
-    return train_data, validation_data, steps_per_epoch, epochs
+    return train_data, validation_data, recipe
 
 
 def _multi_label(splits: DataSplits) -> bool:

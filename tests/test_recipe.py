@@ -1,0 +1,244 @@
+"""The default recipe: epochs from the token budget, the kept epoch and early stopping by the
+task's validation metric, user flags kept exactly, and a resumed run on the plan it started with."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from conftest import LEARNABLE_SETTINGS, tiny_config
+from sklearn.metrics import f1_score
+
+from kerasbert.config import MAX_AUTO_EPOCHS, TrainConfig, planned_epochs
+from kerasbert.training.callbacks import (
+    ResumableEarlyStopping,
+    make_callbacks,
+    past_monitor_values,
+    validation_f1,
+)
+from kerasbert.training.recipe import describe_recipe, finish_recipe, kept_epoch, plan_recipe
+from kerasbert.training.rundir import RunDir
+from kerasbert.training.tfkeras import keras
+
+
+def test_epochs_follow_the_token_budget_within_bounds() -> None:
+    config = TrainConfig()
+    assert planned_epochs(config, 1489 * 128) == 2  # the default job keeps its two epochs
+    assert planned_epochs(config, 60_000 * 20) == 2  # large sets never get more than two
+    assert planned_epochs(config, 500 * 9) == MAX_AUTO_EPOCHS
+    assert planned_epochs(config, 70_000) == 5  # ceil(350,000 / 70,000)
+    assert planned_epochs(TrainConfig(token_budget=140_000), 70_000) == 2
+    assert planned_epochs(TrainConfig(epochs=7), 60_000 * 20) == 7
+    with pytest.raises(ValueError, match="token-budget"):
+        TrainConfig(token_budget=0)
+    with pytest.raises(ValueError, match="early-stopping-metric"):
+        TrainConfig(early_stopping_metric="f1")
+
+
+def test_flags_override_the_recipe_exactly_and_are_named_as_the_users() -> None:
+    auto = plan_recipe(TrainConfig(), 20, 70_000, multi_label=False)
+    assert (auto.epochs, auto.metric, auto.learning_rate, auto.warmup_ratio) == (
+        5,
+        "val_macro_f1",
+        8e-5,
+        0.1,
+    )
+    assert auto.epochs_from.startswith("auto: ceil(token budget 350,000 / 70,000")
+    assert (auto.learning_rate_from, auto.patience_from) == ("default", "default")
+    assert auto.warmup_steps == 10  # 10% of 5 x 20 steps
+    assert plan_recipe(TrainConfig(), 20, 70_000, multi_label=True).metric == "val_micro_f1"
+
+    user = TrainConfig(
+        epochs=3,
+        learning_rate=3e-5,
+        warmup_ratio=0.05,
+        early_stopping_patience=1,
+        early_stopping_metric="val_loss",
+    )
+    mine = plan_recipe(user, 20, 70_000, multi_label=False)
+    assert (mine.epochs, mine.learning_rate, mine.warmup_ratio, mine.patience, mine.metric) == (
+        3,
+        3e-5,
+        0.05,
+        1,
+        "val_loss",
+    )
+    assert mine.warmup_steps == 3  # int(0.05 x 60)
+    assert mine.epochs_from == "--epochs (yours)"
+    assert mine.learning_rate_from == "--learning-rate (yours)"
+    assert mine.warmup_from.startswith("--warmup-ratio (yours)")
+    assert mine.patience_from == "--early-stopping-patience (yours)"
+    assert mine.metric_from == "--early-stopping-metric (yours)"
+
+
+def test_a_resumed_recipe_is_read_back_not_recomputed() -> None:
+    started = plan_recipe(TrainConfig(), 20, 70_000, multi_label=False).to_dict()
+    started["epochs"] = 4  # as if the rule had changed since the run started
+    resumed = plan_recipe(TrainConfig(), 20, 10_000, multi_label=False, previous=started)
+    assert resumed.to_dict() == {**started, "total_steps": 4 * 20}
+
+
+def test_the_ending_is_said_in_words() -> None:
+    recipe = plan_recipe(TrainConfig(), 20, 70_000, multi_label=False)
+    history = {"epoch": [1, 2, 3, 4], "val_macro_f1": [0.7, 0.8, 0.8, 0.75]}
+    record = finish_recipe(recipe, history)
+    assert (record["epochs_trained"], record["kept_epoch"]) == (4, 2)
+    assert record["ended"] == (
+        "stopped at 4: validation macro-F1 did not rise for 2 epochs after epoch 2; kept epoch 2"
+    )
+    assert describe_recipe(record).startswith("epochs: auto → 5 (auto: ceil(")
+    assert "stopped at 4" in describe_recipe(record)
+    ran = finish_recipe(
+        recipe, {"epoch": [1, 2, 3, 4, 5], "val_macro_f1": [0.1, 0.2, 0.3, 0.4, 0.5]}
+    )
+    assert ran["ended"] == "ran all 5; kept epoch 5"
+    pruned = finish_recipe(recipe, {"epoch": [1, 2], "val_macro_f1": [0.1, 0.2]})
+    assert pruned["ended"] == "stopped at 2 of 5 by another callback; kept epoch 2"
+    assert kept_epoch({"epoch": [1, 2, 3], "val_loss": [0.5, 0.3, 0.4]}, "val_loss") == 2
+
+
+def test_validation_f1_reads_logits_as_the_decision_rule_does() -> None:
+    logits = np.array([[2.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 3.0]])
+    truth = np.array([0, 1, 2, 2])
+    assert validation_f1(logits, truth, "val_macro_f1") == pytest.approx(
+        f1_score(truth, [0, 1, 1, 2], average="macro")
+    )
+    matrix = np.array([[1, 0], [1, 1], [0, 1]])
+    multi_logits = np.array([[0.3, -1.0], [0.2, -0.1], [-2.0, 0.5]])
+    assert validation_f1(multi_logits, matrix, "val_micro_f1") == pytest.approx(
+        f1_score(matrix, [[1, 0], [1, 0], [0, 1]], average="micro")
+    )
+    assert np.isnan(validation_f1(np.full((2, 3), np.nan), truth[:2], "val_macro_f1"))
+
+
+def test_checkpoint_and_stopping_keep_the_best_metric_epoch_not_the_lowest_loss(tmp_path) -> None:
+    """Validation loss falls every epoch while macro-F1 peaks at epoch 2: the metric decides."""
+    model = keras.Sequential([keras.layers.Dense(1, input_shape=(2,))])
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")  # the history reads its rate
+    callbacks = make_callbacks(tmp_path, early_stopping_patience=2, monitor="val_macro_f1")
+    callbacks = [c for c in callbacks if not isinstance(c, keras.callbacks.TensorBoard)]
+    callback_list = keras.callbacks.CallbackList(callbacks, model=model)
+    callback_list.on_train_begin()
+    epochs = [(0.9, 0.60), (0.7, 0.80), (0.5, 0.78), (0.4, 0.79), (0.3, 0.75)]
+    for epoch, (loss, score) in enumerate(epochs):
+        model.set_weights([np.full((2, 1), float(epoch + 1)), np.zeros(1)])
+        callback_list.on_epoch_begin(epoch)
+        callback_list.on_epoch_end(epoch, {"loss": loss, "val_loss": loss, "val_macro_f1": score})
+        if model.stop_training:
+            break
+    callback_list.on_train_end()
+    assert epoch == 3  # epochs 3 and 4 without a better macro-F1: patience 2 ends at epoch 4
+    assert model.get_weights()[0][0, 0] == 2.0  # the stopper restored epoch 2
+    saved = keras.Sequential([keras.layers.Dense(1, input_shape=(2,))])
+    saved.load_weights(str(RunDir(tmp_path).best_weights))
+    assert saved.get_weights()[0][0, 0] == 2.0  # and the checkpoint kept it
+    history = json.loads((tmp_path / "history.json").read_text())
+    assert history["val_macro_f1"] == [0.60, 0.80, 0.78, 0.79]
+    assert min(history["val_loss"]) == history["val_loss"][-1]  # the loss would have kept 4
+
+
+def test_resumed_stopping_replays_the_metric(tmp_path) -> None:
+    history = {"epoch": [1, 2, 3], "val_loss": [0.9, 0.5, 0.4], "val_macro_f1": [0.6, 0.8, 0.7]}
+    (tmp_path / "history.json").write_text(json.dumps(history))
+    assert past_monitor_values(tmp_path / "history.json", 3, "val_macro_f1") == [0.6, 0.8, 0.7]
+    callbacks = make_callbacks(tmp_path, 2, completed=3, monitor="val_macro_f1")
+    checkpoint = next(c for c in callbacks if isinstance(c, keras.callbacks.ModelCheckpoint))
+    assert checkpoint.best == 0.8
+    stopper = ResumableEarlyStopping([0.6, 0.8, 0.7], patience=2, monitor="val_macro_f1")
+    stopper.set_model(keras.Sequential([keras.layers.Dense(1, input_shape=(2,))]))
+    stopper.on_train_begin()
+    assert (stopper.best, stopper.best_epoch, stopper.wait) == (0.8, 1, 1)
+    stopper.on_epoch_end(3, {"val_macro_f1": 0.79})
+    assert stopper.model.stop_training
+
+
+def _fit(checkpoint, data, run_dir, **overrides):
+    from kerasbert.training.fit import fit_run
+
+    settings = {**LEARNABLE_SETTINGS, "precision": "fp32", "seed": 3, **overrides}
+    return fit_run(tiny_config(checkpoint, data, run_dir, **settings))
+
+
+def test_a_run_keeps_and_records_its_best_validation_epoch(
+    learnable_checkpoint, keyword_csv, tmp_path
+) -> None:
+    from kerasbert.training import checkpoint as checkpoints
+    from kerasbert.training import pipeline
+
+    run = RunDir(_fit(learnable_checkpoint, keyword_csv, tmp_path / "run", epochs=None,
+                      early_stopping_patience=2, token_budget=20_000))  # fmt: skip
+    summary = run.read_data_summary()
+    recipe = summary["recipe"]
+    history = run.read_history()
+    assert recipe["epochs_from"].startswith("auto: ceil(token budget 20,000 / ")
+    assert recipe["epochs"] == planned_epochs(
+        TrainConfig(token_budget=20_000), recipe["epoch_tokens"]
+    )
+    assert recipe["epochs_trained"] == len(history["epoch"]) <= recipe["epochs"]
+    assert recipe["kept_epoch"] == int(np.argmax(history["val_macro_f1"])) + 1
+    assert recipe["ended"].endswith(f"kept epoch {recipe['kept_epoch']}")
+    # The saved model is the kept epoch's: its validation macro-F1 is the history's best.
+    model, tokenizer = checkpoints.load_trained_model(run.model)
+    validation = run.read_split("validation")
+    encoded = pipeline.encode(tokenizer, validation.texts, 40)
+    logits = pipeline.predict_logits(model, encoded)
+    labels = run.read_labels()
+    score = validation_f1(logits, validation.label_ids(labels), "val_macro_f1")
+    assert score == pytest.approx(max(history["val_macro_f1"]), abs=1e-6)
+
+
+class _Killed(Exception):
+    """Stands for the process dying after an epoch was backed up."""
+
+
+def test_a_resumed_run_trains_to_the_plan_it_started_with(
+    learnable_checkpoint, keyword_csv, tmp_path
+) -> None:
+    from kerasbert.training.callbacks import completed_epochs
+
+    class DieAfterFirstEpoch(keras.callbacks.Callback):
+        # Runs after the run's own callbacks: the epoch is in the history and the backup.
+        def on_epoch_end(self, epoch, logs=None):
+            raise _Killed()
+
+    from kerasbert.training.fit import fit_run
+
+    settings = {**LEARNABLE_SETTINGS, "precision": "fp32", "seed": 3, "epochs": None,
+                "early_stopping_patience": 0, "token_budget": 40_000}  # fmt: skip
+    config = tiny_config(learnable_checkpoint, keyword_csv, tmp_path / "run", **settings)
+    with pytest.raises(_Killed):
+        fit_run(config, callbacks=[DieAfterFirstEpoch()])
+    run = RunDir(tmp_path / "run")
+    assert completed_epochs(run.backup) == 1
+    summary = run.read_data_summary()
+    planned = summary["recipe"]["epochs"]
+    assert planned > 3  # the rule's plan; the record below says 3
+    # The record, not the rule, decides the resumed run: change it and the run follows it.
+    summary["recipe"]["epochs"] = 3
+    (run.path / "data_summary.json").write_text(json.dumps(summary))
+    fit_run(config)
+    record = run.read_data_summary()["recipe"]
+    assert run.read_history()["epoch"] == [1, 2, 3]
+    assert (record["epochs"], record["epochs_trained"]) == (3, 3)
+    assert record["ended"].startswith("ran all 3")
+
+
+def test_the_report_says_what_the_recipe_chose_and_why(tmp_path) -> None:
+    from test_plots import make_run_dir
+
+    from kerasbert.evaluation.report import write_report
+
+    run_dir = make_run_dir(tmp_path)
+    recipe = plan_recipe(TrainConfig(), 20, 70_000, multi_label=False)
+    history = {"epoch": [1, 2, 3, 4], "val_macro_f1": [0.7, 0.8, 0.79, 0.78]}
+    summary = json.loads((run_dir / "data_summary.json").read_text())
+    summary["recipe"] = finish_recipe(recipe, history)
+    (run_dir / "data_summary.json").write_text(json.dumps(summary))
+    report = write_report(run_dir).read_text(encoding="utf-8")
+    assert (
+        "Recipe: epochs: auto → 5 (auto: ceil(token budget 350,000 / 70,000 tokens per epoch) "
+        "= 5), stopped at 4: validation macro-F1 did not rise for 2 epochs after epoch 2; kept "
+        "epoch 2; epoch kept and stopping by validation macro-F1 (auto: single-label)"
+    ) in report
+    assert "Kept: epoch 2 (best validation macro-F1)." in report
