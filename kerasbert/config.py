@@ -227,6 +227,11 @@ class TrainConfig:
         None, "Where the ONNX export goes; default exported/<run-name>."
     )
     export: bool = setting(True, "Export to ONNX (fp32 + int8) and verify parity after training.")
+    export_with_tokenizer: bool = setting(
+        False,
+        "Also export model.e2e.onnx and model.e2e.int8.onnx: raw strings in, logits out, the "
+        'tokenizer inside (onnxruntime-extensions; pip install "kerasbert[e2e]").',
+    )
     plots: bool = setting(True, "Write the plots and report.md after evaluation.")
     overwrite: bool = setting(
         False, "Replace an existing run/export directory instead of refusing."

@@ -16,6 +16,7 @@ from kerasbert.data.remote import is_remote, sync_to_remote
 from kerasbert.data.splits import DataSplits
 from kerasbert.evaluation.evaluate import evaluate_run
 from kerasbert.evaluation.multilabel_metrics import joined
+from kerasbert.export.e2e import check_available
 from kerasbert.export.export import export_run
 from kerasbert.inference.predictor import OnnxClassifier
 from kerasbert.training.fit import PhaseTimer, fit_run
@@ -49,6 +50,9 @@ def run(config: TrainConfig, strategy=None, splits: DataSplits | None = None) ->
     >>> result.metrics["accuracy"]  # doctest: +SKIP
     0.9141
     """
+    if config.export and config.export_with_tokenizer:
+        # Before training, not after it: the extra missing or a windows run would stop the export.
+        check_available(None, config.long_documents)
     timer = PhaseTimer()
     run_dir = fit_run(config, strategy, timer, splits=splits)
     metrics = evaluate_run(run_dir, plots=config.plots)
@@ -73,7 +77,10 @@ def export_and_check(run_dir: Path, config: TrainConfig) -> tuple[Path, list[dic
     Each sample holds `text` (and `text_pair` for pairs), `true`, `predicted` and `probability`.
     """
     export_dir = export_run(
-        run_dir, job_export_dir(RunDir(run_dir), config), overwrite=config.overwrite
+        run_dir,
+        job_export_dir(RunDir(run_dir), config),
+        overwrite=config.overwrite,
+        with_tokenizer=config.export_with_tokenizer,
     )
     classifier = OnnxClassifier(export_dir)
     test = RunDir(run_dir).read_split("test")

@@ -222,3 +222,38 @@ def test_refusals_name_the_setting_and_the_fix(tiny, tmp_path: Path, monkeypatch
     monkeypatch.setitem(sys.modules, "onnxruntime_extensions", None)
     with pytest.raises(InputError, match=r'pip install "kerasbert\[e2e\]"'):
         check_available(tokenizer, "truncate")
+
+
+def test_the_default_job_exports_them_when_asked(tiny_checkpoint, tiny_csv, tmp_path: Path) -> None:
+    from conftest import tiny_config
+
+    from kerasbert.job import run
+
+    # A windows run is refused before any training, not after it.
+    refused = tmp_path / "windows-run"
+    windows = dict(long_documents="windows", export=True, export_with_tokenizer=True)
+    with pytest.raises(InputError, match="long_documents 'windows'"):
+        run(tiny_config(tiny_checkpoint, tiny_csv, refused, **windows))
+    assert not refused.exists()
+
+    export_dir = tmp_path / "exported"
+    result = run(
+        tiny_config(
+            tiny_checkpoint,
+            tiny_csv,
+            tmp_path / "run",
+            epochs=1,
+            export=True,
+            export_dir=str(export_dir),
+            export_with_tokenizer=True,
+        )
+    )
+    assert result.export_dir == export_dir
+    info = ExportDir(export_dir).read_info()
+    assert info.e2e is not None
+    assert all((export_dir / name).is_file() for name in info.e2e.files.values())
+    checks = info.metadata["e2e"]["checks"]
+    assert {variant: figures["mismatches"] for variant, figures in checks.items()} == {
+        "fp32": 0,
+        "int8": 0,
+    }
