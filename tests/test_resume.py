@@ -152,7 +152,13 @@ def test_nothing_is_lost_and_the_run_is_finished(killed_and_resumed) -> None:
     run_dir = killed_and_resumed["run_dir"]
     for name, content in killed_and_resumed["at_kill"]["files"].items():
         if name == "data_summary.json":  # rewritten on resume with the same content
-            assert json.loads((run_dir / name).read_bytes()) == json.loads(content)
+            final, started = json.loads((run_dir / name).read_bytes()), json.loads(content)
+            # The recipe's plan is read back unchanged; training adds how it ended.
+            ended = final.pop("recipe")
+            plan = started.pop("recipe")
+            assert final == started
+            assert {key: ended[key] for key in plan} == plan
+            assert ended["epochs_trained"] == plan["epochs"] == EPOCHS
         else:
             assert (run_dir / name).read_bytes() == content, name
     assert (run_dir / "model" / "tf_model.h5").is_file()
