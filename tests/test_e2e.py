@@ -136,9 +136,10 @@ def with_truncation(export_dir: Path, truncation: str, target: Path) -> Path:
     return target
 
 
-def graph_for(export_dir: Path) -> Path:
+def graph_for(export_dir: Path, path: Path | None = None) -> Path:
+    """The strings-in graph of `export_dir`'s fp32 graph, as its `kerasbert.json` encodes."""
     info = ExportDir(export_dir).read_info()
-    path = export_dir / "rewritten.e2e.onnx"
+    path = path or export_dir / "rewritten.e2e.onnx"
     write_e2e(
         export_dir / "model.onnx",
         export_dir / "tokenizer.json",
@@ -158,6 +159,12 @@ def test_every_truncation_rule_is_the_predictors(
     export_dir = with_truncation(e2e_export, truncation, tmp_path / truncation)
     texts = [*AWKWARD, " ".join(f"word{index}" for index in range(300))]
     figures = compare_with_predictor(export_dir, "fp32", texts, graph_for(export_dir))
+    assert figures["mismatches"] == 0, figures["first_mismatch"]
+
+
+def test_a_tf2onnx_graph_takes_the_tokenizer_too(tiny_tf2onnx, tmp_path: Path) -> None:
+    graph = graph_for(tiny_tf2onnx.export_dir, tmp_path / "model.e2e.onnx")
+    figures = compare_with_predictor(tiny_tf2onnx.export_dir, "fp32", AWKWARD, graph)
     assert figures["mismatches"] == 0, figures["first_mismatch"]
 
 

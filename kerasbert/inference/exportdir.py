@@ -147,7 +147,8 @@ class EndToEndGraphs:
     """The end-to-end graphs of an export (`e2e` in `kerasbert.json`, written by
     `kerasbert export --with-tokenizer`): strings in, logits out. `files` maps each variant
     (fp32, int8) to its file; an app registers onnxruntime-extensions' library (the custom-op
-    `domain`, at least `extensions_version`) with its session to run them.
+    `domain`, at least `extensions_version`) with its session to run them. The inputs' dtype is
+    `string`, ONNX's name (numpy has no string dtype of its own to name).
 
     Example:
     >>> graphs = ExportInfo.from_metadata({"schema_version": 1, "labels": ["a", "b"],
