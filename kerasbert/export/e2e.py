@@ -8,10 +8,11 @@ onnxruntime-extensions' operators (domain `ai.onnx.contrib`), whose library the 
 with its session (`onnxruntime_extensions.get_library_path()` in Python,
 `SessionOptions.RegisterOrtExtensions()` in C#, `OrtxPackage.getLibraryPath()` in Java):
 `BasicTokenizer` (BERT's normalizer and word split) and `WordpieceTokenizer`, whose token
-strings an `ai.onnx.ml` `LabelEncoder` turns into ids. Not the one-step `BertTokenizer`
-operator: its WordPiece keeps the pieces of a word it cannot finish ("investors" → `in [UNK]`
-over a vocabulary without `##vestors`), where `tokenizer.json` gives the whole word one `[UNK]`,
-as `WordpieceTokenizer` does; and it cuts only at the head and a text at a time.
+strings an `ai.onnx.ml` `LabelEncoder` turns into ids. Both of the extensions' WordPiece
+implementations keep the pieces of a word they cannot finish ("investors" → `in [UNK]` over a
+vocabulary without `##vestors`), where `tokenizer.json` gives the whole word one `[UNK]`;
+`WordpieceTokenizer` says where each word's pieces are, so the graph drops those pieces. The
+one-step `BertTokenizer` operator returns ids alone, and cuts only at the head.
 
 The operators tokenize one text per call, so the graph runs them in an ONNX `Loop` over the
 batch and does the rest in standard ops, exactly as `kerasbert.inference.predictor.TextEncoder`
@@ -60,6 +61,7 @@ from kerasbert.common.errors import InputError
 from kerasbert.common.names import LOGITS, MODEL_INPUT_NAMES
 from kerasbert.common.truncation import HEAD_TAIL_BUDGET, HEAD_TOKENS, check_truncation
 from kerasbert.export.parity import ParityError
+from kerasbert.export.signature import graph_signature
 from kerasbert.inference.exportdir import E2E_FILES, ExportDir
 from kerasbert.inference.predictor import DEFAULT_BATCH_SIZE, OnnxClassifier
 
@@ -67,18 +69,19 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "CUSTOM_OP_DOMAIN",
+    "CUSTOM_OPS",
     "E2E_EXTRA",
     "E2E_TOLERANCE",
-    "check_available",
-    "compare_with_predictor",
-    "write_export_e2e",
     "KNOWN_DIFFERENCES",
     "TEXT_INPUTS",
     "WordPiece",
+    "check_available",
+    "compare_with_predictor",
     "e2e_session",
     "extensions_version",
     "read_wordpiece",
     "write_e2e",
+    "write_export_e2e",
 ]
 
 CUSTOM_OP_DOMAIN = "ai.onnx.contrib"
@@ -280,6 +283,13 @@ def write_export_e2e(
                 "onnxruntime-extensions' tokenizer reads some text otherwise than "
                 f"tokenizer.json ({KNOWN_DIFFERENCES}). Export without --with-tokenizer."
             )
+        logger.info(
+            "%s: max |Δlogit| %.1e against the %s predictor on %d test texts, labels agree.",
+            path.name,
+            check["max_abs_logit_difference"],
+            variant,
+            check["texts"],
+        )
         checks[variant] = check
         record.update(facts)
     record["checks"] = checks
@@ -303,7 +313,7 @@ def compare_with_predictor(
     batch = CHECK_BATCH[variant]
     classifier = OnnxClassifier(export.path, variant=variant, batch_size=batch)
     texts = [item if isinstance(item, str) else item[0] for item in inputs]
-    pairs = None if classifier.pair is False else [item[1] for item in inputs]
+    pairs = [item[1] for item in inputs] if classifier.pair else None
     # The predictor's own logits (before the decision rule), as it computes them for
     # `predict_proba`: its encoder's ids and segments, its batching.
     expected = classifier._logits(*classifier._encoder.encode_segments(texts, pairs))
@@ -311,7 +321,7 @@ def compare_with_predictor(
     names = [item.name for item in session.get_inputs()]
     # The predictor sorts by length before batching; so do these batches (by characters).
     order = sorted(
-        range(len(texts)), key=lambda index: len(texts[index]) + len((pairs or texts)[index])
+        range(len(texts)), key=lambda index: len(texts[index]) + len(pairs[index] if pairs else "")
     )
     logits = np.zeros_like(expected)
     for start in range(0, len(order), batch):
@@ -422,25 +432,16 @@ def write_e2e(
     if all(entry.domain != ML_DOMAIN for entry in model.opset_import):
         model.opset_import.append(helper.make_opsetid(ML_DOMAIN, ML_OPSET))
     onnx.save(model, str(output_path))
+    # Read back from the file, as every graph's record is (`kerasbert.export.signature`); numpy
+    # has no name for ONNX's string type, so the inputs say ONNX's.
+    signature = graph_signature(output_path)
     return {
-        "inputs": [{"name": name, "dtype": "string", "shape": ["batch"]} for name in texts],
-        "outputs": [
-            {
-                "name": LOGITS,
-                "dtype": "float32",
-                "shape": [_axis(axis) for axis in graph.output[0].type.tensor_type.shape.dim],
-            }
-        ],
+        "inputs": [{**tensor, "dtype": "string"} for tensor in signature["inputs"]],
+        "outputs": signature["outputs"],
         "custom_op_domain": CUSTOM_OP_DOMAIN,
         "custom_ops": list(CUSTOM_OPS),
         "onnxruntime_extensions": version,
     }
-
-
-def _axis(dim: Any) -> str | int | None:
-    if dim.HasField("dim_param"):
-        return dim.dim_param
-    return dim.dim_value if dim.HasField("dim_value") else None
 
 
 class _Nodes:
