@@ -72,6 +72,30 @@ def distil(teacher: Path, student: Path, baseline: Path, layers: int, extra_data
     )
 
 
+def training_leads(teacher: Path, output: Path) -> str:
+    """Extra unlabelled texts for a bbc-headlines teacher: the first sentence of each of its
+    training articles' first paragraph. Only training articles: a test or validation article's
+    lead would let the teacher's view of that article into the student's training."""
+    import csv
+
+    from kerasbert.data.builtin import bbc_articles
+    from kerasbert.training.rundir import RunDir
+
+    run = RunDir(teacher)
+    train = set(run.read_split("train").texts)
+    held = {text for split in ("validation", "test") for text in run.read_split(split).texts}
+    leads = [
+        article.first_paragraph.split(". ")[0].strip()
+        for article in bbc_articles()
+        if article.headline in train and article.headline not in held
+    ]
+    with output.open("w", newline="", encoding="utf-8") as file:
+        writer = csv.writer(file)
+        writer.writerow(["text"])
+        writer.writerows([lead] for lead in leads)
+    return str(output)
+
+
 def seed_figures(student: Path, baseline: Path, rounds: int, again: bool) -> dict[str, Any]:
     """A student's comparison: measured now unless stored (or `again`)."""
     from kerasbert.benchmark.distill import compare_distillation
@@ -158,7 +182,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--layers", type=int, default=3)
     parser.add_argument("--output", default="runs/distill")
-    parser.add_argument("--extra-data", help="Extra unlabelled texts for `distill --data`.")
+    parser.add_argument(
+        "--extra-data",
+        help="Extra unlabelled texts for `distill --data`: a file, or 'leads' (bbc-headlines: the "
+        "first sentence of each training article; students then go to distilled-leads-s<S>).",
+    )
     parser.add_argument(
         "--max-train-samples", type=int, help="Fewer training texts, for a quick check."
     )
@@ -182,13 +210,17 @@ def main(argv: list[str] | None = None) -> int:
     for seed in args.seeds:
         teacher = output / f"teacher-s{seed}"
         baseline = output / f"label-only-s{seed}"
-        student = output / f"distilled-s{seed}"
+        leads = args.extra_data == "leads"
+        student = output / (f"distilled-leads-s{seed}" if leads else f"distilled-s{seed}")
         if not finished(teacher):
             train(args.data, seed, teacher, extra)
         if not finished(baseline):
             train(args.data, seed, baseline, {**extra, "num_layers": args.layers})
         if not finished(student):
-            distil(teacher, student, baseline, args.layers, args.extra_data)
+            extra_data = (
+                training_leads(teacher, output / f"leads-s{seed}.csv") if leads else args.extra_data
+            )
+            distil(teacher, student, baseline, args.layers, extra_data)
         comparisons.append(seed_figures(student, baseline, args.rounds, args.again))
     result = {
         "data": args.data,
