@@ -26,9 +26,9 @@ from kerasbert.inference.predictor import OnnxClassifier
 
 PACKAGE = Path(__file__).resolve().parent.parent / "kerasbert"
 HOSTILE_LABELS = {"business": "../../escaped", "sport": "a/b\\c", "tech": "tech"}
-# What a run and an export may hold: JSON, text, HDF5 weights, ONNX, PNG plots, Markdown and
-# TensorBoard event files.
-ALLOWED_SUFFIXES = {".json", ".jsonl", ".txt", ".h5", ".onnx", ".png", ".md", ".v2"}
+# What a run and an export may hold: JSON, text, HDF5 weights, ONNX, PNG plots, Markdown,
+# TensorBoard event files and static HTML pages (the report's explanations: no script).
+ALLOWED_SUFFIXES = {".json", ".jsonl", ".txt", ".h5", ".onnx", ".png", ".md", ".v2", ".html"}
 EVIL_CODE = """
 from pathlib import Path
 Path({marker!r}).write_text("custom code ran")
@@ -131,6 +131,9 @@ def test_artifacts_are_json_weights_onnx_and_images_only(full_run) -> None:
     for path in files:
         if path.suffix == ".v2":
             assert path.name.startswith("events.out.tfevents."), path
+        if path.suffix == ".html":
+            page = path.read_text(encoding="utf-8").lower()
+            assert "<script" not in page and "http" not in page, path
 
 
 def test_no_pickle_anywhere_in_saved_artifacts(full_run) -> None:
