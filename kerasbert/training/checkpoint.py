@@ -12,7 +12,6 @@ import copy
 import importlib.util
 import json
 import logging
-import math
 import os
 from pathlib import Path
 from typing import Any
