@@ -144,7 +144,7 @@ def edited_card(tiny, tmp_path: Path, dropped: tuple[str, ...] = (), **changes) 
         metadata.pop(key, None)
     for key, value in changes.items():
         if isinstance(value, dict):
-            metadata[key] = {**metadata[key], **value}
+            metadata[key] = {**(metadata.get(key) or {}), **value}
         else:
             metadata[key] = value
     export.metadata.write_text(json.dumps(metadata), encoding="utf-8")
@@ -202,3 +202,11 @@ def test_the_language_is_known_for_built_in_data_only() -> None:
     assert data_language(TrainConfig(data="bbc-news")) == "en"
     assert data_language(TrainConfig(data="reviews.csv")) is None
     assert data_language(TrainConfig(data="bbc-news", test_data="other.csv")) is None
+
+
+def test_a_calibrated_cards_any_language_steps_divide_by_the_temperature(tiny, tmp_path) -> None:
+    card = edited_card(tiny, tmp_path, calibration={"method": "temperature", "temperature": 1.7})
+    steps = card.split("4. Run the model, then decide:", 1)[1].split("\n", 1)[0]
+    assert "softmax over `logits / 1.7`" in steps
+    plain = edited_card(tiny, tmp_path / "plain")
+    assert "logits /" not in plain.split("4. Run the model, then decide:", 1)[1].split("\n", 1)[0]

@@ -744,6 +744,12 @@ def _onnxruntime(card: _Card) -> str:
             "reaches its threshold (the table above, also `thresholds` in "
             f"`{METADATA_FILE}`)"
         )
+    elif info.temperature != 1.0:
+        decide = (
+            f"a softmax over `logits / {info.temperature:.4g}` (the fitted temperature, "
+            f"`calibration.temperature` in `{METADATA_FILE}`; it changes no label); the label is "
+            "the most probable (argmax)"
+        )
     else:
         decide = "a softmax over the scores; the label is the most probable (argmax)"
     steps = [
