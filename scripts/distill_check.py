@@ -232,9 +232,13 @@ def main(argv: list[str] | None = None) -> int:
             for seed, comparison in zip(args.seeds, comparisons)
         ],
     }
-    (output / "distill_check.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
+    # The students with lead sentences are summed up apart from the plain ones beside them.
+    summary_file = output / (
+        "distill_check_leads.json" if args.extra_data == "leads" else "distill_check.json"
+    )
+    summary_file.write_text(json.dumps(result, indent=2), encoding="utf-8")
     print(markdown(result))
-    print(f"\nWritten {output / 'distill_check.json'}")
+    print(f"\nWritten {summary_file}")
     return 0
 
 
