@@ -242,3 +242,39 @@ def test_the_report_says_what_the_recipe_chose_and_why(tmp_path) -> None:
         "epoch 2; epoch kept and stopping by validation macro-F1 (auto: single-label)"
     ) in report
     assert "Kept: epoch 2 (best validation macro-F1)." in report
+
+
+def test_compare_sweep_and_plots_take_the_kept_epoch_from_the_runs_metric(tmp_path):
+    from kerasbert.evaluation.plots import plot_training_curves
+    from kerasbert.experiments.runinfo import RunInfo
+    from kerasbert.experiments.sweep import kept_epoch_value
+    from kerasbert.training.recipe import kept_index, kept_metric
+
+    # Validation loss keeps falling while macro-F1 peaks at epoch 2: a macro-F1 run keeps 2.
+    history = {
+        "epoch": [1, 2, 3],
+        "loss": [1.0, 0.5, 0.2],
+        "accuracy": [0.5, 0.7, 0.9],
+        "val_loss": [0.9, 0.6, 0.5],
+        "val_accuracy": [0.6, 0.8, 0.7],
+        "val_macro_f1": [0.55, 0.81, 0.66],
+    }
+    summary = {"recipe": {"metric": "val_macro_f1", "kept_epoch": 2}}
+    assert kept_metric(summary) == "val_macro_f1" and kept_metric({}) == "val_loss"
+    assert kept_index(history, "val_macro_f1") == 1 and kept_index(history, "val_loss") == 2
+    assert kept_epoch_value(history, "val_accuracy", "val_macro_f1") == (0.8, 2)
+    assert kept_epoch_value(history, "val_accuracy") == (0.7, 3)  # runs without a recipe
+    info = RunInfo(
+        path=tmp_path,
+        name="run",
+        settings=None,
+        data="d",
+        task="single_label",
+        labels=["a", "b"],
+        test_fingerprint="f",
+        test_size=2,
+        history=history,
+        kept_metric="val_macro_f1",
+    )
+    assert info.best_epoch == 1 and info.validation("val_loss") == 0.6
+    assert plot_training_curves(history, tmp_path / "curves.png", "val_macro_f1").is_file()

@@ -30,6 +30,7 @@ from kerasbert.evaluation.metrics import (  # noqa: E402
     expected_calibration_error,
 )
 from kerasbert.training.calibration import coverage_curve  # noqa: E402
+from kerasbert.training.recipe import METRIC_NAMES, kept_index, kept_metric  # noqa: E402
 from kerasbert.training.rundir import PLOT_FILES, RunDir  # noqa: E402
 
 logger = logging.getLogger(__name__)
@@ -68,7 +69,8 @@ def write_plots(run_dir: str | Path, raw_probabilities: np.ndarray | None = None
     written = []
     history = run.read_history()
     if history is not None:
-        written.append(plot_training_curves(history, run.plot("training_curves")))
+        metric = kept_metric(run.read_data_summary() if run.data_summary.is_file() else None)
+        written.append(plot_training_curves(history, run.plot("training_curves"), metric))
     else:
         logger.warning("%s is missing; skipping the training curves.", run.history)
     written += write_evaluation_plots(
@@ -148,19 +150,21 @@ def write_evaluation_plots(
     return written
 
 
-def plot_training_curves(history: dict[str, Sequence[float]], path: str | Path) -> Path:
-    """Loss and accuracy per epoch, training vs validation, with the best validation epoch marked.
+def plot_training_curves(
+    history: dict[str, Sequence[float]], path: str | Path, metric: str = "val_loss"
+) -> Path:
+    """Loss and accuracy per epoch, training vs validation, with the kept epoch marked.
 
     Args:
         history: Keras `History.history`: `loss`, `accuracy`, `val_loss`, `val_accuracy` lists.
         path: where the PNG goes; parent directories are created.
+        metric: what the run chose its kept epoch by (`kerasbert.training.recipe.kept_metric`).
     """
     if not history.get("loss"):
         raise ValueError("history has no 'loss' values; was the model trained for any epoch?")
     epoch_count = len(history["loss"])
-    best_epoch = None
-    if history.get("val_loss"):
-        best_epoch = int(np.argmin(history["val_loss"])) + 1
+    index = kept_index(history, metric)
+    best_epoch = None if index is None else index + 1
 
     with _style():
         figure, axes = plt.subplots(1, 2, figsize=(11, 4.2))
@@ -179,7 +183,12 @@ def plot_training_curves(history: dict[str, Sequence[float]], path: str | Path) 
                     label=f"{name} (last {values[-1]:.3f})",
                 )
             if best_epoch is not None:
-                axis.axvline(best_epoch, color="grey", linestyle=":", label="lowest val. loss")
+                axis.axvline(
+                    best_epoch,
+                    color="grey",
+                    linestyle=":",
+                    label=f"kept (best {METRIC_NAMES[metric]})",
+                )
             axis.set_title(title)
             axis.set_xlabel("Epoch")
             axis.set_ylabel(title.split(" ")[0])

@@ -16,6 +16,7 @@ import numpy as np
 import seaborn as sns
 
 from kerasbert.evaluation.plots import _save, _style, plot_training_curves
+from kerasbert.training.recipe import kept_metric
 from kerasbert.training.rundir import MULTILABEL_PLOT_FILES, PLOT_FILES, RunDir
 
 logger = logging.getLogger(__name__)
@@ -38,7 +39,10 @@ def write_multilabel_plots(
     written = []
     history = run.read_history() if with_history else None
     if history is not None:
-        written.append(plot_training_curves(history, plots_dir / PLOT_FILES["training_curves"]))
+        metric = kept_metric(run.read_data_summary() if run.data_summary.is_file() else None)
+        written.append(
+            plot_training_curves(history, plots_dir / PLOT_FILES["training_curves"], metric)
+        )
     written.append(
         plot_per_label_f1(
             metrics, plots_dir / MULTILABEL_PLOT_FILES["per_label_f1"], dataset=dataset

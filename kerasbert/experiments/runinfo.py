@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 from kerasbert.common.errors import InputError
 from kerasbert.config import TrainConfig
 from kerasbert.inference.exportdir import ExportDir, ExportInfo
+from kerasbert.training.recipe import kept_index, kept_metric
 from kerasbert.training.rundir import RunDir, default_export_dir
 
 SINGLE_LABEL, PAIRS, MULTI_LABEL = "single-label", "text pairs", "multi-label"
@@ -56,13 +56,13 @@ class RunInfo:
     # Encoder layers of the trained model, and for a distilled student its teacher run's name.
     layers: int | None = None
     distilled_from: str | None = None
+    # What the run picked its kept epoch by (`kerasbert.training.recipe.kept_metric`).
+    kept_metric: str = "val_loss"
 
     @property
     def best_epoch(self) -> int | None:
-        """Index of the epoch with the lowest validation loss: the one the run kept."""
-        losses = self.history.get("val_loss") or []
-        finite = [(loss, index) for index, loss in enumerate(losses) if _finite(loss)]
-        return min(finite)[1] if finite else None
+        """Index of the epoch the run kept (best `kept_metric`), as training chose it."""
+        return kept_index(self.history, self.kept_metric)
 
     def validation(self, key: str) -> float | None:
         """`history[key]` at the kept epoch (e.g. `val_loss`, `val_accuracy`)."""
@@ -142,7 +142,12 @@ def read_run_info(path: str | Path) -> RunInfo:
         model_bytes=_model_bytes(run),
         layers=_layers(run),
         distilled_from=_teacher(run),
+        kept_metric=kept_metric(_read_summary(run)),
     )
+
+
+def _read_summary(run: RunDir) -> dict[str, Any] | None:
+    return run.read_data_summary() if run.data_summary.is_file() else None
 
 
 def fingerprint(examples) -> str:
@@ -203,7 +208,3 @@ def _teacher(run: RunDir) -> str | None:
     record = json.loads(run.distillation.read_text(encoding="utf-8"))
     teacher = (record.get("distillation") or {}).get("teacher") or {}
     return Path(teacher["run"]).name if teacher.get("run") else None
-
-
-def _finite(value: Any) -> bool:
-    return isinstance(value, (int, float)) and math.isfinite(value)

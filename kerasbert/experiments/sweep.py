@@ -25,6 +25,7 @@ from kerasbert.common.files import write_json
 from kerasbert.experiments.compare import Comparison, compare_runs
 from kerasbert.experiments.space import SweepSpec
 from kerasbert.experiments.sweepdir import SweepDir
+from kerasbert.training.recipe import kept_index, kept_metric
 from kerasbert.training.rundir import RunDir
 
 logger = logging.getLogger(__name__)
@@ -158,10 +159,11 @@ def objective(trial, spec: SweepSpec, folder: SweepDir) -> float:
         finally:
             keras.backend.clear_session()  # each trial builds a new model: free the last one
     history = run.read_history() or {}
-    value, epoch = kept_epoch_value(history, spec.objective)
+    metric = kept_metric(run.read_data_summary() if run.data_summary.is_file() else None)
+    value, epoch = kept_epoch_value(history, spec.objective, metric)
     trial.set_user_attr("epochs", len(history.get("epoch", [])))
     for key in ("val_loss", "val_accuracy"):
-        kept = kept_epoch_value(history, key)[0]
+        kept = kept_epoch_value(history, key, metric)[0]
         if kept is not None:
             trial.set_user_attr(key, kept)
     if pruning and pruning.pruned_at:
@@ -189,20 +191,17 @@ def _report_past_epochs(trial, run: RunDir) -> None:
             trial.report(float(loss), step=int(epoch))
 
 
-def kept_epoch_value(history: dict[str, list], key: str) -> tuple[float | None, int | None]:
-    """`history[key]` at the epoch with the lowest validation loss (the weights the run kept),
-    with that epoch's number; (None, None) if no epoch has a finite validation loss."""
-    losses = history.get("val_loss") or []
-    finite = [
-        (loss, index)
-        for index, loss in enumerate(losses)
-        if loss is not None and math.isfinite(loss)
-    ]
+def kept_epoch_value(
+    history: dict[str, list], key: str, metric: str = "val_loss"
+) -> tuple[float | None, int | None]:
+    """`history[key]` at the epoch whose weights the run kept (the best `metric`, the run's
+    recipe's: `kerasbert.training.recipe.kept_index`), with that epoch's number; (None, None)
+    if no epoch has a finite `metric` or `key` there."""
+    index = kept_index(history, metric)
     values = history.get(key) or []
-    if not finite:
+    if index is None or index >= len(values) or values[index] is None:
         return None, None
-    index = min(finite)[1]
-    if index >= len(values) or values[index] is None or not math.isfinite(values[index]):
+    if not math.isfinite(values[index]):
         return None, None
     return float(values[index]), int(history["epoch"][index])
 

@@ -141,17 +141,30 @@ def _source(config: TrainConfig, name: str) -> str:
     return "default" if getattr(config, name) == _DEFAULTS[name] else f"{flag} (yours)"
 
 
-def kept_epoch(history: dict[str, list], metric: str) -> int | None:
-    """The 1-based epoch whose weights a run keeps: the first best `metric` in `history`."""
+def kept_index(history: dict[str, list], metric: str) -> int | None:
+    """Position in `history`'s lists of the epoch whose weights a run keeps: the first best
+    `metric` (lowest loss, highest score). The one rule: the checkpoint callback, the report,
+    the plots, `compare` and `sweep` all ask it."""
     values = history.get(metric) or []
     scored = [
         (value if metric_mode(metric) == "max" else -value, -index)
         for index, value in enumerate(values)
         if value is not None and math.isfinite(value)
     ]
-    if not scored:
-        return None
-    return int(history["epoch"][-max(scored)[1]])
+    return -max(scored)[1] if scored else None
+
+
+def kept_epoch(history: dict[str, list], metric: str) -> int | None:
+    """The 1-based epoch whose weights a run keeps: the first best `metric` in `history`."""
+    index = kept_index(history, metric)
+    return None if index is None else int(history["epoch"][index])
+
+
+def kept_metric(summary: dict[str, Any] | None) -> str:
+    """The metric a run picked its kept epoch by: its recipe's (`data_summary.json`), or the
+    validation loss for runs written before the recipe was recorded."""
+    recipe = (summary or {}).get("recipe") or {}
+    return recipe.get("metric") or "val_loss"
 
 
 def finish_recipe(recipe: Recipe, history: dict[str, list]) -> dict[str, Any]:
