@@ -452,6 +452,12 @@ class DistillSettings:
     )
     text_column: str | None = setting(None, "Text column of --data; detected if unset.")
     text_pair_column: str | None = setting(None, "Second text column of --data (pair runs).")
+    augment: int | None = setting(
+        None,
+        "Changed copies of each training text (words masked, swapped, cut) that the teacher "
+        "labels for the student; default: 4 where an epoch is short enough that the copies fit "
+        "the recipe's token budget, else 0 (see kerasbert.training.distill.augment_copies).",
+    )
     epochs: int | None = setting(
         None, "Maximum epochs of the student; default the teacher's setting."
     )
@@ -486,3 +492,5 @@ class DistillSettings:
             raise InputError(f"--temperature must be > 0, got {self.temperature!r}.")
         if not self.alpha >= 0:
             raise InputError(f"--alpha must be >= 0, got {self.alpha!r}.")
+        if self.augment is not None and (not isinstance(self.augment, int) or self.augment < 0):
+            raise InputError(f"--augment must be a whole number >= 0, got {self.augment!r}.")

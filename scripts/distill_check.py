@@ -55,7 +55,14 @@ def train(data: str, seed: int, run_dir: Path, extra: dict[str, Any]) -> None:
     )
 
 
-def distil(teacher: Path, student: Path, baseline: Path, layers: int, extra_data: str | None):
+def distil(
+    teacher: Path,
+    student: Path,
+    baseline: Path,
+    layers: int,
+    extra_data: str | None,
+    augment: int | None,
+):
     from kerasbert.config import DistillSettings
     from kerasbert.experiments.distill import distill
 
@@ -64,6 +71,7 @@ def distil(teacher: Path, student: Path, baseline: Path, layers: int, extra_data
             teacher=str(teacher),
             layers=layers,
             data=extra_data,
+            augment=augment,
             output_dir=str(student),
             export_dir=str(student / "export"),
             baseline=str(baseline),
@@ -188,6 +196,16 @@ def main(argv: list[str] | None = None) -> int:
         "first sentence of each training article; students then go to distilled-leads-s<S>).",
     )
     parser.add_argument(
+        "--augment",
+        type=int,
+        help="Changed copies of each training text (`distill --augment`; default: distill's).",
+    )
+    parser.add_argument(
+        "--name",
+        help="Name the students <name>-s<S> and the summary distill_check_<name>.json, to keep "
+        "a variant beside the default students (default: distilled, or distilled-leads).",
+    )
+    parser.add_argument(
         "--max-train-samples", type=int, help="Fewer training texts, for a quick check."
     )
     parser.add_argument(
@@ -206,12 +224,13 @@ def main(argv: list[str] | None = None) -> int:
     output = Path(args.output)
     quick = ("max_train_samples", "max_eval_samples", "epochs")
     extra = {name: getattr(args, name) for name in quick if getattr(args, name)}
+    name = args.name or ("distilled-leads" if args.extra_data == "leads" else "distilled")
     comparisons = []
     for seed in args.seeds:
         teacher = output / f"teacher-s{seed}"
         baseline = output / f"label-only-s{seed}"
         leads = args.extra_data == "leads"
-        student = output / (f"distilled-leads-s{seed}" if leads else f"distilled-s{seed}")
+        student = output / f"{name}-s{seed}"
         if not finished(teacher):
             train(args.data, seed, teacher, extra)
         if not finished(baseline):
@@ -220,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
             extra_data = (
                 training_leads(teacher, output / f"leads-s{seed}.csv") if leads else args.extra_data
             )
-            distil(teacher, student, baseline, args.layers, extra_data)
+            distil(teacher, student, baseline, args.layers, extra_data, args.augment)
         comparisons.append(seed_figures(student, baseline, args.rounds, args.again))
     result = {
         "data": args.data,
@@ -232,10 +251,9 @@ def main(argv: list[str] | None = None) -> int:
             for seed, comparison in zip(args.seeds, comparisons)
         ],
     }
-    # The students with lead sentences are summed up apart from the plain ones beside them.
-    summary_file = output / (
-        "distill_check_leads.json" if args.extra_data == "leads" else "distill_check.json"
-    )
+    # A variant's students are summed up apart from the default ones beside them.
+    variant = name.removeprefix("distilled").lstrip("-")
+    summary_file = output / (f"distill_check_{variant}.json" if variant else "distill_check.json")
     summary_file.write_text(json.dumps(result, indent=2), encoding="utf-8")
     print(markdown(result))
     print(f"\nWritten {summary_file}")

@@ -155,6 +155,7 @@ def student(tmp_path_factory: pytest.TempPathFactory) -> dict:
         teacher=str(folder / "teacher"),
         layers=1,
         data=str(extra),
+        augment=2,
         epochs=5,
         output_dir=str(folder / "student"),
         export_dir=str(folder / "student-export"),
@@ -195,9 +196,13 @@ def test_student_is_a_normal_run_with_the_teacher_layers(student: dict) -> None:
         assert (run_dir / f"data/{split}.jsonl").read_text() == (
             folder / f"teacher/data/{split}.jsonl"
         ).read_text()
+    # Two changed copies of each training text, after the extra texts, labelled by the teacher.
+    train = len((run_dir / "data/train.jsonl").read_text().splitlines())
+    augmentation = record["augmentation"]
+    assert augmentation["copies"] == 2 and augmentation["source"] == "--augment"
+    assert 1.5 * train <= augmentation["texts"] <= 2 * train
     with np.load(run_dir / "teacher_targets.npz") as targets:
-        assert targets["extra"].shape == (student["fresh"], 3)
-        train = len((run_dir / "data/train.jsonl").read_text().splitlines())
+        assert targets["extra"].shape == (student["fresh"] + augmentation["texts"], 3)
         assert targets["train"].shape == (train, 3)
     # Evaluated and exported like any run, through the fused graph, and its predictor agrees.
     metrics = student["result"].metrics
@@ -265,3 +270,48 @@ def test_compare_shows_layers_and_the_teacher(student: dict, tmp_path: Path) -> 
     # The student's start is named by its teacher run, not by the teacher's "model" folder.
     assert rows["student"]["model"] == "teacher"
     assert "distilled_from" in comparison.markdown()
+
+
+def test_augmented_copies_change_words_at_the_rates_and_repeat_by_seed() -> None:
+    from kerasbert.data.augment import Augmentation, augment
+
+    texts = [" ".join(f"w{i}x{j}" for j in range(10)) for i in range(300)]
+    rule = Augmentation(copies=3, span_rate=0.0)
+    copies, pairs = augment(texts, None, rule, "[MASK]", seed=5)
+    assert pairs is None and copies == augment(texts, None, rule, "[MASK]", seed=5)[0]
+    assert copies != augment(texts, None, rule, "[MASK]", seed=6)[0]
+    # A copy equal to its text is dropped (0.8 ** 10: about one in ten here).
+    assert 0.85 * 900 <= len(copies) < 900
+    words = [word for copy in copies for word in copy.split()]
+    originals = {word for text in texts for word in text.split()}
+    masked = sum(word == "[MASK]" for word in words) / len(words)
+    # A swapped word comes from the texts' own words and is mostly another position's word.
+    assert all(word in originals for word in words if word != "[MASK]")
+    assert 0.08 < masked < 0.12
+    # Spans keep at least half of the words, in order.
+    cut, _ = augment(texts, None, Augmentation(2, 0.0, 0.0, 1.0), "[MASK]", seed=5)
+    for copy in cut:
+        kept = copy.split()
+        assert 5 <= len(kept) < 10 and " ".join(kept) in " ".join(texts)
+
+
+def test_augmented_pairs_change_both_texts() -> None:
+    from kerasbert.data.augment import Augmentation, augment
+
+    firsts = [f"first {i} a b c d e f" for i in range(50)]
+    seconds = [f"second {i} g h i j k l" for i in range(50)]
+    copies, pairs = augment(firsts, seconds, Augmentation(2), "[MASK]", seed=1)
+    assert pairs is not None and len(copies) == len(pairs) > 90
+    assert sum(copy not in firsts for copy in copies) > 60
+    assert sum(pair not in seconds for pair in pairs) > 60
+
+
+@pytest.mark.parametrize(("epoch_tokens", "copies"), [(10_000, 4), (80_000, 3), (180_000, 0)])
+def test_augment_by_default_only_where_copies_fit_the_token_budget(epoch_tokens, copies) -> None:
+    from kerasbert.training.distill import augment_copies
+
+    config = TrainConfig(token_budget=350_000)
+    assert augment_copies(DistillSettings(teacher="t"), config, epoch_tokens) == copies
+    assert augment_copies(DistillSettings(teacher="t", augment=1), config, 180_000) == 1
+    with pytest.raises(InputError, match="--augment"):
+        DistillSettings(teacher="t", augment=-1)

@@ -32,6 +32,7 @@ from kerasbert.common.errors import InputError
 from kerasbert.common.files import read_json, write_json
 from kerasbert.common.names import Task
 from kerasbert.config import DistillSettings, TrainConfig
+from kerasbert.data.augment import Augmentation, augment
 from kerasbert.data.splits import DataSplits, splits_for
 from kerasbert.inference.textfiles import read_pairs, read_texts
 from kerasbert.training import checkpoint, pipeline
@@ -110,7 +111,10 @@ def fit_student(
     splits = splits_for(config)
     _check_same_splits(teacher, splits)
     student = RunDir.for_settings(config)
-    extra = extra_texts(settings, splits) if settings.data else None
+    seen = {key for name in ("train", "validation", "test") for key in getattr(splits, name).keys()}
+    from_data = extra_texts(settings, splits, seen) if settings.data else None
+    augmented = augmented_texts(settings, config, splits, seen)
+    extra = _join(from_data, augmented)
     targets = _stored_targets(student, config, splits, extra)
     if targets is None:
         targets = teacher_targets(teacher, config, splits, extra)
@@ -122,8 +126,9 @@ def fit_student(
         "temperature": settings.temperature,
         "alpha": settings.alpha,
         "extra_data": None
-        if extra is None
-        else {"path": str(settings.data), **{key: extra[key] for key in ("read", "kept")}},
+        if from_data is None
+        else {"path": str(settings.data), **{key: from_data[key] for key in ("read", "kept")}},
+        "augmentation": augmented["record"] if augmented else {"copies": 0},
         "baseline": settings.baseline,
     }
     objective = DistillationObjective(
@@ -157,22 +162,17 @@ def _check_same_splits(teacher: Teacher, splits: DataSplits) -> None:
             )
 
 
-def extra_texts(settings: DistillSettings, splits: DataSplits) -> dict[str, Any]:
+def extra_texts(settings: DistillSettings, splits: DataSplits, seen: set) -> dict[str, Any]:
     """The extra texts of `settings.data`, read by the predictor's reader, without exact
-    duplicates and without any text (or pair) of the run's splits: a test or validation text
-    among them would leak the teacher's view of it into training, a training text would count
-    twice. Returns the texts (and pairs), how many were read and kept."""
+    duplicates and without any text (or pair) in `seen` (the run's splits): a test or validation
+    text among them would leak the teacher's view of it into training, a training text would
+    count twice. Returns the texts (and pairs), how many were read and kept; adds them to `seen`."""
     pair = splits.train.text_pairs is not None
     if pair:
         texts, pairs = read_pairs(settings.data, settings.text_column, settings.text_pair_column)
     else:
         texts, pairs = read_texts(settings.data, settings.text_column), None
-    seen = {key for name in ("train", "validation", "test") for key in getattr(splits, name).keys()}
-    keep = []
-    for index, key in enumerate(zip(texts, pairs or [None] * len(texts))):
-        if key not in seen:
-            seen.add(key)
-            keep.append(index)
+    keep = _unseen(texts, pairs, seen)
     if not keep:
         raise InputError(
             f"--data {settings.data}: every text is already in the run's splits (or empty); give "
@@ -189,6 +189,76 @@ def extra_texts(settings: DistillSettings, splits: DataSplits) -> dict[str, Any]
         "pairs": None if pairs is None else [pairs[index] for index in keep],
         "read": len(texts),
         "kept": len(keep),
+    }
+
+
+def _unseen(texts: list[str], pairs: list[str] | None, seen: set) -> list[int]:
+    """Indices of the texts (pairs) not in `seen`, first occurrences only; adds them to `seen`."""
+    keep = []
+    for index, key in enumerate(zip(texts, pairs or [None] * len(texts))):
+        if key not in seen:
+            seen.add(key)
+            keep.append(index)
+    return keep
+
+
+def augment_copies(settings: DistillSettings, config: TrainConfig, epoch_tokens: int) -> int:
+    """`--augment`, or by default 4 copies where the training split and 4 copies of it hold no
+    more tokens than the recipe's token budget (short texts, few of them: where the teacher's
+    targets on the training texts alone teach least and an epoch is cheap), else as many as fit,
+    down to none: copies never make a large set's epochs longer."""
+    if settings.augment is not None:
+        return settings.augment
+    return int(min(4, max(0, config.token_budget // max(epoch_tokens, 1) - 1)))
+
+
+def augmented_texts(
+    settings: DistillSettings, config: TrainConfig, splits: DataSplits, seen: set
+) -> dict[str, Any] | None:
+    """Changed copies of the training texts (`kerasbert.data.augment`) not in `seen`, in the
+    shape of `extra_texts`' answer plus the record of how they were made; None for no copies."""
+    tokenizer = checkpoint.load_tokenizer(config.model)
+    train = splits.train
+    encoded = pipeline.encode(
+        tokenizer, train.texts, config.max_length, train.text_pairs, config.truncation
+    )
+    copies = augment_copies(settings, config, int(sum(len(ids) for ids in encoded.ids)))
+    if copies == 0:
+        return None
+    augmentation = Augmentation(copies)
+    mask = tokenizer.mask_token or tokenizer.unk_token
+    texts, pairs = augment(train.texts, train.text_pairs, augmentation, mask, config.seed)
+    keep = _unseen(texts, pairs, seen)
+    logger.info(
+        "Augmentation: %d changed copies of each of %d training texts, %d kept (the teacher "
+        "labels them).",
+        copies,
+        len(train),
+        len(keep),
+    )
+    return {
+        "texts": [texts[index] for index in keep],
+        "pairs": None if pairs is None else [pairs[index] for index in keep],
+        "read": len(texts),
+        "kept": len(keep),
+        "record": {
+            **dataclasses.asdict(augmentation),
+            "source": "--augment" if settings.augment is not None else "auto",
+            "texts": len(keep),
+        },
+    }
+
+
+def _join(first: dict[str, Any] | None, second: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The extra texts of `--data` followed by the augmented copies (either may be None)."""
+    if first is None or second is None:
+        return first or second
+    pairs = None if first["pairs"] is None else [*first["pairs"], *second["pairs"]]
+    return {
+        **first,
+        "texts": [*first["texts"], *second["texts"]],
+        "pairs": pairs,
+        "kept": first["kept"] + second["kept"],
     }
 
 
