@@ -37,6 +37,18 @@ IMBALANCE_RATIO = 3.0
 MIN_AUTO_EPOCHS = 2
 MAX_AUTO_EPOCHS = 10
 TOKEN_BUDGET = 350_000
+# Without --batch-size: 32 examples per replica, which halves against 16 how often the AdamW update
+# touches all the weights (it dominates a CPU step) at the same accuracy once an epoch has enough
+# steps. A set whose epoch would take fewer than MIN_EPOCH_STEPS steps at that batch trains at
+# SMALL_SET_BATCH_SIZE instead: a few hundred texts need more, smaller updates per pass to move
+# from the fitted head. Without --learning-rate the peak rate is DEFAULT_LEARNING_RATE at batch 32
+# and scales linearly with the batch the recipe picks: the same rate per example, so the small
+# batch's noisier steps are not also larger ones. docs/PERFORMANCE.md ("The default recipe") has
+# the sweep and the check behind both.
+DEFAULT_BATCH_SIZE = 32
+SMALL_SET_BATCH_SIZE = 16
+MIN_EPOCH_STEPS = 32
+DEFAULT_LEARNING_RATE = 8e-5
 EARLY_STOPPING_METRICS = ("auto", "val_loss", "val_accuracy", "val_macro_f1", "val_micro_f1")
 
 
@@ -48,8 +60,8 @@ class TrainConfig:
 
     Example:
     >>> config = TrainConfig(data="bbc-headlines", epochs=3)
-    >>> config.batch_size
-    32
+    >>> config.max_length
+    128
     """
 
     # Data.
@@ -146,12 +158,14 @@ class TrainConfig:
         None, "Tokens shared by neighbouring windows; default a quarter of a window."
     )
 
-    # Optimisation: within the usual BERT fine-tuning ranges (Devlin et al., 2019). Batch 32
-    # rather than 16 halves how often the AdamW update touches all 22M weights, which dominates a
-    # CPU step, at the same accuracy; the peak learning rate grows with the batch (about
-    # sqrt(2) x 5e-5). docs/PERFORMANCE.md has the figures.
-    batch_size: int = setting(
-        32, "Examples per replica per step; the global batch is this × replicas."
+    # Optimisation: within the usual BERT fine-tuning ranges (Devlin et al., 2019). Left unset,
+    # batch and peak rate follow the rule at DEFAULT_BATCH_SIZE above (`kerasbert.training.recipe`
+    # records which applied). docs/PERFORMANCE.md has the figures.
+    batch_size: int | None = setting(
+        None,
+        f"Examples per replica per step; the global batch is this × replicas. Default "
+        f"{DEFAULT_BATCH_SIZE}, or {SMALL_SET_BATCH_SIZE} when an epoch at {DEFAULT_BATCH_SIZE} "
+        f"would take fewer than {MIN_EPOCH_STEPS} steps.",
     )
     # Two epochs from a fitted head reach what three from a random head do on bbc-news; smaller
     # and shorter sets need more passes to move from the head's start. The epoch kept is the best
@@ -167,7 +181,13 @@ class TrainConfig:
         "Without --epochs: plan ceil(budget / tokens of one epoch) epochs (within the bounds "
         "above).",
     )
-    learning_rate: float = setting(8e-5, "Peak AdamW learning rate after warm-up.")
+    learning_rate: float | None = setting(
+        None,
+        f"Peak AdamW learning rate after warm-up. Default {DEFAULT_LEARNING_RATE:g} at batch "
+        f"{DEFAULT_BATCH_SIZE}, scaled linearly when the recipe picks the batch "
+        f"({DEFAULT_LEARNING_RATE * SMALL_SET_BATCH_SIZE / DEFAULT_BATCH_SIZE:g} at "
+        f"{SMALL_SET_BATCH_SIZE}).",
+    )
     weight_decay: float = setting(
         0.01, "AdamW decoupled weight decay (not applied to LayerNorm/bias)."
     )
@@ -245,7 +265,7 @@ class TrainConfig:
         positive_ints = ("max_length", "batch_size", "epochs", "token_budget")
         for name in positive_ints:
             value = getattr(self, name)
-            if name == "epochs" and value is None:
+            if name in ("epochs", "batch_size") and value is None:
                 continue
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise InputError(f"--{_flag(name)} must be a positive integer, got {value!r}.")
@@ -255,7 +275,9 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value <= 0):
                 raise InputError(f"--{_flag(name)} must be a positive integer, got {value!r}.")
-        if not (isinstance(self.learning_rate, (int, float)) and self.learning_rate > 0):
+        if self.learning_rate is not None and not (
+            isinstance(self.learning_rate, (int, float)) and self.learning_rate > 0
+        ):
             raise InputError(f"--learning-rate must be > 0, got {self.learning_rate!r}.")
         if self.weight_decay < 0:
             raise InputError(f"--weight-decay must be >= 0, got {self.weight_decay!r}.")

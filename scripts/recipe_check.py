@@ -6,10 +6,11 @@
     python scripts/recipe_check.py --output runs/a --table --include runs/b         # two pieces
 
 For every task this trains, on the same split and scored on the same held-out test split:
-- `default`: the default recipe (epochs from the token budget, the kept epoch and early stopping
-  by validation macro-F1 / micro-F1), seeds 42, 43, 44;
+- `default`: the default recipe (epochs from the token budget, batch and peak rate by steps per
+  epoch, the kept epoch and early stopping by validation macro-F1 / micro-F1), seeds 42, 43, 44;
 - `old`: the recipe before it, by explicit flags: `--epochs max(2, min(10, ceil(90 / steps per
-  epoch))) --early-stopping-metric val_loss`, seeds 42, 43, 44;
+  epoch))) --early-stopping-metric val_loss --batch-size 32 --learning-rate 8e-5`, seeds 42, 43,
+  44;
 - `sweep`: `kerasbert.experiments.sweep.run_sweep` with 12 trials over learning rate, epochs,
   warm-up and batch size (seed 42 for every trial: one training each), its best trial by
   validation loss scored on the test split;
@@ -56,11 +57,13 @@ SWEEP_SPACE = {
     "warmup_ratio": {"low": 0.0, "high": 0.2},
     "batch_size": [16, 32],
 }
-# Today's default before this recipe: at least 90 optimizer steps, 2 to 10 epochs.
+# Today's default before this recipe: at least 90 optimizer steps, 2 to 10 epochs, batch 32 and
+# peak rate 8e-5 whatever the set's size.
 OLD_MIN_STEPS, OLD_MIN_EPOCHS, OLD_MAX_EPOCHS = 90, 2, 10
+OLD_BATCH_SIZE, OLD_LEARNING_RATE = 32, 8e-5
 
 
-def old_epochs(train_examples: int, batch_size: int = 32) -> int:
+def old_epochs(train_examples: int, batch_size: int = OLD_BATCH_SIZE) -> int:
     """The epochs the old rule planned for `train_examples` texts."""
     steps = math.ceil(train_examples / batch_size)
     return max(OLD_MIN_EPOCHS, min(OLD_MAX_EPOCHS, math.ceil(OLD_MIN_STEPS / steps)))
@@ -101,7 +104,12 @@ def run_arm(
         [sweep] = [row for row in rows if row["task"] == task and row["arm"] == "sweep"]
         extra = dict(sweep["params"])
     if arm == "old":
-        extra = {"epochs": old_epochs(len(splits.train.texts)), "early_stopping_metric": "val_loss"}
+        extra = {
+            "epochs": old_epochs(len(splits.train.texts)),
+            "early_stopping_metric": "val_loss",
+            "batch_size": OLD_BATCH_SIZE,
+            "learning_rate": OLD_LEARNING_RATE,
+        }
     run_dir = output / "runs" / f"{task}-{arm}-{seed}"
     config = TrainConfig(**settings, **extra, seed=seed, output_dir=str(run_dir), overwrite=True)
     run(config, splits=splits)
@@ -152,6 +160,8 @@ def _row(task, arm, seed, run, seconds, extra=None) -> dict[str, Any]:
         "accuracy": metrics.get("accuracy"),
         "baseline": metrics["baseline"][headline],
         "epochs": recipe.get("epochs"),
+        "batch_size": recipe.get("batch_size"),
+        "learning_rate": recipe.get("learning_rate"),
         "epochs_trained": recipe.get("epochs_trained"),
         "kept_epoch": recipe.get("kept_epoch"),
         "recipe": recipe.get("ended"),
@@ -164,9 +174,9 @@ def summarise(rows: list[dict[str, Any]]) -> str:
     """The Markdown table: per task and arm, mean ± sd test metric over the seeds run."""
     lines = [
         "| task | metric | default recipe | today's default (old) | sweep best (trials) | "
-        "sweep's best settings, 3 seeds | default − sweep | default epochs run / planned → "
-        "kept | TF-IDF |",
-        "|---|---|---|---|---|---|---:|---|---:|",
+        "sweep's best settings, 3 seeds | default − sweep best | default − sweep's settings | "
+        "default epochs run / planned → kept | TF-IDF |",
+        "|---|---|---|---|---|---|---:|---:|---|---:|",
     ]
     for task in TASKS:
         mine = [row for row in rows if row["task"] == task]
@@ -184,20 +194,33 @@ def summarise(rows: list[dict[str, Any]]) -> str:
                 f"{sweeps[0]['test']:.4f} ({counts.get('complete', 0)} complete + "
                 f"{counts.get('pruned', 0)} pruned of {sweeps[0].get('trials_planned', 12)})"
             )
-        gap = (
-            f"{100 * (means['default'] - means['sweep']):+.2f} pt"
-            if means["default"] is not None and means["sweep"] is not None
+        gaps = [
+            f"{100 * (means['default'] - means[arm]):+.2f} pt"
+            if means["default"] is not None and means[arm] is not None
             else "not run"
-        )
+            for arm in ("sweep", "sweep-params")
+        ]
         runs = [row for row in mine if row["arm"] == "default"]
         epochs = ", ".join(
             f"{row['epochs_trained']}/{row['epochs']}→{row['kept_epoch']}" for row in runs
         )
         lines.append(
-            f"| {TASKS[task][2]} | {mine[0]['metric']} | {' | '.join(cells)} | {gap} | "
+            f"| {TASKS[task][2]} | {mine[0]['metric']} | {' | '.join(cells)} | {' | '.join(gaps)} | "
             f"{epochs or '–'} | {mine[0]['baseline']:.4f} |"
         )
     return "\n".join(lines)
+
+
+def merge_rows(folders: list[Path]) -> list[dict[str, Any]]:
+    """The rows of the folders' `recipe_check.json`; a (task, arm) pair comes from the first
+    folder that has it, so a re-run arm (a new default rule) replaces the older rows whole."""
+    rows: list[dict[str, Any]] = []
+    for folder in folders:
+        path = folder / "recipe_check.json"
+        found = json.loads(path.read_text()) if path.exists() else []
+        have = {(row["task"], row["arm"]) for row in rows}
+        rows += [row for row in found if (row["task"], row["arm"]) not in have]
+    return rows
 
 
 def _cell(values: list[float]) -> str:
@@ -246,16 +269,13 @@ def main(argv: list[str] | None = None) -> int:
         nargs="*",
         type=Path,
         default=[],
-        help="With --table: also the rows of these --output folders (pieces run side by side).",
+        help="With --table: also the rows of these --output folders (pieces run side by side), "
+        "for the (task, arm) pairs that --output, or a folder named before, does not have.",
     )
     args = parser.parse_args(argv)
     args.output.mkdir(parents=True, exist_ok=True)
     if args.table:
-        rows = []
-        for folder in [args.output, *args.include]:
-            path = folder / "recipe_check.json"
-            rows += json.loads(path.read_text()) if path.exists() else []
-        print(summarise(rows))
+        print(summarise(merge_rows([args.output, *args.include])))
         return 0
     from kerasbert.common.logs import setup_logging
 

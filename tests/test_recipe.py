@@ -1,5 +1,6 @@
-"""The default recipe: epochs from the token budget, the kept epoch and early stopping by the
-task's validation metric, user flags kept exactly, and a resumed run on the plan it started with."""
+"""The default recipe: epochs from the token budget, batch and peak rate by steps per epoch, the
+kept epoch and early stopping by the task's validation metric, user flags kept exactly, and a
+resumed run on the plan it started with."""
 
 from __future__ import annotations
 
@@ -10,14 +11,28 @@ import pytest
 from conftest import LEARNABLE_SETTINGS, tiny_config
 from sklearn.metrics import f1_score
 
-from kerasbert.config import MAX_AUTO_EPOCHS, TrainConfig, planned_epochs
+from kerasbert.config import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_LEARNING_RATE,
+    MAX_AUTO_EPOCHS,
+    MIN_EPOCH_STEPS,
+    SMALL_SET_BATCH_SIZE,
+    TrainConfig,
+    planned_epochs,
+)
 from kerasbert.training.callbacks import (
     ResumableEarlyStopping,
     make_callbacks,
     past_monitor_values,
     validation_f1,
 )
-from kerasbert.training.recipe import describe_recipe, finish_recipe, kept_epoch, plan_recipe
+from kerasbert.training.recipe import (
+    describe_recipe,
+    finish_recipe,
+    kept_epoch,
+    plan_batch_size,
+    plan_recipe,
+)
 from kerasbert.training.rundir import RunDir
 from kerasbert.training.tfkeras import keras
 
@@ -37,26 +52,29 @@ def test_epochs_follow_the_token_budget_within_bounds() -> None:
 
 
 def test_flags_override_the_recipe_exactly_and_are_named_as_the_users() -> None:
-    auto = plan_recipe(TrainConfig(), 20, 70_000, multi_label=False)
+    auto = plan_recipe(TrainConfig(), 2_000, 70_000, multi_label=False)
     assert (auto.epochs, auto.metric, auto.learning_rate, auto.warmup_ratio) == (
         5,
         "val_macro_f1",
         8e-5,
         0.1,
     )
+    assert (auto.batch_size, auto.steps_per_epoch) == (32, 63)  # ceil(2,000 / 32)
     assert auto.epochs_from.startswith("auto: ceil(token budget 350,000 / 70,000")
+    assert auto.batch_size_from == "auto: 63 steps per epoch at batch 32, at least 32"
     assert (auto.learning_rate_from, auto.patience_from) == ("default", "default")
-    assert auto.warmup_steps == 10  # 10% of 5 x 20 steps
-    assert plan_recipe(TrainConfig(), 20, 70_000, multi_label=True).metric == "val_micro_f1"
+    assert auto.warmup_steps == 31  # int(10% of 5 x 63 steps)
+    assert plan_recipe(TrainConfig(), 2_000, 70_000, multi_label=True).metric == "val_micro_f1"
 
     user = TrainConfig(
         epochs=3,
+        batch_size=32,
         learning_rate=3e-5,
         warmup_ratio=0.05,
         early_stopping_patience=1,
         early_stopping_metric="val_loss",
     )
-    mine = plan_recipe(user, 20, 70_000, multi_label=False)
+    mine = plan_recipe(user, 640, 70_000, multi_label=False)  # a small set: the rule would halve
     assert (mine.epochs, mine.learning_rate, mine.warmup_ratio, mine.patience, mine.metric) == (
         3,
         3e-5,
@@ -64,23 +82,71 @@ def test_flags_override_the_recipe_exactly_and_are_named_as_the_users() -> None:
         1,
         "val_loss",
     )
+    assert (mine.batch_size, mine.steps_per_epoch) == (32, 20)
     assert mine.warmup_steps == 3  # int(0.05 x 60)
     assert mine.epochs_from == "--epochs (yours)"
+    assert mine.batch_size_from == "--batch-size (yours)"
     assert mine.learning_rate_from == "--learning-rate (yours)"
     assert mine.warmup_from.startswith("--warmup-ratio (yours)")
     assert mine.patience_from == "--early-stopping-patience (yours)"
     assert mine.metric_from == "--early-stopping-metric (yours)"
 
 
+def test_the_default_job_and_large_sets_keep_their_recipe() -> None:
+    """bbc-news (1,489 training articles at up to 128 tokens: 47 steps at batch 32) trains as
+    before the small-set rule; 60,000 short texts get no more epochs and no smaller batch."""
+    news = plan_recipe(TrainConfig(), 1_489, 190_572, multi_label=False)
+    assert (news.epochs, news.batch_size, news.steps_per_epoch) == (2, 32, 47)
+    assert (news.learning_rate, news.warmup_steps, news.patience) == (8e-5, 9, 2)
+    assert news.learning_rate_from == "default"
+    large = plan_recipe(TrainConfig(), 60_000, 60_000 * 12, multi_label=False)
+    assert (large.epochs, large.batch_size, large.learning_rate) == (2, 32, 8e-5)
+    # On several replicas the steps count global batches: 4 x 32 per step.
+    assert plan_batch_size(TrainConfig(), 3_000, replicas=4)[0] == SMALL_SET_BATCH_SIZE
+
+
+def test_a_small_set_trains_at_the_small_batch_and_a_linearly_scaled_rate() -> None:
+    """Under MIN_EPOCH_STEPS steps per epoch at the default batch: half the batch, half the rate;
+    the record says why."""
+    edge = DEFAULT_BATCH_SIZE * MIN_EPOCH_STEPS  # 1,024 examples: exactly 32 steps
+    assert plan_batch_size(TrainConfig(), edge)[0] == DEFAULT_BATCH_SIZE
+    assert plan_batch_size(TrainConfig(), edge - DEFAULT_BATCH_SIZE)[0] == SMALL_SET_BATCH_SIZE
+    small = plan_recipe(TrainConfig(), 500, 4_274, multi_label=False)
+    assert (small.batch_size, small.steps_per_epoch, small.epochs) == (16, 32, MAX_AUTO_EPOCHS)
+    assert small.learning_rate == pytest.approx(DEFAULT_LEARNING_RATE / 2)
+    assert small.warmup_steps == 32  # 10% of 10 x 32 steps
+    assert small.batch_size_from == (
+        "auto: 500 training examples make 16 steps per epoch at batch 32, under 32"
+    )
+    assert small.learning_rate_from == "auto: 8e-05 × batch 16 / 32"
+    line = describe_recipe(small.to_dict())
+    assert "batch 16 (auto: 500 training examples make 16 steps" in line
+    assert "learning rate 4e-05 (auto: 8e-05 × batch 16 / 32)" in line
+
+    # Each flag overrides exactly, whatever the rule would pick.
+    rate = plan_recipe(TrainConfig(learning_rate=8e-5), 500, 4_274, multi_label=False)
+    assert (rate.batch_size, rate.learning_rate) == (16, 8e-5)
+    assert rate.learning_rate_from == "--learning-rate (yours)"
+    batch = plan_recipe(TrainConfig(batch_size=32), 500, 4_274, multi_label=False)
+    assert (batch.batch_size, batch.steps_per_epoch, batch.learning_rate) == (32, 16, 8e-5)
+    assert batch.learning_rate_from == "default"  # a user's batch keeps the default rate
+    assert plan_recipe(TrainConfig(batch_size=8), 500, 4_274, False).learning_rate == 8e-5
+
+
 def test_a_resumed_recipe_is_read_back_not_recomputed() -> None:
-    started = plan_recipe(TrainConfig(), 20, 70_000, multi_label=False).to_dict()
+    started = plan_recipe(TrainConfig(), 2_000, 70_000, multi_label=False).to_dict()
     started["epochs"] = 4  # as if the rule had changed since the run started
-    resumed = plan_recipe(TrainConfig(), 20, 10_000, multi_label=False, previous=started)
-    assert resumed.to_dict() == {**started, "total_steps": 4 * 20}
+    started["batch_size"], started["learning_rate"] = 24, 5e-5
+    resumed = plan_recipe(TrainConfig(), 500, 10_000, multi_label=False, previous=started)
+    assert resumed.to_dict() == {**started, "total_steps": 4 * 63}
+    # A record from before the batch was planned: the run trained at its config's batch.
+    del started["batch_size"], started["batch_size_from"]
+    old = plan_recipe(TrainConfig(batch_size=32), 500, 10_000, multi_label=False, previous=started)
+    assert (old.batch_size, old.epochs, old.learning_rate) == (32, 4, 5e-5)
 
 
 def test_the_ending_is_said_in_words() -> None:
-    recipe = plan_recipe(TrainConfig(), 20, 70_000, multi_label=False)
+    recipe = plan_recipe(TrainConfig(), 2_000, 70_000, multi_label=False)
     history = {"epoch": [1, 2, 3, 4], "val_macro_f1": [0.7, 0.8, 0.8, 0.75]}
     record = finish_recipe(recipe, history)
     assert (record["epochs_trained"], record["kept_epoch"]) == (4, 2)
@@ -230,7 +296,7 @@ def test_the_report_says_what_the_recipe_chose_and_why(tmp_path) -> None:
     from kerasbert.evaluation.report import write_report
 
     run_dir = make_run_dir(tmp_path)
-    recipe = plan_recipe(TrainConfig(), 20, 70_000, multi_label=False)
+    recipe = plan_recipe(TrainConfig(), 2_000, 70_000, multi_label=False)
     history = {"epoch": [1, 2, 3, 4], "val_macro_f1": [0.7, 0.8, 0.79, 0.78]}
     summary = json.loads((run_dir / "data_summary.json").read_text())
     summary["recipe"] = finish_recipe(recipe, history)
@@ -239,7 +305,8 @@ def test_the_report_says_what_the_recipe_chose_and_why(tmp_path) -> None:
     assert (
         "Recipe: epochs: auto → 5 (auto: ceil(token budget 350,000 / 70,000 tokens per epoch) "
         "= 5), stopped at 4: validation macro-F1 did not rise for 2 epochs after epoch 2; kept "
-        "epoch 2; epoch kept and stopping by validation macro-F1 (auto: single-label)"
+        "epoch 2; batch 32 (auto: 63 steps per epoch at batch 32, at least 32); epoch kept and "
+        "stopping by validation macro-F1 (auto: single-label)"
     ) in report
     assert "Kept: epoch 2 (best validation macro-F1)." in report
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from kerasbert.common.errors import InputError
 from kerasbert.common.settings import setting
-from kerasbert.config import PRECISIONS, TrainConfig
+from kerasbert.config import DEFAULT_LEARNING_RATE, PRECISIONS, TrainConfig
 
 # The padding modes compared: every batch padded to the maximum length, random batches padded
 # to their own longest text (the transformers-examples way), kerasbert's length buckets.
@@ -109,7 +109,7 @@ class BenchmarkConfig:
         "(cpu_bfloat16 on a CPU with native bf16, else fp32).",
     )
     learning_rate: float = setting(
-        TrainConfig.learning_rate, "Peak AdamW learning rate (the training job's default)."
+        DEFAULT_LEARNING_RATE, "Peak AdamW learning rate (the training job's default)."
     )
     freeze_embeddings: bool = setting(
         TrainConfig.freeze_embeddings,

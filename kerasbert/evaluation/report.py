@@ -181,8 +181,16 @@ def _configuration(
 ) -> str:
     if not config:
         return ""
-    # Without --epochs the run chose its epochs from its data size: show what it trained.
-    shown = {**config, "epochs": config.get("epochs") or schedule.get("epochs")}
+    # Settings left unset were chosen by the run's recipe from its data: show what it trained.
+    chosen = {"epochs": schedule.get("epochs"), **(recipe or {})}
+    shown = {
+        **config,
+        **{
+            name: chosen.get(name)
+            for name in ("epochs", "batch_size", "learning_rate")
+            if config.get(name) is None
+        },
+    }
     rows = [(f"`{key}`", _code(shown[key])) for key in _KEY_SETTINGS if key in config]
     lines = ["## Configuration", ""]
     if recipe:

@@ -21,7 +21,7 @@ import numpy as np
 
 from kerasbert.common.files import write_json
 from kerasbert.common.names import Task
-from kerasbert.config import TrainConfig
+from kerasbert.config import DEFAULT_LEARNING_RATE, TrainConfig
 from kerasbert.training.tfkeras import keras, tf
 
 if TYPE_CHECKING:
@@ -150,6 +150,7 @@ def find_learning_rate(
     from kerasbert.common.errors import InputError
     from kerasbert.data.splits import splits_for
     from kerasbert.training import checkpoint, pipeline
+    from kerasbert.training.recipe import plan_batch_size
     from kerasbert.training.strategy import create_strategy, precision_scope, resolve_precision
 
     if not 0 < start < end:
@@ -169,7 +170,9 @@ def find_learning_rate(
                 tokenizer, train.texts, config.max_length, train.text_pairs, config.truncation
             )
             labels = train.label_ids(splits.labels)
-            batch = config.batch_size * strategy.num_replicas_in_sync
+            replicas = strategy.num_replicas_in_sync
+            # The batch the run would train with: the rates it tests are for that batch.
+            batch = plan_batch_size(config, len(encoded), replicas)[0] * replicas
             per_epoch = pipeline.steps_per_epoch(len(encoded), batch, config.padding == "fixed")
             data = pipeline.make_dataset(
                 encoded,
@@ -224,7 +227,7 @@ def _start_model(config: TrainConfig, splits, model_path: str, strategy, encoded
         # The rate given here is replaced by `LearningRateRangeTest`'s ramp before the first step.
         compile_classifier(
             model,
-            learning_rate=config.learning_rate,
+            learning_rate=DEFAULT_LEARNING_RATE,
             total_steps=steps,
             warmup_steps=0,
             weight_decay=config.weight_decay,

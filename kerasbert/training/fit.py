@@ -71,7 +71,7 @@ class Inputs:
     label_ids: dict[str, np.ndarray]
     summary: dict[str, Any]
     padding: str
-    global_batch: int
+    replicas: int
 
 
 def fit_run(
@@ -165,7 +165,6 @@ def fit_run(
 def _prepare_inputs(config, splits: DataSplits, tokenizer, strategy, precision: str) -> Inputs:
     """Tokenize every split once and describe the data, padding and hardware of the run."""
     replicas = strategy.num_replicas_in_sync
-    global_batch = config.batch_size * replicas
     # Fixed shapes with dropped remainders are what TPUs compile; CPU/GPU skip padding instead.
     padding = "fixed" if type(strategy).__name__.startswith("TPU") else config.padding
     encoded = {
@@ -188,9 +187,6 @@ def _prepare_inputs(config, splits: DataSplits, tokenizer, strategy, precision: 
             )
             label_ids[name] = label_ids[name][owners]
     windows = {name: len(encoded[name]) for name in ("train", "validation")}
-    train_batches = pipeline.plan_batches(
-        encoded["train"].lengths, global_batch, padding, np.random.default_rng(config.seed)
-    )
     summary = splits.summary()
     summary["token_lengths"] = {
         name: pipeline.token_length_stats(
@@ -201,14 +197,7 @@ def _prepare_inputs(config, splits: DataSplits, tokenizer, strategy, precision: 
         )
         for name in ("train", "test")
     }
-    summary["padding"] = {
-        "mode": padding,
-        "train_padding_efficiency": pipeline.padding_efficiency(
-            encoded["train"].lengths,
-            train_batches,
-            config.max_length if padding == "fixed" else None,
-        ),
-    }
+    summary["padding"] = {"mode": padding}
     if config.long_documents == "windows":
         specials = len(tokenizer.build_inputs_with_special_tokens([]))
         summary["windows"] = {
@@ -218,10 +207,9 @@ def _prepare_inputs(config, splits: DataSplits, tokenizer, strategy, precision: 
     summary["strategy"] = {
         "name": type(strategy).__name__,
         "replicas": replicas,
-        "global_batch_size": global_batch,
         "precision": precision,
     }
-    return Inputs(encoded, label_ids, summary, padding, global_batch)
+    return Inputs(encoded, label_ids, summary, padding, replicas)
 
 
 def _fit(
@@ -290,7 +278,7 @@ def _fit(
         config.model,
         len(train),
         recipe.steps_per_epoch,
-        inputs.global_batch,
+        recipe.batch_size * inputs.replicas,
         inputs.padding,
         100 * inputs.summary["padding"]["train_padding_efficiency"],
     )
@@ -336,9 +324,26 @@ def _datasets(
     """
     drop_remainder = inputs.padding == "fixed"
     train = inputs.encoded["train"]
-    steps_per_epoch = pipeline.steps_per_epoch(len(train), inputs.global_batch, drop_remainder)
-    recipe = plan_recipe(config, steps_per_epoch, int(np.sum(train.lengths)), multi_label, previous)
-    epochs = recipe.epochs
+    # Planned on the examples the run trains on (distillation may have added copies).
+    recipe = plan_recipe(
+        config,
+        len(train),
+        int(np.sum(train.lengths)),
+        multi_label,
+        previous,
+        inputs.replicas,
+        drop_remainder,
+    )
+    epochs, steps_per_epoch = recipe.epochs, recipe.steps_per_epoch
+    global_batch = recipe.batch_size * inputs.replicas
+    inputs.summary["strategy"]["global_batch_size"] = global_batch
+    inputs.summary["padding"]["train_padding_efficiency"] = pipeline.padding_efficiency(
+        train.lengths,
+        pipeline.plan_batches(
+            train.lengths, global_batch, inputs.padding, np.random.default_rng(config.seed)
+        ),
+        config.max_length if inputs.padding == "fixed" else None,
+    )
     inputs.summary["recipe"] = recipe.to_dict()
     inputs.summary["schedule"] = {
         "epochs": epochs,
@@ -349,7 +354,7 @@ def _datasets(
     train_data = pipeline.make_dataset(
         train,
         inputs.label_ids["train"],
-        inputs.global_batch,
+        global_batch,
         padding=inputs.padding,
         shuffle=True,
         seed=config.seed,
@@ -360,7 +365,7 @@ def _datasets(
     validation_data = pipeline.make_dataset(
         inputs.encoded["validation"],
         inputs.label_ids["validation"],
-        inputs.global_batch,
+        global_batch,
         padding=inputs.padding,
     )
     return train_data, validation_data, recipe

@@ -25,6 +25,7 @@ from kerasbert.common.decision import to_probabilities
 from kerasbert.common.names import MODEL_INPUT_NAMES, PIPELINE_INPUT_NAMES, Task
 from kerasbert.common.truncation import check_truncation, kept_positions
 from kerasbert.common.windows import average_windows, check_overlap, split_windows
+from kerasbert.training.recipe import steps_per_epoch
 
 # Sorting within chunks of 50 batches keeps batches of near-equal length while the batches still
 # differ from epoch to epoch (sorting the whole set would fix the batch contents forever).
@@ -271,10 +272,6 @@ def make_dataset(
 def _label_tensor(labels: np.ndarray) -> np.ndarray:
     """Class ids as int32; multi-label multi-hot rows (2-D) as float32, what the BCE takes."""
     return labels.astype(np.float32 if labels.ndim == 2 else np.int32)
-
-
-def steps_per_epoch(examples: int, batch_size: int, drop_remainder: bool) -> int:
-    return examples // batch_size if drop_remainder else -(-examples // batch_size)
 
 
 def predict_logits(model, encoded: Encoded, batch_size: int = 64) -> np.ndarray:

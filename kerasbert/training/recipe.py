@@ -1,9 +1,9 @@
-"""The training recipe of a run: what it chose for epochs, stopping, learning rate and warm-up,
-why, and how the run ended.
+"""The training recipe of a run: what it chose for epochs, batch, stopping, learning rate and
+warm-up, why, and how the run ended.
 
-`plan_recipe` resolves the settings a user left at their defaults (`--epochs` unset, the
-`--early-stopping-metric` auto) into the values the run uses and says where each came from; a
-user-given value is kept exactly. The record goes into the run's `data_summary.json` under
+`plan_recipe` resolves the settings a user left at their defaults (`--epochs`, `--batch-size` and
+`--learning-rate` unset, the `--early-stopping-metric` auto) into the values the run uses and says
+where each came from; a user-given value is kept exactly. The record goes into the run's `data_summary.json` under
 `recipe`, is read back by a resumed run (the same plan, not a recomputed one), and `finish_recipe`
 adds how training ended ("stopped at 4: validation macro-F1 did not rise for 2 epochs") once
 `fit` returns. The report prints `describe_recipe`.
@@ -17,8 +17,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from kerasbert.config import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_LEARNING_RATE,
     MAX_AUTO_EPOCHS,
     MIN_AUTO_EPOCHS,
+    MIN_EPOCH_STEPS,
+    SMALL_SET_BATCH_SIZE,
     TrainConfig,
     planned_epochs,
 )
@@ -52,6 +56,8 @@ class Recipe:
 
     epochs: int
     epochs_from: str
+    batch_size: int
+    batch_size_from: str
     steps_per_epoch: int
     epoch_tokens: int
     metric: str
@@ -81,23 +87,74 @@ class Recipe:
         return cls(**{name: values[name] for name in names})
 
 
+def steps_per_epoch(examples: int, batch_size: int, drop_remainder: bool) -> int:
+    """Optimizer steps in one pass over `examples` (`drop_remainder`: a last partial batch is
+    dropped, as fixed shapes do)."""
+    return examples // batch_size if drop_remainder else -(-examples // batch_size)
+
+
+def plan_batch_size(config: TrainConfig, train_examples: int, replicas: int = 1) -> tuple[int, str]:
+    """The batch per replica a run trains with, and why: `--batch-size` if given, else
+    `SMALL_SET_BATCH_SIZE` when an epoch at `DEFAULT_BATCH_SIZE` would take fewer than
+    `MIN_EPOCH_STEPS` steps, else `DEFAULT_BATCH_SIZE`.
+
+    >>> plan_batch_size(TrainConfig(), 500)[0], plan_batch_size(TrainConfig(), 1_489)[0]
+    (16, 32)
+    """
+    if config.batch_size is not None:
+        return config.batch_size, "--batch-size (yours)"
+    steps = steps_per_epoch(train_examples, DEFAULT_BATCH_SIZE * replicas, drop_remainder=False)
+    if steps < MIN_EPOCH_STEPS:
+        return SMALL_SET_BATCH_SIZE, (
+            f"auto: {train_examples:,} training examples make {steps} steps per epoch at batch "
+            f"{DEFAULT_BATCH_SIZE}, under {MIN_EPOCH_STEPS}"
+        )
+    return DEFAULT_BATCH_SIZE, (
+        f"auto: {steps} steps per epoch at batch {DEFAULT_BATCH_SIZE}, at least {MIN_EPOCH_STEPS}"
+    )
+
+
+def plan_learning_rate(config: TrainConfig, batch_size: int) -> tuple[float, str]:
+    """The peak learning rate, and why: `--learning-rate` if given; else `DEFAULT_LEARNING_RATE`,
+    scaled linearly to the batch when the recipe picked the batch (a user's `--batch-size`
+    keeps the default rate, as before the rule)."""
+    if config.learning_rate is not None:
+        return config.learning_rate, "--learning-rate (yours)"
+    if config.batch_size is not None or batch_size == DEFAULT_BATCH_SIZE:
+        return DEFAULT_LEARNING_RATE, "default"
+    rate = DEFAULT_LEARNING_RATE * batch_size / DEFAULT_BATCH_SIZE
+    return rate, f"auto: {DEFAULT_LEARNING_RATE:g} × batch {batch_size} / {DEFAULT_BATCH_SIZE}"
+
+
 def plan_recipe(
     config: TrainConfig,
-    steps_per_epoch: int,
+    train_examples: int,
     epoch_tokens: int,
     multi_label: bool,
     previous: dict[str, Any] | None = None,
+    replicas: int = 1,
+    drop_remainder: bool = False,
 ) -> Recipe:
-    """The run's recipe; `previous`, the record of the run being resumed, is kept as it was.
+    """The run's recipe for `train_examples` training examples holding `epoch_tokens` tokens,
+    on `replicas` replicas (`drop_remainder`: fixed shapes drop a last partial batch);
+    `previous`, the record of the run being resumed, is kept as it was.
 
     Example:
-    >>> recipe = plan_recipe(TrainConfig(), steps_per_epoch=16, epoch_tokens=8_000,
+    >>> recipe = plan_recipe(TrainConfig(), train_examples=500, epoch_tokens=8_000,
     ...                      multi_label=False)
     >>> recipe.epochs, recipe.epochs_from, recipe.metric
     (10, 'auto: ceil(token budget 350,000 / 8,000 tokens per epoch) = 44, capped at 10', 'val_macro_f1')
+    >>> recipe.batch_size, recipe.steps_per_epoch, recipe.learning_rate
+    (16, 32, 4e-05)
     """
+    batch_size, batch_size_from = plan_batch_size(config, train_examples, replicas)
     if previous:
-        return Recipe.from_dict(previous)
+        # A record from before the batch was planned trained at its config's batch.
+        return Recipe.from_dict(
+            {"batch_size": batch_size, "batch_size_from": batch_size_from, **previous}
+        )
+    steps = steps_per_epoch(train_examples, batch_size * replicas, drop_remainder)
+    learning_rate, learning_rate_from = plan_learning_rate(config, batch_size)
     epochs = planned_epochs(config, epoch_tokens)
     if config.epochs is not None:
         epochs_from = "--epochs (yours)"
@@ -122,16 +179,18 @@ def plan_recipe(
     return Recipe(
         epochs=epochs,
         epochs_from=epochs_from,
-        steps_per_epoch=steps_per_epoch,
+        batch_size=batch_size,
+        batch_size_from=batch_size_from,
+        steps_per_epoch=steps,
         epoch_tokens=epoch_tokens,
         metric=metric,
         metric_from=metric_from,
         patience=config.early_stopping_patience,
         patience_from=_source(config, "early_stopping_patience"),
-        learning_rate=config.learning_rate,
-        learning_rate_from=_source(config, "learning_rate"),
+        learning_rate=learning_rate,
+        learning_rate_from=learning_rate_from,
         warmup_ratio=config.warmup_ratio,
-        warmup_steps=int(config.warmup_ratio * epochs * steps_per_epoch),
+        warmup_steps=int(config.warmup_ratio * epochs * steps),
         warmup_from=_source(config, "warmup_ratio") + ", of the planned steps",
     )
 
@@ -194,6 +253,9 @@ def describe_recipe(record: dict[str, Any]) -> str:
     epochs = f"epochs: {'auto → ' if auto else ''}{record['epochs']} ({record['epochs_from']})"
     if record.get("ended"):
         epochs += f", {record['ended']}"
+    # Records written before the batch was planned do not name it.
+    if "batch_size" in record:
+        epochs += f"; batch {record['batch_size']} ({record['batch_size_from']})"
     return (
         f"{epochs}; epoch kept and stopping by {METRIC_NAMES[record['metric']]} "
         f"({record['metric_from']}), "
