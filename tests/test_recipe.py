@@ -301,7 +301,12 @@ def test_the_report_says_what_the_recipe_chose_and_why(tmp_path) -> None:
     summary = json.loads((run_dir / "data_summary.json").read_text())
     summary["recipe"] = finish_recipe(recipe, history)
     (run_dir / "data_summary.json").write_text(json.dumps(summary))
+    # Batch and rate left to the recipe: the settings table shows what it chose.
+    config = json.loads((run_dir / "config.json").read_text())
+    config.update(batch_size=None, learning_rate=None)
+    (run_dir / "config.json").write_text(json.dumps(config))
     report = write_report(run_dir).read_text(encoding="utf-8")
+    assert "| `batch_size` | `32` |" in report and "| `learning_rate` | `8e-05` |" in report
     assert (
         "Recipe: epochs: auto → 5 (auto: ceil(token budget 350,000 / 70,000 tokens per epoch) "
         "= 5), stopped at 4: validation macro-F1 did not rise for 2 epochs after epoch 2; kept "
