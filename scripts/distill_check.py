@@ -3,6 +3,7 @@
     python scripts/distill_check.py --output runs/distill                  # bbc-headlines × seeds 1 2 3, N = 3
     python scripts/distill_check.py --data bbc-pairs --seeds 1 --output runs/distill-pairs
     python scripts/distill_check.py --data bbc-multilabel --seeds 1 --output runs/distill-multilabel
+    python scripts/distill_check.py --name distilled-aug --augment 4          # a variant beside the others
 
 For every seed, in `--output`: the default job's teacher (`teacher-s<S>`, what
 `python scripts/train.py --data D --seed S` trains), the label-only student of `--layers` layers
