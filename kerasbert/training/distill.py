@@ -184,12 +184,7 @@ def extra_texts(settings: DistillSettings, splits: DataSplits, seen: set) -> dic
         len(texts),
         len(keep),
     )
-    return {
-        "texts": [texts[index] for index in keep],
-        "pairs": None if pairs is None else [pairs[index] for index in keep],
-        "read": len(texts),
-        "kept": len(keep),
-    }
+    return _kept(texts, pairs, keep)
 
 
 def _unseen(texts: list[str], pairs: list[str] | None, seen: set) -> list[int]:
@@ -200,6 +195,16 @@ def _unseen(texts: list[str], pairs: list[str] | None, seen: set) -> list[int]:
             seen.add(key)
             keep.append(index)
     return keep
+
+
+def _kept(texts: list[str], pairs: list[str] | None, keep: list[int]) -> dict[str, Any]:
+    """The texts (pairs) at `keep`, with how many were read and kept."""
+    return {
+        "texts": [texts[index] for index in keep],
+        "pairs": None if pairs is None else [pairs[index] for index in keep],
+        "read": len(texts),
+        "kept": len(keep),
+    }
 
 
 def augment_copies(settings: DistillSettings, config: TrainConfig, epoch_tokens: int) -> int:
@@ -237,10 +242,7 @@ def augmented_texts(
         len(keep),
     )
     return {
-        "texts": [texts[index] for index in keep],
-        "pairs": None if pairs is None else [pairs[index] for index in keep],
-        "read": len(texts),
-        "kept": len(keep),
+        **_kept(texts, pairs, keep),
         "record": {
             **dataclasses.asdict(augmentation),
             "source": "--augment" if settings.augment is not None else "auto",
