@@ -180,4 +180,6 @@ def test_report_shows_the_words_behind_explained_texts_escaped_and_linked(tmp_pa
     assert "**sport** (0.910) · mistake, true business · test text 3" in section
     # The three strongest supporting words in bold, raw HTML escaped, the opposing word listed.
     assert "> Shares **\\<b\\>rose\\</b\\>** after **the** **match**" in section
-    assert "for: match +2.00, \\<b\\>rose\\</b\\> +0.10, the +0.05 · against: Shares -0.50" in section
+    assert (
+        "for: match +2.00, \\<b\\>rose\\</b\\> +0.10, the +0.05 · against: Shares -0.50" in section
+    )
