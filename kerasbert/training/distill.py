@@ -112,12 +112,22 @@ def fit_student(
     _check_same_splits(teacher, splits)
     student = RunDir.for_settings(config)
     seen = {key for name in ("train", "validation", "test") for key in getattr(splits, name).keys()}
+    # One tokenizer (the teacher's, which the student inherits) and one encoding of each text,
+    # for the copies' token count and the teacher's targets alike.
+    tokenizer = checkpoint.load_tokenizer(config.model)
+    train = splits.train
+    encoded = {"train": _encode(tokenizer, config, train.texts, train.text_pairs)}
     from_data = extra_texts(settings, splits, seen) if settings.data else None
-    augmented = augmented_texts(settings, config, splits, seen)
+    epoch_tokens = int(np.sum(encoded["train"].lengths))
+    augmented = augmented_texts(settings, config, splits, seen, tokenizer, epoch_tokens)
     extra = _join(from_data, augmented)
-    targets = _stored_targets(student, config, splits, extra)
+    if extra is not None:
+        extra["encoded"] = encoded["extra"] = _encode(
+            tokenizer, config, extra["texts"], extra["pairs"]
+        )
+    targets = _stored_targets(student, config, encoded)
     if targets is None:
-        targets = teacher_targets(teacher, config, splits, extra)
+        targets = teacher_targets(teacher, encoded)
     layer_map = checkpoint.select_layers(teacher.layers, settings.layers)
     record = {
         "teacher": {"run": str(teacher.run.path.resolve()), "layers": teacher.layers},
@@ -218,16 +228,18 @@ def augment_copies(settings: DistillSettings, config: TrainConfig, epoch_tokens:
 
 
 def augmented_texts(
-    settings: DistillSettings, config: TrainConfig, splits: DataSplits, seen: set
+    settings: DistillSettings,
+    config: TrainConfig,
+    splits: DataSplits,
+    seen: set,
+    tokenizer,
+    epoch_tokens: int,
 ) -> dict[str, Any] | None:
     """Changed copies of the training texts (`kerasbert.data.augment`) not in `seen`, in the
-    shape of `extra_texts`' answer plus the record of how they were made; None for no copies."""
-    tokenizer = checkpoint.load_tokenizer(config.model)
+    shape of `extra_texts`' answer plus the record of how they were made; None for no copies.
+    `epoch_tokens`: the training split's tokens (`augment_copies`)."""
     train = splits.train
-    encoded = pipeline.encode(
-        tokenizer, train.texts, config.max_length, train.text_pairs, config.truncation
-    )
-    copies = augment_copies(settings, config, int(sum(len(ids) for ids in encoded.ids)))
+    copies = augment_copies(settings, config, epoch_tokens)
     if copies == 0:
         return None
     augmentation = Augmentation(copies)
@@ -265,40 +277,26 @@ def _join(first: dict[str, Any] | None, second: dict[str, Any] | None) -> dict[s
 
 
 def teacher_targets(
-    teacher: Teacher, config: TrainConfig, splits: DataSplits, extra: dict[str, Any] | None
+    teacher: Teacher, encoded: dict[str, pipeline.Encoded]
 ) -> dict[str, np.ndarray]:
-    """The teacher's logits on the training split (and the extra texts), tokenized
-    as the student will be, predicted in float32."""
+    """The teacher's logits on the encoded training split (and extra texts), tokenized as the
+    student will be, predicted in float32."""
     from kerasbert.training.checkpoint import load_trained_model
 
-    model, tokenizer = load_trained_model(teacher.run.model)
-    sources = {"train": splits.train}
-    targets = {
-        name: pipeline.predict_logits(
-            model,
-            pipeline.encode(
-                tokenizer, examples.texts, config.max_length, examples.text_pairs, config.truncation
-            ),
-        )
-        for name, examples in sources.items()
-    }
-    if extra is not None:
-        extra["encoded"] = _encode_extra(tokenizer, config, extra)
-        targets["extra"] = pipeline.predict_logits(model, extra["encoded"])
+    model, _ = load_trained_model(teacher.run.model)
+    targets = {name: pipeline.predict_logits(model, inputs) for name, inputs in encoded.items()}
     logger.info(
         "Teacher targets: %s.", ", ".join(f"{name} {len(value)}" for name, value in targets.items())
     )
     return targets
 
 
-def _encode_extra(tokenizer, config: TrainConfig, extra: dict[str, Any]) -> pipeline.Encoded:
-    return pipeline.encode(
-        tokenizer, extra["texts"], config.max_length, extra["pairs"], config.truncation
-    )
+def _encode(tokenizer, config: TrainConfig, texts: list[str], pairs: list[str] | None):
+    return pipeline.encode(tokenizer, texts, config.max_length, pairs, config.truncation)
 
 
 def _stored_targets(
-    student: RunDir, config: TrainConfig, splits: DataSplits, extra: dict[str, Any] | None
+    student: RunDir, config: TrainConfig, encoded: dict[str, pipeline.Encoded]
 ) -> dict[str, np.ndarray] | None:
     """The teacher targets of an unfinished student run that will resume, else None."""
     path = student.teacher_targets
@@ -306,10 +304,7 @@ def _stored_targets(
         return None
     with np.load(path) as stored:
         targets = {name: stored[name] for name in stored.files}
-    expected = {"train": len(splits.train)}
-    if extra is not None:
-        expected["extra"] = extra["kept"]
-        extra["encoded"] = _encode_extra(checkpoint.load_tokenizer(config.model), config, extra)
+    expected = {name: len(inputs) for name, inputs in encoded.items()}
     if {name: len(targets.get(name, ())) for name in expected} != expected:
         raise InputError(
             f"{path} holds teacher targets for other texts than this run's; pass --overwrite to "
