@@ -150,7 +150,7 @@ def find_learning_rate(
     from kerasbert.common.errors import InputError
     from kerasbert.data.splits import splits_for
     from kerasbert.training import checkpoint, pipeline
-    from kerasbert.training.recipe import plan_batch_size
+    from kerasbert.training.recipe import plan_batch_size, steps_per_epoch
     from kerasbert.training.strategy import create_strategy, precision_scope, resolve_precision
 
     if not 0 < start < end:
@@ -173,7 +173,7 @@ def find_learning_rate(
             replicas = strategy.num_replicas_in_sync
             # The batch the run would train with: the rates it tests are for that batch.
             batch = plan_batch_size(config, len(encoded), replicas)[0] * replicas
-            per_epoch = pipeline.steps_per_epoch(len(encoded), batch, config.padding == "fixed")
+            per_epoch = steps_per_epoch(len(encoded), batch, config.padding == "fixed")
             data = pipeline.make_dataset(
                 encoded,
                 labels,
