@@ -50,6 +50,9 @@ SMALL_SET_BATCH_SIZE = 16
 MIN_EPOCH_STEPS = 32
 DEFAULT_LEARNING_RATE = 8e-5
 EARLY_STOPPING_METRICS = ("auto", "val_loss", "val_accuracy", "val_macro_f1", "val_micro_f1")
+# Keys of a run's config.json that record what the run made of its settings rather than being
+# settings: given back as --config, that file repeats the run, which plans its recipe again.
+RECORD_KEYS = frozenset({"recipe"})
 
 
 @dataclass(frozen=True)
@@ -380,7 +383,9 @@ class TrainConfig:
         if not isinstance(values, dict):
             raise InputError(f"{source} must hold a mapping of setting names to values.")
         known = {f.name for f in dataclasses.fields(cls)}
-        normalised = {key.replace("-", "_"): value for key, value in values.items()}
+        normalised = {
+            key.replace("-", "_"): value for key, value in values.items() if key not in RECORD_KEYS
+        }
         unknown = sorted(set(normalised) - known)
         if unknown:
             raise InputError(

@@ -148,7 +148,7 @@ def _sweep(
 
 def _row(task, arm, seed, run, seconds, extra=None) -> dict[str, Any]:
     metrics = run.read_metrics()
-    recipe = run.read_data_summary().get("recipe", {})
+    recipe = run.read_recipe() or {}
     headline = "micro_f1" if "micro_f1" in metrics else "macro_f1"
     return {
         "task": task,

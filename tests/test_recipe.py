@@ -234,8 +234,12 @@ def test_a_run_keeps_and_records_its_best_validation_epoch(
 
     run = RunDir(_fit(learnable_checkpoint, keyword_csv, tmp_path / "run", epochs=None,
                       early_stopping_patience=2, token_budget=20_000))  # fmt: skip
-    summary = run.read_data_summary()
-    recipe = summary["recipe"]
+    recipe = run.read_recipe()
+    # The record sits in config.json beside the settings it resolved, which still read back.
+    stored = json.loads(run.config.read_text())
+    assert stored["recipe"] == recipe and stored["epochs"] is None
+    assert run.read_config() == TrainConfig.from_file(run.config)
+    assert "recipe" not in run.read_data_summary()
     history = run.read_history()
     assert recipe["epochs_from"].startswith("auto: ceil(token budget 20,000 / ")
     assert recipe["epochs"] == planned_epochs(
@@ -277,14 +281,14 @@ def test_a_resumed_run_trains_to_the_plan_it_started_with(
         fit_run(config, callbacks=[DieAfterFirstEpoch()])
     run = RunDir(tmp_path / "run")
     assert completed_epochs(run.backup) == 1
-    summary = run.read_data_summary()
-    planned = summary["recipe"]["epochs"]
+    stored = json.loads(run.config.read_text())
+    planned = stored["recipe"]["epochs"]
     assert planned > 3  # the rule's plan; the record below says 3
     # The record, not the rule, decides the resumed run: change it and the run follows it.
-    summary["recipe"]["epochs"] = 3
-    (run.path / "data_summary.json").write_text(json.dumps(summary))
+    stored["recipe"]["epochs"] = 3
+    run.config.write_text(json.dumps(stored))
     fit_run(config)
-    record = run.read_data_summary()["recipe"]
+    record = run.read_recipe()
     assert run.read_history()["epoch"] == [1, 2, 3]
     assert (record["epochs"], record["epochs_trained"]) == (3, 3)
     assert record["ended"].startswith("ran all 3")
@@ -298,14 +302,14 @@ def test_the_report_says_what_the_recipe_chose_and_why(tmp_path) -> None:
     run_dir = make_run_dir(tmp_path)
     recipe = plan_recipe(TrainConfig(), 2_000, 70_000, multi_label=False)
     history = {"epoch": [1, 2, 3, 4], "val_macro_f1": [0.7, 0.8, 0.79, 0.78]}
-    summary = json.loads((run_dir / "data_summary.json").read_text())
-    summary["recipe"] = finish_recipe(recipe, history)
-    (run_dir / "data_summary.json").write_text(json.dumps(summary))
     # Batch and rate left to the recipe: the settings table shows what it chose.
     config = json.loads((run_dir / "config.json").read_text())
     config.update(batch_size=None, learning_rate=None)
     (run_dir / "config.json").write_text(json.dumps(config))
+    RunDir(run_dir).write_recipe(finish_recipe(recipe, history))
     report = write_report(run_dir).read_text(encoding="utf-8")
+    # The settings shown are the settings; the record is not one of them.
+    assert '"recipe"' not in report.split("All settings")[1]
     assert "| `batch_size` | `32` |" in report and "| `learning_rate` | `8e-05` |" in report
     assert (
         "Recipe: epochs: auto → 5 (auto: ceil(token budget 350,000 / 70,000 tokens per epoch) "
@@ -331,8 +335,8 @@ def test_compare_sweep_and_plots_take_the_kept_epoch_from_the_runs_metric(tmp_pa
         "val_accuracy": [0.6, 0.8, 0.7],
         "val_macro_f1": [0.55, 0.81, 0.66],
     }
-    summary = {"recipe": {"metric": "val_macro_f1", "kept_epoch": 2}}
-    assert kept_metric(summary) == "val_macro_f1" and kept_metric({}) == "val_loss"
+    record = {"metric": "val_macro_f1", "kept_epoch": 2}
+    assert kept_metric(record) == "val_macro_f1" and kept_metric(None) == "val_loss"
     assert kept_index(history, "val_macro_f1") == 1 and kept_index(history, "val_loss") == 2
     assert kept_epoch_value(history, "val_accuracy", "val_macro_f1") == (0.8, 2)
     assert kept_epoch_value(history, "val_accuracy") == (0.7, 3)  # runs without a recipe

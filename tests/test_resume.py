@@ -152,8 +152,11 @@ def test_nothing_is_lost_and_the_run_is_finished(killed_and_resumed) -> None:
     run_dir = killed_and_resumed["run_dir"]
     for name, content in killed_and_resumed["at_kill"]["files"].items():
         if name == "data_summary.json":  # rewritten on resume with the same content
+            assert json.loads((run_dir / name).read_bytes()) == json.loads(content)
+        elif name == "config.json":
             final, started = json.loads((run_dir / name).read_bytes()), json.loads(content)
-            # The recipe's plan is read back unchanged; training adds how it ended.
+            # The settings stay; the recipe's plan is read back unchanged and training adds how
+            # it ended.
             ended = final.pop("recipe")
             plan = started.pop("recipe")
             assert final == started

@@ -146,6 +146,26 @@ def test_unknown_stored_settings_are_logged_and_bad_values_named(tmp_path, caplo
         run.read_config()
 
 
+def test_the_recipe_record_lives_in_config_json_beside_the_settings(tmp_path, caplog) -> None:
+    run = RunDir(tmp_path / "run")
+    run.path.mkdir()
+    assert run.read_recipe() is None  # nothing written yet
+    run.write_config(TrainConfig(seed=3))
+    run.write_recipe({"epochs": 4, "metric": "val_macro_f1"})
+    run.write_recipe({"epochs": 4, "metric": "val_macro_f1", "kept_epoch": 2})  # replaced
+    assert run.read_recipe() == {"epochs": 4, "metric": "val_macro_f1", "kept_epoch": 2}
+    # A record, not a setting: read without a warning, and the file repeats the run as --config.
+    with caplog.at_level(logging.WARNING, logger="kerasbert.training.rundir"):
+        assert run.read_config() == TrainConfig(seed=3) == TrainConfig.from_file(run.config)
+    assert caplog.text == ""
+    # A run written before the record moved keeps it in data_summary.json.
+    older = RunDir(tmp_path / "older")
+    older.path.mkdir()
+    older.write_config(TrainConfig(seed=3))
+    older.write_data_summary({"recipe": {"epochs": 2, "metric": "val_macro_f1"}})
+    assert older.read_recipe() == {"epochs": 2, "metric": "val_macro_f1"}
+
+
 def test_default_export_dir_of_local_and_remote_runs(tmp_path) -> None:
     local = RunDir(tmp_path / "runs" / "news-1")
     assert default_export_dir(local, TrainConfig(output_dir=str(local.path))) == Path(

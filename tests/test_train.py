@@ -47,7 +47,9 @@ def test_run_directory_layout(tiny_run) -> None:
         "checkpoints/best.weights.h5",
     ):
         assert (run_dir / name).is_file(), name  # fmt: skip
-    assert json.loads((run_dir / "config.json").read_text()) == config.to_dict()
+    stored = json.loads((run_dir / "config.json").read_text())
+    assert stored.pop("recipe")["epochs_trained"] == 6  # what the run made of its settings
+    assert stored == config.to_dict()
     assert json.loads((run_dir / "labels.json").read_text()) == ["business", "sport", "tech"]
     assert not (run_dir / "backup").exists()  # removed once training completed
     assert any((run_dir / "logs").rglob("events.out.tfevents.*"))
@@ -87,7 +89,8 @@ def test_summary_records_padding_and_lengths(tiny_run) -> None:
     assert summary["token_lengths"]["train"]["p50"] > 5
     assert sum(summary["split_sizes"].values()) == 300
     # 210 training texts in batches of 8: 27 steps per epoch, the 6 epochs the config asks for.
-    assert summary["schedule"] == {
+    recipe = RunDir(tiny_run[0]).read_recipe()
+    assert {key: recipe[key] for key in ("epochs", "steps_per_epoch", "total_steps", "epochs_from")} == {
         "epochs": 6, "steps_per_epoch": 27, "total_steps": 162, "epochs_from": "--epochs (yours)"
     }  # fmt: skip
 

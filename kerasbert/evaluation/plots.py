@@ -69,7 +69,7 @@ def write_plots(run_dir: str | Path, raw_probabilities: np.ndarray | None = None
     written = []
     history = run.read_history()
     if history is not None:
-        metric = kept_metric(run.read_data_summary() if run.data_summary.is_file() else None)
+        metric = kept_metric(run.read_recipe())
         written.append(plot_training_curves(history, run.plot("training_curves"), metric))
     else:
         logger.warning("%s is missing; skipping the training curves.", run.history)

@@ -39,7 +39,7 @@ def write_multilabel_plots(
     written = []
     history = run.read_history() if with_history else None
     if history is not None:
-        metric = kept_metric(run.read_data_summary() if run.data_summary.is_file() else None)
+        metric = kept_metric(run.read_recipe())
         written.append(
             plot_training_curves(history, plots_dir / PLOT_FILES["training_curves"], metric)
         )

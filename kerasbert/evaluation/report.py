@@ -44,6 +44,7 @@ from kerasbert.common.markdown import (
     table as _table,
 )
 from kerasbert.common.names import Task
+from kerasbert.config import RECORD_KEYS
 from kerasbert.evaluation.metrics import confident_mistakes, lift
 from kerasbert.evaluation.multilabel_metrics import joined
 from kerasbert.training.recipe import METRIC_NAMES, describe_recipe
@@ -114,18 +115,20 @@ def write_report(run_dir: str | Path) -> Path:
     run = RunDir(run_dir)
     run_dir = run.path
     metrics = run.read_metrics()
-    config = _read_optional(run.config)
+    stored = _read_optional(run.config)
+    config = {key: value for key, value in stored.items() if key not in RECORD_KEYS}
     summary = _read_optional(run.data_summary)
     history = _read_optional(run.history)
+    recipe = run.read_recipe()
 
     sections = [
         _headline(run_dir, metrics, config),
-        _configuration(config, summary.get("schedule", {}), summary.get("recipe")),
+        _configuration(config, recipe),
         _data(summary, metrics, config),
         _results(metrics),
         _calibration(metrics),
         _label_set_samples(run, metrics),
-        _training(history, summary.get("recipe")),
+        _training(history, recipe),
         _plots(run),
         _mistakes(run, metrics),
         _explanations(run, metrics),
@@ -176,13 +179,11 @@ def _headline(run_dir: Path, metrics: dict[str, Any], config: dict[str, Any]) ->
     return "\n".join(lines)
 
 
-def _configuration(
-    config: dict[str, Any], schedule: dict[str, Any], recipe: dict[str, Any] | None = None
-) -> str:
+def _configuration(config: dict[str, Any], recipe: dict[str, Any] | None = None) -> str:
     if not config:
         return ""
     # Settings left unset were chosen by the run's recipe from its data: show what it trained.
-    chosen = {"epochs": schedule.get("epochs"), **(recipe or {})}
+    chosen = recipe or {}
     shown = {
         **config,
         **{
@@ -194,7 +195,7 @@ def _configuration(
     rows = [(f"`{key}`", _code(shown[key])) for key in _KEY_SETTINGS if key in config]
     lines = ["## Configuration", ""]
     if recipe:
-        # What the recipe chose and why (`data_summary.json` → `recipe`).
+        # What the recipe chose and why (`config.json` → `recipe`).
         lines += [f"Recipe: {describe_recipe(recipe)}.", ""]
     lines += _table(("Setting", "Value"), rows)
     lines += [

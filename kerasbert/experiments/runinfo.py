@@ -142,12 +142,8 @@ def read_run_info(path: str | Path) -> RunInfo:
         model_bytes=_model_bytes(run),
         layers=_layers(run),
         distilled_from=_teacher(run),
-        kept_metric=kept_metric(_read_summary(run)),
+        kept_metric=kept_metric(run.read_recipe()),
     )
-
-
-def _read_summary(run: RunDir) -> dict[str, Any] | None:
-    return run.read_data_summary() if run.data_summary.is_file() else None
 
 
 def fingerprint(examples) -> str:

@@ -159,7 +159,7 @@ def objective(trial, spec: SweepSpec, folder: SweepDir) -> float:
         finally:
             keras.backend.clear_session()  # each trial builds a new model: free the last one
     history = run.read_history() or {}
-    metric = kept_metric(run.read_data_summary() if run.data_summary.is_file() else None)
+    metric = kept_metric(run.read_recipe())
     value, epoch = kept_epoch_value(history, spec.objective, metric)
     trial.set_user_attr("epochs", len(history.get("epoch", [])))
     for key in ("val_loss", "val_accuracy"):

@@ -231,7 +231,7 @@ def _fit(
     train = inputs.encoded["train"]
     multi_label = _multi_label(splits)
     # A resumed run trains to the plan it started with, read back from its record.
-    previous = run.read_data_summary().get("recipe") if completed else None
+    previous = run.read_recipe() if completed else None
     train_data, validation_data, recipe = _datasets(
         config, inputs, completed, multi_label, previous
     )
@@ -270,6 +270,7 @@ def _fit(
     # Only now, with the weights loaded, is every input known to work: a failed start above
     # leaves no directory behind.
     run.prepare(config)
+    run.write_recipe(recipe.to_dict())
     run.write_data_summary(inputs.summary)
     run.write_splits(splits)
     logger.info(
@@ -307,9 +308,9 @@ def _fit(
         verbose=1 if sys.stdout.isatty() else 2,
     )
     timer.lap("train")
-    inputs.summary["recipe"] = finish_recipe(recipe, run.read_history() or {})
-    run.write_data_summary(inputs.summary)
-    logger.info("Recipe: %s.", describe_recipe(inputs.summary["recipe"]))
+    record = finish_recipe(recipe, run.read_history() or {})
+    run.write_recipe(record)
+    logger.info("Recipe: %s.", describe_recipe(record))
     return model
 
 
@@ -319,8 +320,7 @@ def _datasets(
     """The training and validation `tf.data` pipelines, and the recipe they run
     (`plan_recipe`; `previous`: a resumed run's record).
 
-    Returns (train data, validation data, recipe); the schedule and the recipe are also
-    recorded in the data summary.
+    Returns (train data, validation data, recipe).
     """
     drop_remainder = inputs.padding == "fixed"
     train = inputs.encoded["train"]
@@ -334,7 +334,6 @@ def _datasets(
         inputs.replicas,
         drop_remainder,
     )
-    epochs, steps_per_epoch = recipe.epochs, recipe.steps_per_epoch
     global_batch = recipe.batch_size * inputs.replicas
     inputs.summary["strategy"]["global_batch_size"] = global_batch
     inputs.summary["padding"]["train_padding_efficiency"] = pipeline.padding_efficiency(
@@ -344,13 +343,6 @@ def _datasets(
         ),
         config.max_length if inputs.padding == "fixed" else None,
     )
-    inputs.summary["recipe"] = recipe.to_dict()
-    inputs.summary["schedule"] = {
-        "epochs": epochs,
-        "steps_per_epoch": steps_per_epoch,
-        "total_steps": recipe.total_steps,
-        "epochs_from": recipe.epochs_from,
-    }
     train_data = pipeline.make_dataset(
         train,
         inputs.label_ids["train"],
@@ -359,7 +351,7 @@ def _datasets(
         shuffle=True,
         seed=config.seed,
         drop_remainder=drop_remainder,
-        epochs=epochs,
+        epochs=recipe.epochs,
         first_epoch=completed,
     )
     validation_data = pipeline.make_dataset(

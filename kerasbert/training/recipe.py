@@ -3,8 +3,8 @@ warm-up, why, and how the run ended.
 
 `plan_recipe` resolves the settings a user left at their defaults (`--epochs`, `--batch-size` and
 `--learning-rate` unset, the `--early-stopping-metric` auto) into the values the run uses and says
-where each came from; a user-given value is kept exactly. The record goes into the run's `data_summary.json` under
-`recipe`, is read back by a resumed run (the same plan, not a recomputed one), and `finish_recipe`
+where each came from; a user-given value is kept exactly. The record goes into the run's
+`config.json` under `recipe` (`RunDir.write_recipe`), beside the settings it resolves, is read back by a resumed run (the same plan, not a recomputed one), and `finish_recipe`
 adds how training ended ("stopped at 4: validation macro-F1 did not rise for 2 epochs") once
 `fit` returns. The report prints `describe_recipe`.
 """
@@ -219,11 +219,10 @@ def kept_epoch(history: dict[str, list], metric: str) -> int | None:
     return None if index is None else int(history["epoch"][index])
 
 
-def kept_metric(summary: dict[str, Any] | None) -> str:
-    """The metric a run picked its kept epoch by: its recipe's (`data_summary.json`), or the
-    validation loss for runs written before the recipe was recorded."""
-    recipe = (summary or {}).get("recipe") or {}
-    return recipe.get("metric") or "val_loss"
+def kept_metric(record: dict[str, Any] | None) -> str:
+    """The metric a run picked its kept epoch by: its recipe record's (`RunDir.read_recipe`), or
+    the validation loss for runs written before the recipe was recorded."""
+    return (record or {}).get("metric") or "val_loss"
 
 
 def finish_recipe(recipe: Recipe, history: dict[str, list]) -> dict[str, Any]:

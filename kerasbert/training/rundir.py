@@ -6,7 +6,9 @@ or for the file's contents, typed (`read_config` gives the run's `TrainConfig`, 
 its model classifies).
 
     runs/<name>/
-        config.json               TrainConfig.to_dict(): every setting, so the run can be repeated
+        config.json               TrainConfig.to_dict(): every setting, so the run can be repeated;
+                                  under "recipe", what the run chose for the settings left to it
+                                  and why, and how training ended (kerasbert.training.recipe)
         labels.json               label names; index i is class id i
         data_summary.json         split sizes, class counts, duplicates, token lengths, strategy
         data/{train,validation,test}.jsonl   the exact splits, one example per line: {"text",
@@ -55,7 +57,7 @@ from kerasbert.common.decision import DEFAULT_THRESHOLD, check_temperature, chec
 from kerasbert.common.errors import InputError
 from kerasbert.common.files import check_replaceable, read_json, subpath, write_json
 from kerasbert.common.names import Task
-from kerasbert.config import TrainConfig
+from kerasbert.config import RECORD_KEYS, TrainConfig
 from kerasbert.data.readers import BUILTIN_DATASETS
 from kerasbert.data.remote import (
     fetch_remote,
@@ -373,7 +375,7 @@ class RunDir:
             raise InputError(f"{self.config} is not valid JSON ({error}).") from error
         if not isinstance(values, dict):
             raise InputError(f"{self.config} must hold an object of settings; re-run training.")
-        unknown = sorted(set(values) - SETTING_NAMES)
+        unknown = sorted(set(values) - SETTING_NAMES - RECORD_KEYS)
         try:
             settings = TrainConfig(**{name: values[name] for name in SETTING_NAMES & set(values)})
         except (InputError, TypeError) as error:
@@ -486,6 +488,19 @@ class RunDir:
 
     def read_data_summary(self) -> dict[str, Any]:
         return read_json(self.data_summary) if self.data_summary.is_file() else {}
+
+    def write_recipe(self, record: dict[str, Any]) -> None:
+        """Put the recipe's record (`kerasbert.training.recipe`) into `config.json`, beside the
+        settings it resolved."""
+        values = read_json(self.config) if self.config.is_file() else {}
+        write_json(self.config, {**values, "recipe": record})
+
+    def read_recipe(self) -> dict[str, Any] | None:
+        """What the run's recipe chose and how training ended; None for a run from before the
+        recipe. Runs written before the record moved to `config.json` keep it in
+        `data_summary.json`."""
+        values = read_json(self.config) if self.config.is_file() else {}
+        return values.get("recipe") or self.read_data_summary().get("recipe") or None
 
     def read_history(self) -> dict[str, list] | None:
         return read_json(self.history) if self.history.is_file() else None
