@@ -12,10 +12,10 @@ For every task this trains, on the same split and scored on the same held-out te
   epoch))) --early-stopping-metric val_loss --batch-size 32 --learning-rate 8e-5`, seeds 42, 43,
   44;
 - `sweep`: `kerasbert.experiments.sweep.run_sweep` with 12 trials over learning rate, epochs,
-  warm-up and batch size (seed 42 for every trial: one training each), its best trial by
-  validation loss scored on the test split;
-- `sweep-params` (after `sweep`, in the same `--output`): the best trial's settings as flags at
-  every seed, to tell a better setting from a lucky seed.
+  warm-up and batch size, one sweep per seed (every trial of a sweep trains at its seed), its
+  best trial by validation loss scored on the test split;
+- `sweep-params` (after the seed-42 `sweep`, in the same `--output`): that sweep's best trial's
+  settings as flags at every seed, to tell a better setting from a lucky seed.
 The split seed is held at 42 for all three (`--seed` moves the data order and initialisation);
 each arm's seeds differ only in training. Every finished run is a row in `recipe_check.json` in
 `--output`; started again, the script skips the rows it has, so it can run in pieces. Prints the
@@ -92,7 +92,7 @@ def run_arm(
     settings = task_settings(task, output)
     started = time.perf_counter()
     if arm == "sweep":
-        return _sweep(task, settings, output, started, trials)
+        return _sweep(task, settings, output, seed, started, trials)
     from kerasbert.data.splits import splits_for
     from kerasbert.job import run
 
@@ -101,7 +101,11 @@ def run_arm(
     extra: dict[str, Any] = {}
     if arm == "sweep-params":
         rows = json.loads((output / "recipe_check.json").read_text())
-        [sweep] = [row for row in rows if row["task"] == task and row["arm"] == "sweep"]
+        [sweep] = [
+            row
+            for row in rows
+            if (row["task"], row["arm"], row["seed"]) == (task, "sweep", SPLIT_SEED)
+        ]
         extra = dict(sweep["params"])
     if arm == "old":
         extra = {
@@ -117,7 +121,7 @@ def run_arm(
 
 
 def _sweep(
-    task: str, settings: dict[str, Any], output: Path, started: float, trials: int
+    task: str, settings: dict[str, Any], output: Path, seed: int, started: float, trials: int
 ) -> dict[str, Any]:
     from kerasbert.experiments.space import parse_sweep_spec
     from kerasbert.experiments.sweep import run_sweep
@@ -126,20 +130,21 @@ def _sweep(
     base = {key: value for key, value in settings.items() if key not in ("export", "plots")}
     spec = parse_sweep_spec(
         {
-            "base": {**base, "seed": SPLIT_SEED},
+            "base": {**base, "seed": seed},
             "space": SWEEP_SPACE,
             "budget": {"trials": trials},
+            # The same sampler at every seed: its first proposals repeat, trained at this seed.
             "seed": 0,
             "export": False,
         },
         source=f"the {task} sweep",
     )
-    result = run_sweep(spec, output / "sweeps" / task)
+    # The seed-42 sweep's folder keeps the name it had when the check ran one sweep per task.
+    folder = task if seed == SPLIT_SEED else f"{task}-seed{seed}"
+    result = run_sweep(spec, output / "sweeps" / folder)
     if result.best is None:
         raise RuntimeError(f"No trial of the {task} sweep completed.")
-    row = _row(
-        task, "sweep", SPLIT_SEED, RunDir(result.best["run_dir"]), time.perf_counter() - started
-    )
+    row = _row(task, "sweep", seed, RunDir(result.best["run_dir"]), time.perf_counter() - started)
     row["params"] = result.best["params"]
     row["trials"] = result.counts
     row["trials_planned"] = trials
@@ -173,7 +178,7 @@ def _row(task, arm, seed, run, seconds, extra=None) -> dict[str, Any]:
 def summarise(rows: list[dict[str, Any]]) -> str:
     """The Markdown table: per task and arm, mean ± sd test metric over the seeds run."""
     lines = [
-        "| task | metric | default recipe | today's default (old) | sweep best (trials) | "
+        "| task | metric | default recipe | today's default (old) | sweep best trial, a sweep per seed | "
         "sweep's best settings, 3 seeds | default − sweep best | default − sweep's settings | "
         "default epochs run / planned → kept | TF-IDF |",
         "|---|---|---|---|---|---|---:|---:|---|---:|",
@@ -189,10 +194,11 @@ def summarise(rows: list[dict[str, Any]]) -> str:
             cells.append(_cell(values))
         sweeps = [row for row in mine if row["arm"] == "sweep"]
         if sweeps:
-            counts = sweeps[0]["trials"]
+            complete = sum(row["trials"].get("complete", 0) for row in sweeps)
+            pruned = sum(row["trials"].get("pruned", 0) for row in sweeps)
+            planned = sum(row.get("trials_planned", SWEEP_TRIALS) for row in sweeps)
             cells[ARMS.index("sweep")] = (
-                f"{sweeps[0]['test']:.4f} ({counts.get('complete', 0)} complete + "
-                f"{counts.get('pruned', 0)} pruned of {sweeps[0].get('trials_planned', 12)})"
+                f"{cells[ARMS.index('sweep')]}; {complete} complete + {pruned} pruned of {planned}"
             )
         gaps = [
             f"{100 * (means['default'] - means[arm]):+.2f} pt"
@@ -244,7 +250,7 @@ def check(
     done = {(row["task"], row["arm"], row["seed"]) for row in rows}
     for task in tasks:
         for arm in arms:
-            for seed in [SPLIT_SEED] if arm == "sweep" else seeds:
+            for seed in seeds:
                 if (task, arm, seed) in done:
                     continue
                 print(f"== {task} {arm} seed {seed}", flush=True)
