@@ -254,7 +254,10 @@ def check(
                 if (task, arm, seed) in done:
                     continue
                 print(f"== {task} {arm} seed {seed}", flush=True)
-                rows.append(run_arm(task, arm, seed, output, trials))
+                row = run_arm(task, arm, seed, output, trials)
+                # Read again before writing: another piece of the check may share `output`.
+                rows = json.loads(path.read_text()) if path.exists() else []
+                rows.append(row)
                 path.write_text(json.dumps(rows, indent=2), encoding="utf-8")
                 print(summarise(rows), flush=True)
     return rows
