@@ -43,11 +43,11 @@ def test_training_reads_and_writes_a_remote_bucket(tiny_checkpoint, tiny_csv, bu
         "history.json",
         "metrics.json",
         "model/tf_model.h5",
-        "checkpoints/best.weights.h5",
         "data/test.jsonl",
     ):
         assert gfile.exists(f"{remote}/{name}"), name  # fmt: skip
     assert not gfile.exists(f"{remote}/backup"), "a finished run keeps no backup"
+    assert not gfile.exists(f"{remote}/checkpoints"), "nor its best-epoch checkpoint"
     assert gfile.glob(f"{remote}/logs/*/events.out.tfevents.*"), "TensorBoard logs are remote too"
     metrics = json.loads(gfile.GFile(f"{remote}/metrics.json").read())
     assert metrics["accuracy"] == pytest.approx(result.metrics["accuracy"])

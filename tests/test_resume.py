@@ -85,6 +85,7 @@ def killed_and_resumed(tmp_path_factory) -> dict:
             )
         },  # fmt: skip
         "backup": (run_dir / "backup").is_dir(),
+        "checkpoint": (run_dir / "checkpoints" / "best.weights.h5").is_file(),
         "model": (run_dir / "model").exists(),
     }
 
@@ -103,7 +104,7 @@ def test_kill_leaves_a_resumable_run(killed_and_resumed) -> None:
     at_kill = killed_and_resumed["at_kill"]
     assert killed_and_resumed["returncode"] == -signal.SIGKILL
     assert 1 <= at_kill["completed"] < EPOCHS, "the kill must land mid-run"
-    assert at_kill["backup"] and not at_kill["model"]
+    assert at_kill["backup"] and at_kill["checkpoint"] and not at_kill["model"]
 
 
 def test_restart_continues_from_the_last_finished_epoch(killed_and_resumed) -> None:
@@ -165,7 +166,7 @@ def test_nothing_is_lost_and_the_run_is_finished(killed_and_resumed) -> None:
         else:
             assert (run_dir / name).read_bytes() == content, name
     assert (run_dir / "model" / "tf_model.h5").is_file()
-    assert (run_dir / "checkpoints" / "best.weights.h5").is_file()
+    assert not (run_dir / "checkpoints").exists()
     assert not (run_dir / "backup").exists()
 
 

@@ -44,14 +44,15 @@ def test_run_directory_layout(tiny_run) -> None:
         "model/config.json",
         "model/tf_model.h5",
         "model/tokenizer.json",
-        "checkpoints/best.weights.h5",
     ):
         assert (run_dir / name).is_file(), name  # fmt: skip
     stored = json.loads((run_dir / "config.json").read_text())
     assert stored.pop("recipe")["epochs_trained"] == 6  # what the run made of its settings
     assert stored == config.to_dict()
     assert json.loads((run_dir / "labels.json").read_text()) == ["business", "sport", "tech"]
-    assert not (run_dir / "backup").exists()  # removed once training completed
+    # Removed once the kept weights are in model/: the resume state and the best-epoch checkpoint.
+    assert not (run_dir / "backup").exists()
+    assert not (run_dir / "checkpoints").exists()
     assert any((run_dir / "logs").rglob("events.out.tfevents.*"))
     model_config = json.loads((run_dir / "model" / "config.json").read_text())
     assert model_config["id2label"] == {"0": "business", "1": "sport", "2": "tech"}

@@ -9,7 +9,6 @@ saves the best weights as a Hugging Face model. Evaluation and export come after
 from __future__ import annotations
 
 import logging
-import shutil
 import sys
 import time
 from collections.abc import Sequence
@@ -155,7 +154,7 @@ def fit_run(
         tune_run_thresholds(model, run, inputs, splits.labels)
     else:
         calibrate_run(model, run, inputs)
-    shutil.rmtree(run.backup, ignore_errors=True)
+    run.drop_training_state()
     if remote:
         sync_to_remote(run.path, remote)
     timer.lap("save")

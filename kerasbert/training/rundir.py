@@ -25,7 +25,9 @@ its model classifies).
                                   split (kerasbert.training.calibration), NLL and ECE before and
                                   after, and the minimum confidence reaching 99% accuracy there
         model/                    save_pretrained weights and tokenizer of the fine-tuned model
-        checkpoints/best.weights.h5, backup/ (resume), logs/ (TensorBoard)
+        checkpoints/best.weights.h5, backup/   while training: the best epoch's weights and
+                                  the resume state, both removed when the run finishes
+        logs/                     TensorBoard
         plots/*.png, report.md
         explanations.jsonl, .html the test texts the report explains (its surest mistakes, the
                                   surest right answers per label): integrated gradients
@@ -236,6 +238,14 @@ class RunDir:
     def is_resumable(self) -> bool:
         """An unfinished run: settings written, backup of a completed epoch not yet removed."""
         return self.backup.exists() and self.config.exists()
+
+    def drop_training_state(self) -> None:
+        """Remove what only an unfinished run needs, once the kept weights are in `model/`: the
+        resume backup and the best-epoch checkpoint (the weights and Adam's two moments, three
+        times the size of `model/`; a sweep leaves one per trial). Both go at the same point, so
+        a run killed before it still resumes with its best checkpoint."""
+        shutil.rmtree(self.backup, ignore_errors=True)
+        shutil.rmtree(self.best_weights.parent, ignore_errors=True)
 
     def require(self, *paths: Path) -> None:
         """Raise `FileNotFoundError` naming every missing file of `paths` (all of this run)."""
