@@ -64,7 +64,15 @@ def test_a_sweep_file_becomes_dimensions_and_trial_configs() -> None:
             "--warmup-ratio must be in [0, 1)",
         ),
         ({"space": {"model": ["minilm", "no/such/checkpoint"]}}, "not a local checkpoint"),
-        ({"objective": "test_accuracy"}, "objective must be one of val_loss, val_accuracy"),
+        ({"objective": "test_accuracy"}, "objective must be one of auto, val_loss, val_accuracy"),
+        (
+            {"objective": "val_macro_f1", "base": {**BASE, "early_stopping_metric": "val_loss"}},
+            "set it to auto or val_macro_f1",
+        ),
+        (
+            {"space": {"early_stopping_metric": ["val_loss", "val_macro_f1"]}},
+            "objective auto follows each trial's early_stopping_metric",
+        ),
         ({"budgets": {"trials": 3}}, "unknown key(s) budgets"),
     ],
 )
@@ -73,6 +81,25 @@ def test_mistakes_are_named(sweep: dict, message: str) -> None:
     with pytest.raises(InputError) as error:
         parse_sweep_spec(values)
     assert message in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("objective", "stopping", "metric", "direction"),
+    [
+        ("auto", "auto", None, "maximize"),  # each trial's recipe: macro-F1 or micro-F1
+        ("auto", "val_loss", "val_loss", "minimize"),
+        ("auto", "val_accuracy", "val_accuracy", "maximize"),
+        ("val_loss", "auto", "val_loss", "minimize"),
+        ("val_micro_f1", "auto", "val_micro_f1", "maximize"),
+    ],
+)
+def test_the_objective_follows_the_metric_runs_keep_their_epoch_by(
+    objective: str, stopping: str, metric: str | None, direction: str
+) -> None:
+    base = {**BASE, "early_stopping_metric": stopping}
+    values = {"base": base, "space": {"learning_rate": [1e-5, 3e-5]}}
+    spec = parse_sweep_spec({**values, **({} if objective == "auto" else {"objective": objective})})
+    assert (spec.objective, spec.metric, spec.direction) == (objective, metric, direction)
 
 
 def test_cli_refuses_a_bad_sweep_file_in_one_line(tmp_path, capsys) -> None:

@@ -126,6 +126,11 @@ def test_interrupted_trial_resumes_from_its_last_epoch(
     trials = study_of(folder).trials
     assert [trial.state for trial in trials] == [TrialState.FAIL, TrialState.COMPLETE]
     assert trials[1].intermediate_values.keys() == {1, 2, 3}
+    # Objective auto: the metric the run keeps its epoch by (macro-F1 here), epoch by epoch and at
+    # the kept epoch; the epochs before the interruption are replayed from the run's history.
+    reported = [trials[1].intermediate_values[epoch] for epoch in (1, 2, 3)]
+    assert reported == pytest.approx(history["val_macro_f1"])
+    assert trials[1].value == pytest.approx(max(history["val_macro_f1"]))
 
 
 @pytest.mark.slow  # several tiny trainings; the interrupted-trial test stays fast
@@ -139,7 +144,9 @@ def test_pruning_stops_a_trial_with_an_absurd_learning_rate(
     spec = parse_sweep_spec(values)
     # Queue the proposals: two sensible rates, then one that wrecks the weights in a step.
     SweepDir(folder).check_settings(spec.study_settings())
-    study = optuna.create_study(study_name=STUDY_NAME, storage=SweepDir(folder).storage_url)
+    study = optuna.create_study(
+        study_name=STUDY_NAME, storage=SweepDir(folder).storage_url, direction=spec.direction
+    )
     for rate in (1e-3, 2e-3, 50.0):
         study.enqueue_trial({"learning_rate": rate})
 

@@ -9,10 +9,12 @@
       learning_rate: {low: 1.0e-5, high: 3.0e-4, log: true}   # a range: float, or int if ints
       batch_size: [16, 32]                                     # a list: one of these
       warmup_ratio: {low: 0.0, high: 0.2}
-    objective: val_loss         # or val_accuracy; always on the validation split
+    objective: auto             # the metric each trial keeps its epoch by (single-label:
+                                # macro-F1, multi-label: micro-F1), or val_loss, val_accuracy,
+                                # val_macro_f1, val_micro_f1; always on the validation split
     budget: {trials: 6, minutes: 30}
     seed: 0                     # the sampler's seed
-    pruning: true               # stop trials whose per-epoch validation loss lags the others'
+    pruning: true               # stop trials whose per-epoch objective lags the others'
     export: true                # export the best trial to ONNX at the end
 
 Every mistake is an `InputError` naming the field, before any trial runs: unknown or unsearchable
@@ -29,10 +31,13 @@ from typing import Any
 
 from kerasbert.common.errors import InputError
 from kerasbert.config import TrainConfig, read_config_file
+from kerasbert.training.recipe import PREDICTED_METRICS
 
 KEYS = {"base", "space", "objective", "budget", "seed", "pruning", "export", "output"}
-# Objectives are read from the run's history at its kept epoch (lowest validation loss).
-OBJECTIVES = {"val_loss": "minimize", "val_accuracy": "maximize"}
+# Objectives are read from the run's history at its kept epoch. `auto` is the metric the trial's
+# run keeps that epoch by (its recipe's), so a sweep ranks trials by the figure each was stopped
+# on; a loss-ranked sweep of F1-stopped runs would favour the earliest, least overconfident epochs.
+OBJECTIVES = ("auto", "val_loss", "val_accuracy", *PREDICTED_METRICS)
 # Set by the sweep for every trial, so they cannot be searched or given in `base`.
 SWEEP_OWNED = {"output_dir", "export_dir", "overwrite", "export", "plots"}
 # Searching these would change the data the objective is measured on, so trials could not be
@@ -88,7 +93,7 @@ class SweepSpec:
 
     base: dict[str, Any]
     space: tuple[Dimension, ...]
-    objective: str = "val_loss"
+    objective: str = "auto"
     trials: int = 10
     minutes: float | None = None
     seed: int = 0
@@ -97,8 +102,17 @@ class SweepSpec:
     output: str | None = None
 
     @property
+    def metric(self) -> str | None:
+        """The history key the objective reads; None when each trial's recipe names it
+        (`auto` with the base's `early_stopping_metric` auto: macro-F1 or micro-F1 by the data)."""
+        if self.objective != "auto":
+            return self.objective
+        chosen = self.base.get("early_stopping_metric", "auto")
+        return None if chosen == "auto" else chosen
+
+    @property
     def direction(self) -> str:
-        return OBJECTIVES[self.objective]
+        return "minimize" if self.metric == "val_loss" else "maximize"
 
     def study_settings(self) -> dict[str, Any]:
         """What a resumed sweep must share with the one it continues (the budget may change)."""
@@ -135,10 +149,23 @@ def parse_sweep_spec(
         )
     base = _base(values.get("base") or {}, source)
     space = _space(values.get("space"), base, source)
-    objective = values.get("objective", "val_loss")
+    objective = values.get("objective", "auto")
     if objective not in OBJECTIVES:
         raise InputError(
             f"{source}: objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}."
+        )
+    stopping = base.get("early_stopping_metric", "auto")
+    if objective == "auto" and any(item.name == "early_stopping_metric" for item in space):
+        raise InputError(
+            f"{source}: objective auto follows each trial's early_stopping_metric, which the "
+            "space searches; name the objective (val_loss, val_accuracy, val_macro_f1 or "
+            "val_micro_f1)."
+        )
+    if objective in PREDICTED_METRICS and stopping not in ("auto", objective):
+        raise InputError(
+            f"{source}: objective {objective} is computed only by runs that keep their epoch by "
+            f"it, and base sets early_stopping_metric {stopping}; set it to auto or {objective}, "
+            "or use objective auto."
         )
     budget = values.get("budget") or {}
     if not isinstance(budget, dict) or set(budget) - {"trials", "minutes"}:

@@ -3,8 +3,9 @@
     kerasbert sweep --config sweep.yaml [--output sweeps/NAME] [--trials 8] [--minutes 30]
 
 Each trial is a real run directory trained by `train.fit_run`, which never touches the test split:
-the objective is read from the run's validation history at its kept epoch (lowest validation
-loss). A `PruningCallback` reports every epoch's validation loss, so a weak trial stops early. The
+the objective is read from the run's validation history at its kept epoch (by default the
+metric the run keeps that epoch by: macro-F1, or micro-F1 for multi-label). A `PruningCallback`
+reports every epoch's objective, so a weak trial stops early. The
 study lives in SQLite inside the sweep folder (`SweepDir`); started again, a sweep skips every
 finished trial, re-runs a killed one with the same parameters (continuing from its last saved
 epoch) and stops when its budget of trials or minutes is spent. Then, once: the best trial is
@@ -21,11 +22,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from kerasbert.common.errors import InputError
 from kerasbert.common.files import write_json
 from kerasbert.experiments.compare import Comparison, compare_runs
 from kerasbert.experiments.space import SweepSpec
 from kerasbert.experiments.sweepdir import SweepDir
-from kerasbert.training.recipe import kept_index, kept_metric
+from kerasbert.training.recipe import METRIC_NAMES, PREDICTED_METRICS, kept_index, kept_metric
 from kerasbert.training.rundir import RunDir
 
 logger = logging.getLogger(__name__)
@@ -144,13 +146,13 @@ def objective(trial, spec: SweepSpec, folder: SweepDir) -> float:
         # A directory the interrupted trial left before its first epoch holds nothing to resume.
         overwrite=retry and run.exists() and not run.is_resumable() and not finished,
     )
-    pruning = PruningCallback(trial) if spec.pruning else None
+    pruning = PruningCallback(trial, spec.metric) if spec.pruning else None
     if finished:
         logger.info(
             "Trial %d: %s finished before the interruption; reading it.", trial.number, run.path
         )
     else:
-        _report_past_epochs(trial, run)
+        _report_past_epochs(trial, run, spec.metric)
         try:
             fit_run(config, callbacks=[pruning] if pruning else [])
         except KeyboardInterrupt:
@@ -160,20 +162,28 @@ def objective(trial, spec: SweepSpec, folder: SweepDir) -> float:
             keras.backend.clear_session()  # each trial builds a new model: free the last one
     history = run.read_history() or {}
     metric = kept_metric(run.read_recipe())
-    value, epoch = kept_epoch_value(history, spec.objective, metric)
+    key = spec.metric or metric
+    if history.get("epoch") and key not in history:
+        raise InputError(
+            f"The sweep's objective {key} is not in trial {trial.number}'s history "
+            f"({run.history}): its run keeps its epoch by {metric}. Use objective auto or {metric}."
+        )
+    value, epoch = kept_epoch_value(history, key, metric)
     trial.set_user_attr("epochs", len(history.get("epoch", [])))
-    for key in ("val_loss", "val_accuracy"):
-        kept = kept_epoch_value(history, key, metric)[0]
+    for name in ("val_loss", "val_accuracy", *PREDICTED_METRICS):
+        kept = kept_epoch_value(history, name, metric)[0]
         if kept is not None:
-            trial.set_user_attr(key, kept)
+            trial.set_user_attr(name, kept)
     if pruning and pruning.pruned_at:
-        raise optuna.TrialPruned(f"validation loss after epoch {pruning.pruned_at} lags the others")
-    if value is None:
+        raise optuna.TrialPruned(
+            f"{METRIC_NAMES[key]} after epoch {pruning.pruned_at} lags the others"
+        )
+    if value is None or kept_epoch_value(history, "val_loss", metric)[0] is None:
         raise optuna.TrialPruned("no finite validation loss: training diverged")
     logger.info(
         "Trial %d: %s %.4f at epoch %d of %s.",
         trial.number,
-        spec.objective,
+        key,
         value,
         epoch,
         run.path,
@@ -181,14 +191,16 @@ def objective(trial, spec: SweepSpec, folder: SweepDir) -> float:
     return value
 
 
-def _report_past_epochs(trial, run: RunDir) -> None:
-    """Give a retried trial the validation losses its interrupted run already reported."""
+def _report_past_epochs(trial, run: RunDir, key: str | None) -> None:
+    """Give a retried trial the objective values its interrupted run already reported (`key`
+    None: the metric its recipe keeps the epoch by)."""
     if not run.is_resumable():
         return
     history = run.read_history() or {}
-    for epoch, loss in zip(history.get("epoch", []), history.get("val_loss", [])):
-        if loss is not None and math.isfinite(loss):
-            trial.report(float(loss), step=int(epoch))
+    key = key or kept_metric(run.read_recipe())
+    for epoch, value in zip(history.get("epoch", []), history.get(key, [])):
+        if value is not None and math.isfinite(value):
+            trial.report(float(value), step=int(epoch))
 
 
 def kept_epoch_value(
