@@ -52,6 +52,7 @@ TASKS = {
 ARMS = ("default", "old", "sweep", "sweep-metric", "sweep-params")
 SWEEPS = {"sweep": "val_loss", "sweep-metric": "auto"}  # arm: the sweep's objective
 SEEDS = (42, 43, 44)
+ROWS = "recipe_check.json"  # in --output: one row per finished (task, arm, seed)
 SPLIT_SEED = 42
 SWEEP_TRIALS = 12
 SWEEP_SPACE = {
@@ -103,10 +104,9 @@ def run_arm(
     splits = splits_for(TrainConfig(**settings, seed=SPLIT_SEED))
     extra: dict[str, Any] = {}
     if arm == "sweep-params":
-        rows = json.loads((output / "recipe_check.json").read_text())
         [sweep] = [
             row
-            for row in rows
+            for row in read_rows(output)
             if (row["task"], row["arm"], row["seed"]) == (task, "sweep", SPLIT_SEED)
         ]
         extra = dict(sweep["params"])
@@ -228,13 +228,18 @@ def summarise(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def read_rows(folder: Path) -> list[dict[str, Any]]:
+    """The rows in `folder`'s `recipe_check.json` (none if it has none yet)."""
+    path = folder / ROWS
+    return json.loads(path.read_text()) if path.exists() else []
+
+
 def merge_rows(folders: list[Path]) -> list[dict[str, Any]]:
     """The rows of the folders' `recipe_check.json`; a (task, arm) pair comes from the first
     folder that has it, so a re-run arm (a new default rule) replaces the older rows whole."""
     rows: list[dict[str, Any]] = []
     for folder in folders:
-        path = folder / "recipe_check.json"
-        found = json.loads(path.read_text()) if path.exists() else []
+        found = read_rows(folder)
         have = {(row["task"], row["arm"]) for row in rows}
         rows += [row for row in found if (row["task"], row["arm"]) not in have]
     return rows
@@ -256,8 +261,7 @@ def check(
     trials: int = SWEEP_TRIALS,
 ) -> list[dict[str, Any]]:
     """Run every missing (task, arm, seed) row, saving the rows after each; return them all."""
-    path = output / "recipe_check.json"
-    rows = json.loads(path.read_text()) if path.exists() else []
+    rows = read_rows(output)
     done = {(row["task"], row["arm"], row["seed"]) for row in rows}
     for task in tasks:
         for arm in arms:
@@ -267,9 +271,8 @@ def check(
                 print(f"== {task} {arm} seed {seed}", flush=True)
                 row = run_arm(task, arm, seed, output, trials)
                 # Read again before writing: another piece of the check may share `output`.
-                rows = json.loads(path.read_text()) if path.exists() else []
-                rows.append(row)
-                path.write_text(json.dumps(rows, indent=2), encoding="utf-8")
+                rows = [*read_rows(output), row]
+                (output / ROWS).write_text(json.dumps(rows, indent=2), encoding="utf-8")
                 print(summarise(rows), flush=True)
     return rows
 

@@ -28,14 +28,13 @@ class PruningCallback(keras.callbacks.Callback):
     def __init__(self, trial, monitor: str | None = "val_loss") -> None:
         super().__init__()
         self.trial = trial
-        self.monitors = (monitor,) if monitor else PREDICTED_METRICS
-        self.monitor: str | None = monitor
+        self.monitor = monitor
         self.pruned_at: int | None = None
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
-        self.monitor = next((key for key in self.monitors if key in logs), self.monitor)
-        value = logs.get(self.monitor) if self.monitor else None
+        keys = (self.monitor,) if self.monitor else PREDICTED_METRICS
+        value = next((logs[key] for key in keys if key in logs), None)
         losses = [logs.get(key) for key in ("loss", "val_loss")]
         diverged = any(loss is not None and not math.isfinite(loss) for loss in losses)
         if value is None or diverged or not math.isfinite(value):

@@ -170,15 +170,18 @@ def objective(trial, spec: SweepSpec, folder: SweepDir) -> float:
         )
     value, epoch = kept_epoch_value(history, key, metric)
     trial.set_user_attr("epochs", len(history.get("epoch", [])))
-    for name in ("val_loss", "val_accuracy", *PREDICTED_METRICS):
-        kept = kept_epoch_value(history, name, metric)[0]
-        if kept is not None:
-            trial.set_user_attr(name, kept)
+    kept = {
+        name: kept_epoch_value(history, name, metric)[0]
+        for name in ("val_loss", "val_accuracy", *PREDICTED_METRICS)
+    }
+    for name, kept_value in kept.items():
+        if kept_value is not None:
+            trial.set_user_attr(name, kept_value)
     if pruning and pruning.pruned_at:
         raise optuna.TrialPruned(
             f"{METRIC_NAMES[key]} after epoch {pruning.pruned_at} lags the others"
         )
-    if value is None or kept_epoch_value(history, "val_loss", metric)[0] is None:
+    if value is None or kept["val_loss"] is None:
         raise optuna.TrialPruned("no finite validation loss: training diverged")
     logger.info(
         "Trial %d: %s %.4f at epoch %d of %s.",
